@@ -1,0 +1,54 @@
+"""The `act-bench` command line.
+
+Each subcommand lives in its own module, which provides `add_arguments(parser)` and
+`main(args) -> int`. This file only wires them together and turns expected failures
+(`ActBenchError`) into a one-line message and a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from act_bench.errors import ActBenchError
+
+# name -> (module, help)
+COMMANDS = {
+    "generate-demos": ("act_bench.scripted.generate", "record scripted demonstrations to HDF5"),
+    "inspect": ("act_bench.data.inspect", "summarise a folder of demonstrations"),
+    "replay": ("act_bench.data.replay", "render a recorded episode to a video"),
+    "train": ("act_bench.train", "train one policy"),
+    "eval": ("act_bench.evaluate", "roll a trained policy out and score it"),
+    "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),
+    "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """Only the chosen command's module is imported (so `generate-demos` never loads torch)."""
+    parser = argparse.ArgumentParser(prog="act-bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module_name)
+        if name in argv:
+            importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.main(args) or 0)
+    except ActBenchError as exc:
+        print(f"act-bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"act-bench {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Task configuration: one TOML per task in tasks/, loaded into a typed dataclass."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+
+from act_bench.errors import ActBenchError
+from act_bench.paths import tasks_dir
+
+TASKS = ("transfer_cube", "insertion")
+
+
+@dataclass(frozen=True)
+class ObjectRange:
+    """Uniform placement range of one free object: (low, high) per axis."""
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+    z: tuple[float, float]
+
+    @property
+    def low(self) -> tuple[float, float, float]:
+        return (self.x[0], self.y[0], self.z[0])
+
+    @property
+    def high(self) -> tuple[float, float, float]:
+        return (self.x[1], self.y[1], self.z[1])
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    name: str
+    model: str
+    episode_len: int
+    control_dt: float
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int]
+    stage_names: tuple[str, ...]
+    objects: dict[str, ObjectRange] = field(default_factory=dict)
+
+    @property
+    def max_stage(self) -> int:
+        return len(self.stage_names)
+
+
+def load_task(name: str) -> TaskConfig:
+    """Load tasks/{name}.toml."""
+    if name not in TASKS:
+        raise ActBenchError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    with open(tasks_dir() / f"{name}.toml", "rb") as f:
+        raw = tomllib.load(f)
+    objects = {
+        obj: ObjectRange(**{axis: tuple(rng) for axis, rng in axes.items()})
+        for obj, axes in raw.pop("objects", {}).items()
+    }
+    return TaskConfig(
+        name=raw["name"],
+        model=raw["model"],
+        episode_len=int(raw["episode_len"]),
+        control_dt=float(raw["control_dt"]),
+        cameras=tuple(raw["cameras"]),
+        image_size=tuple(raw["image_size"]),
+        stage_names=tuple(raw["stage_names"]),
+        objects=objects,
+    )

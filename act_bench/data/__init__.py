@@ -1,0 +1,1 @@
+"""Demonstration data: HDF5 episodes (writing, reading, validation) and training datasets."""

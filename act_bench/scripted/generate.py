@@ -1,0 +1,245 @@
+"""`act-bench generate-demos`: record successful scripted episodes to a folder of HDF5 files.
+
+Episode i is the first successful try among seeds demo_seed(seed, i, attempt), attempt =
+0, 1, ...; so the data depends only on the arguments, not on the number of workers or on
+which episodes were already on disk. Each file is written under a temporary name and
+renamed; rerunning the same command resumes. A folder recorded with other settings is
+refused rather than mixed.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+from pathlib import Path
+
+import h5py
+from tqdm import tqdm
+
+from act_bench.atomic_io import write_json
+from act_bench.config import TASKS, load_task
+from act_bench.errors import ActBenchError
+from act_bench.seeding import demo_seed
+from act_bench.versions import package_versions
+
+SETTINGS_FILE = "settings.json"
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+MAX_ATTEMPTS = 10  # tries per episode before the scripted policy is declared broken
+
+
+def episode_path(out_dir: Path, index: int) -> Path:
+    return out_dir / f"episode_{index}.hdf5"
+
+
+def parse_image_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ActBenchError(f"image size must look like HEIGHTxWIDTH (e.g. 96x128), got {text!r}") from None
+    if h <= 0 or w <= 0:
+        raise ActBenchError(f"image size must be positive, got {text!r}")
+    return h, w
+
+
+# --- worker side -----------------------------------------------------------------------
+_ENV_CACHE: dict = {}
+
+
+def _env(task, cameras, image_size):
+    key = (task, tuple(cameras), tuple(image_size))
+    if key not in _ENV_CACHE:
+        from act_bench.envs import make_env
+
+        _ENV_CACHE[key] = make_env(task, cameras=cameras, image_size=image_size)
+    return _ENV_CACHE[key]
+
+
+def _record(job: dict) -> dict:
+    """Record episode job["index"], retrying with new seeds until the expert succeeds."""
+    from act_bench.data.episode_io import write_episode
+    from act_bench.scripted.recorder import record_episode
+
+    env = _env(job["task"], job["cameras"], job["image_size"])
+    for attempt in range(MAX_ATTEMPTS):
+        seed = demo_seed(job["seed"], job["index"], attempt)
+        episode = record_episode(env, seed, noise=job["noise"])
+        if episode.attrs["success"]:
+            episode.attrs.update(index=job["index"], attempt=attempt, attempts=attempt + 1,
+                                 base_seed=job["seed"], versions=job["versions"])
+            digest = write_episode(job["path"], episode)
+            return {"index": job["index"], "ok": True, "hash": digest}
+    return {"index": job["index"], "ok": False}
+
+
+# --- driver side -----------------------------------------------------------------------
+def _existing_episode_ok(path: Path, settings: dict) -> bool:
+    """A finished file of these settings (renamed into place, so complete unless damaged)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return (
+                f.attrs.get("task") == settings["task"]
+                and "content_hash" in f.attrs
+                and f["action"].shape[0] == settings["episode_len"]
+            )
+    except (OSError, KeyError):
+        return False
+
+
+def _check_folder(out_dir: Path, settings: dict) -> None:
+    found = out_dir / SETTINGS_FILE
+    if found.exists():
+        old = json.loads(found.read_text())
+        diff = [k for k in settings if old.get(k) != settings[k]]
+        if diff:
+            raise ActBenchError(
+                f"{out_dir} holds demos recorded with other settings ({', '.join(f'{k}={old.get(k)!r}' for k in diff)}); "
+                "use another --out folder"
+            )
+    elif any(out_dir.glob("*.hdf5")):
+        raise ActBenchError(f"{out_dir} holds HDF5 files of unknown settings (no {SETTINGS_FILE}); use another --out folder")
+
+
+def generate_demos(
+    task: str,
+    episodes: int,
+    out_dir: str | Path,
+    seed: int = 0,
+    cameras=("top",),
+    image_size=(480, 640),
+    workers: int = 1,
+    noise: float = 0.0,
+    progress: bool = True,
+) -> dict:
+    """Record `episodes` successful scripted episodes into out_dir; return the manifest."""
+    if task not in TASKS:
+        raise ActBenchError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    if episodes < 1:
+        raise ActBenchError(f"--episodes must be at least 1, got {episodes}")
+    if workers < 1:
+        raise ActBenchError(f"--workers must be at least 1, got {workers}")
+    if noise < 0:
+        raise ActBenchError(f"--noise must be >= 0, got {noise}")
+    cameras = list(cameras)
+    _check_cameras(task, cameras)
+    task_cfg = load_task(task)
+    out_dir = Path(out_dir)
+    settings = {
+        "format_version": FORMAT_VERSION,
+        "task": task,
+        "seed": int(seed),
+        "cameras": cameras,
+        "image_size": [int(v) for v in image_size],
+        "noise": float(noise),
+        "episode_len": task_cfg.episode_len,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_folder(out_dir, settings)
+    write_json(out_dir / SETTINGS_FILE, settings)
+    for stale in out_dir.glob(".*.tmp*"):  # left by a run killed mid-write
+        stale.unlink()
+
+    versions = package_versions()
+    todo = []
+    for i in range(episodes):
+        path = episode_path(out_dir, i)
+        if path.exists() and _existing_episode_ok(path, settings):
+            continue
+        path.unlink(missing_ok=True)
+        todo.append({**settings, "index": i, "path": str(path), "versions": versions})
+
+    bar = tqdm(total=episodes, initial=episodes - len(todo), desc=f"demos {task}", unit="ep",
+               disable=not progress, file=sys.stderr)
+    failed = []
+    with _pool(workers, len(todo)) as pool:
+        for result in pool.imap_unordered(_record, todo):
+            bar.update(1)
+            if not result["ok"]:
+                failed.append(result["index"])
+    bar.close()
+    if failed:
+        raise ActBenchError(
+            f"the scripted {task} policy failed {MAX_ATTEMPTS} tries in a row on episode(s) "
+            f"{failed[:5]}; it is broken for these settings (episodes already recorded are kept)"
+        )
+    manifest = build_manifest(out_dir, settings, episodes, versions)
+    write_json(out_dir / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def build_manifest(out_dir: Path, settings: dict, episodes: int, versions: dict) -> dict:
+    seeds, hashes, attempts = [], [], 0
+    for i in range(episodes):
+        with h5py.File(episode_path(out_dir, i), "r") as f:
+            seeds.append(int(f.attrs["seed"]))
+            hashes.append(str(f.attrs["content_hash"]))
+            attempts += int(f.attrs["attempts"])
+    return {
+        **settings,
+        "episodes": episodes,
+        "files": [episode_path(out_dir, i).name for i in range(episodes)],
+        "seeds": seeds,
+        "attempts": attempts,
+        "scripted_success_rate": episodes / attempts,
+        "content_hashes": hashes,
+        "versions": versions,
+    }
+
+
+def _check_cameras(task: str, cameras: list[str]) -> None:
+    from act_bench.sim.render import camera_names
+    from act_bench.sim.robot import load_model
+
+    known = camera_names(load_model(load_task(task).model))
+    bad = [c for c in cameras if c not in known]
+    if bad:
+        raise ActBenchError(f"unknown camera(s) {', '.join(bad)}; available: {', '.join(known)}")
+
+
+class _InlinePool:
+    """Runs jobs in this process (workers=1): simpler tracebacks, no start-up cost."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def imap_unordered(self, fn, jobs):
+        return map(fn, jobs)
+
+
+def _pool(workers: int, n_jobs: int):
+    if workers == 1 or n_jobs <= 1:
+        return _InlinePool()
+    # spawn: each worker builds its own GL context; forking one is not safe.
+    return mp.get_context("spawn").Pool(min(workers, n_jobs))
+
+
+# --- CLI -----------------------------------------------------------------------------
+def add_arguments(p) -> None:
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--episodes", type=int, default=50, help="successful episodes to record (default 50)")
+    p.add_argument("--out", default=None, help="output folder (default demos/TASK)")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    p.add_argument("--cameras", default="top", help="comma-separated cameras, or 'none' (default top)")
+    p.add_argument("--image-size", default="480x640", help="HEIGHTxWIDTH (default 480x640)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: all cores)")
+    p.add_argument("--noise", type=float, default=0.0, help="waypoint noise in metres for more varied demos (default 0)")
+
+
+def parse_cameras(text: str) -> list[str]:
+    return [] if text.strip().lower() in ("", "none") else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def main(args) -> int:
+    out = Path(args.out) if args.out else Path("demos") / args.task
+    manifest = generate_demos(
+        args.task, args.episodes, out, seed=args.seed, cameras=parse_cameras(args.cameras),
+        image_size=parse_image_size(args.image_size), workers=args.workers, noise=args.noise,
+    )
+    rate = manifest["scripted_success_rate"]
+    print(f"{manifest['episodes']} episodes in {out}; scripted success {rate:.1%} "
+          f"({manifest['episodes']}/{manifest['attempts']} attempts)")
+    return 0
