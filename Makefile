@@ -1,18 +1,17 @@
 # One-command set-up on a fresh machine (Python 3.10+; see README for the Debian GL packages).
 #   make test   create .venv, install act-bench with test extras, run the test suite
 #   make run    create .venv, install act-bench, run the benchmark on the default (cpu) profile
-#   make ci     the CI job: tests, then the small regression run against results/ci
+#   make ci-regression   the CI regression job (train to a success rate, compare with results/ci)
 PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
 $(BIN)/act-bench: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 
-.PHONY: install test run ci
+.PHONY: install test run ci-regression
 install: $(BIN)/act-bench
 
 test: install
@@ -21,5 +20,5 @@ test: install
 run: install
 	MUJOCO_GL=egl $(BIN)/act-bench run
 
-ci: test
-	MUJOCO_GL=egl $(BIN)/python -m act_bench.regression
+ci-regression: install
+	MUJOCO_GL=egl $(BIN)/python -m act_bench.regression --out ci-run

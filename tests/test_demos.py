@@ -114,7 +114,9 @@ def test_inspect_and_replay(demos, tmp_path, capsys):
     import imageio.v3 as iio
 
     frames = iio.imread(video)
-    assert frames.shape[0] == 400 and frames.shape[1:] == (SMALL[0], 2 * SMALL[1], 3)
+    from act_bench.video import BANNER_H
+
+    assert frames.shape[0] == 400 and frames.shape[1:] == (SMALL[0] + BANNER_H, 2 * SMALL[1], 3)
 
 
 def test_truncated_or_wrong_shaped_files_get_a_one_line_error(demos, tmp_path, capsys):

@@ -1,16 +1,16 @@
-"""`act-bench replay EPISODE.hdf5 --out ep.mp4`: a video of an episode's recorded cameras."""
+"""`act-bench replay EPISODE.hdf5 --out ep.mp4`: a video of an episode's recorded cameras,
+side by side, with the stage reached at each step drawn on top."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import h5py
-import imageio.v2 as imageio
 import numpy as np
 
 from act_bench.data.dataset import inspect_episode
 from act_bench.data.inspect import recorded_cameras
 from act_bench.errors import ActBenchError
+from act_bench.video import EpisodeVideo
 
 
 def episode_frames(path: str | Path, cameras=None) -> np.ndarray:
@@ -25,17 +25,19 @@ def episode_frames(path: str | Path, cameras=None) -> np.ndarray:
     return np.concatenate([fr[:, :height] for fr in frames], axis=2)
 
 
-def write_video(frames: np.ndarray, out: str | Path, fps: int = 50) -> None:
-    """mp4 (H.264) written to a temporary name, then renamed."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.stem + ".tmp" + out.suffix)
-    # macro_block_size=1 keeps odd sizes; yuv420p plays in every browser.
-    with imageio.get_writer(tmp, fps=fps, codec="libx264", macro_block_size=1,
-                            ffmpeg_params=["-pix_fmt", "yuv420p", "-crf", "28"]) as writer:
-        for frame in frames:
-            writer.append_data(frame)
-    os.replace(tmp, out)
+def replay(path: str | Path, out: str | Path, cameras=None, fps: int = 50) -> Path:
+    frames = episode_frames(path, cameras)
+    with h5py.File(path, "r") as f:
+        stages = f["stage"][()] if "stage" in f else np.zeros(len(frames), dtype=int)
+        task = f.attrs.get("task", "")
+    from act_bench.config import TASKS, load_task
+
+    names = list(load_task(task).stage_names) if task in TASKS else [f"stage {i}" for i in range(1, 5)]
+    best = np.maximum.accumulate(stages)
+    with EpisodeVideo(out, names, fps=fps, frame_stride=1, size=frames.shape[1:3]) as video:
+        for t, frame in enumerate(frames):
+            video.add(frame, t, int(stages[t]), int(best[t]))
+    return Path(out)
 
 
 def add_arguments(p) -> None:
@@ -50,7 +52,6 @@ def main(args) -> int:
     if not path.is_file():
         raise ActBenchError(f"{path}: no such file")
     cameras = args.cameras.split(",") if args.cameras else None
-    out = Path(args.out) if args.out else path.with_suffix(".mp4")
-    write_video(episode_frames(path, cameras), out, fps=args.fps)
+    out = replay(path, Path(args.out) if args.out else path.with_suffix(".mp4"), cameras, fps=args.fps)
     print(f"wrote {out}")
     return 0

@@ -29,6 +29,13 @@ FORMAT_VERSION = 1
 MAX_ATTEMPTS = 10  # tries per episode before the scripted policy is declared broken
 
 
+def demo_dir_name(task: str, image_size, cameras) -> str:
+    """Default folder name of a demo set, e.g. transfer_cube_96x128_top (shared by
+    generate-demos, train and run so that each finds the others' data)."""
+    h, w = (int(x) for x in image_size)
+    return f"{task}_{h}x{w}_{'-'.join(cameras) or 'nocam'}"
+
+
 def episode_path(out_dir: Path, index: int) -> Path:
     return out_dir / f"episode_{index}.hdf5"
 
@@ -64,7 +71,10 @@ def _record(job: dict) -> dict:
     env = _env(job["task"], job["cameras"], job["image_size"])
     for attempt in range(MAX_ATTEMPTS):
         seed = demo_seed(job["seed"], job["index"], attempt)
-        episode = record_episode(env, seed, noise=job["noise"])
+        try:
+            episode = record_episode(env, seed, noise=job["noise"])
+        except ValueError:  # a noisy waypoint out of the arm's reach: a failed attempt
+            continue
         if episode.attrs["success"]:
             episode.attrs.update(index=job["index"], attempt=attempt, attempts=attempt + 1,
                                  base_seed=job["seed"], versions=job["versions"])
@@ -221,7 +231,7 @@ def _pool(workers: int, n_jobs: int):
 def add_arguments(p) -> None:
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--episodes", type=int, default=50, help="successful episodes to record (default 50)")
-    p.add_argument("--out", default=None, help="output folder (default demos/TASK)")
+    p.add_argument("--out", default=None, help="output folder (default demos/TASK_HxW_CAMERAS)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--cameras", default="top", help="comma-separated cameras, or 'none' (default top)")
     p.add_argument("--image-size", default="480x640", help="HEIGHTxWIDTH (default 480x640)")
@@ -234,11 +244,10 @@ def parse_cameras(text: str) -> list[str]:
 
 
 def main(args) -> int:
-    out = Path(args.out) if args.out else Path("demos") / args.task
-    manifest = generate_demos(
-        args.task, args.episodes, out, seed=args.seed, cameras=parse_cameras(args.cameras),
-        image_size=parse_image_size(args.image_size), workers=args.workers, noise=args.noise,
-    )
+    cameras, size = parse_cameras(args.cameras), parse_image_size(args.image_size)
+    out = Path(args.out) if args.out else Path("demos") / demo_dir_name(args.task, size, cameras)
+    manifest = generate_demos(args.task, args.episodes, out, seed=args.seed, cameras=cameras, image_size=size,
+                              workers=args.workers, noise=args.noise)
     rate = manifest["scripted_success_rate"]
     print(f"{manifest['episodes']} episodes in {out}; scripted success {rate:.1%} "
           f"({manifest['episodes']}/{manifest['attempts']} attempts)")

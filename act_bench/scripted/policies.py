@@ -137,25 +137,20 @@ class InsertionPolicy(ScriptedPolicy):
         peg, _ = self.object_pose("peg")
         socket, _ = self.object_pose("socket")
         self.meet = np.array([-0.06, 0.5, 0.22]) + self.jitter()
-        r_down, l_down = P.TOP_DOWN["right"], P.TOP_DOWN["left"]
-        pg, sg = peg + self.PEG_GRASP, socket + self.SOCKET_GRASP
-        right = Trajectory([
-            self.start_waypoint("right", CLOSED),
-            Waypoint(80, pg + [0, 0, 0.10], r_down, OPEN),
-            Waypoint(115, pg, r_down, OPEN),
-            Waypoint(135, pg, r_down, CLOSED),
-            Waypoint(150, pg, r_down, CLOSED),
-            Waypoint(185, pg + [0, 0, 0.12], r_down, CLOSED),
+        return {"right": self._grasp_and_lift("right", peg + self.PEG_GRASP),
+                "left": self._grasp_and_lift("left", socket + self.SOCKET_GRASP)}
+
+    def _grasp_and_lift(self, side: str, grasp: np.ndarray) -> Trajectory:
+        """Over the object, down, close, lift 12 cm: both arms do this at the same time."""
+        down = P.TOP_DOWN[side]
+        return Trajectory([
+            self.start_waypoint(side, CLOSED),
+            Waypoint(80, grasp + [0, 0, 0.10], down, OPEN),
+            Waypoint(115, grasp, down, OPEN),
+            Waypoint(135, grasp, down, CLOSED),
+            Waypoint(150, grasp, down, CLOSED),
+            Waypoint(185, grasp + [0, 0, 0.12], down, CLOSED),
         ])
-        left = Trajectory([
-            self.start_waypoint("left", CLOSED),
-            Waypoint(80, sg + [0, 0, 0.10], l_down, OPEN),
-            Waypoint(115, sg, l_down, OPEN),
-            Waypoint(135, sg, l_down, CLOSED),
-            Waypoint(150, sg, l_down, CLOSED),
-            Waypoint(185, sg + [0, 0, 0.12], l_down, CLOSED),
-        ])
-        return {"right": right, "left": left}
 
     def _peg_target(self, socket_pose: tuple, depth_x: float) -> tuple:
         """Peg pose on the channel axis with its centre at x = depth_x in the socket frame."""

@@ -1,0 +1,129 @@
+"""Where the benchmark's independent jobs run: inline, a local process pool, or Ray.
+
+Every executor has submit(fn, *args) -> concurrent.futures.Future and shutdown(cancel);
+`fn` must be a module-level function (it is pickled to the worker). Each worker limits
+torch to its share of the cores (and a local worker is pinned to them), so N jobs on C cores
+do not fight over C*N threads.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+
+from act_bench.errors import ActBenchError
+
+EXECUTORS = ("local", "ray")
+
+
+def limit_threads(threads: int) -> None:
+    """Cap torch / BLAS threads in this process."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def pin_cores(index: int, threads: int) -> None:
+    """Pin this process to its own `threads` cores (worker `index` takes the next share).
+    Code that sizes its thread pool by the CPU affinity (train.py does) then keeps to its share."""
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return
+    if threads >= len(cores):
+        return
+    start = (index * threads) % len(cores)
+    os.sched_setaffinity(0, {cores[(start + j) % len(cores)] for j in range(threads)})
+
+
+def _init_worker(threads: int, counter) -> None:
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    pin_cores(index, threads)
+    limit_threads(threads)
+
+
+def _call_limited(threads: int, fn, args, kwargs):
+    limit_threads(threads)
+    return fn(*args, **kwargs)
+
+
+class InlineExecutor:
+    """Runs each job at once in this process (jobs=1): plain tracebacks, live progress bars."""
+
+    def submit(self, fn, *args, **kwargs) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # reported by the caller like a worker's failure
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, cancel: bool = False) -> None:
+        pass
+
+
+class LocalPoolExecutor:
+    """A ProcessPoolExecutor with the 'spawn' context (safe with torch, MuJoCo's EGL and CUDA)."""
+
+    def __init__(self, jobs: int, threads: int):
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(threads, ctx.Value("i", 0)))
+
+    def submit(self, fn, *args, **kwargs) -> cf.Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, cancel: bool = False) -> None:
+        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class RayExecutor:
+    """Ray tasks (a local Ray, or the cluster in RAY_ADDRESS); each asks for `threads` CPUs."""
+
+    def __init__(self, jobs: int, threads: int, gpus_per_job: float = 0.0):
+        try:
+            import ray
+        except ImportError:
+            raise ActBenchError("--executor ray needs Ray: pip install 'act-bench[ray]'") from None
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True,
+                     log_to_driver=False)
+        self._threads = threads
+        self._remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job)(_call_limited)
+        self._refs = []
+
+    def submit(self, fn, *args, **kwargs) -> cf.Future:
+        ref = self._remote.remote(self._threads, fn, args, kwargs)
+        self._refs.append(ref)
+        return ref.future()
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if cancel:
+            for ref in self._refs:
+                self._ray.cancel(ref, force=True)
+
+
+def make_executor(kind: str = "local", jobs: int = 1, cores: int | None = None):
+    """Build an executor; threads per job = cores // jobs (at least 1)."""
+    if jobs < 1:
+        raise ActBenchError(f"--jobs must be >= 1, got {jobs}")
+    threads = max(1, (cores or available_cores()) // jobs)
+    if kind == "local":
+        return InlineExecutor() if jobs == 1 else LocalPoolExecutor(jobs, threads)
+    if kind == "ray":
+        return RayExecutor(jobs, threads)
+    raise ActBenchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")

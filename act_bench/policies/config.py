@@ -1,0 +1,271 @@
+"""Typed training profiles: baselines/{method}/{profile}.toml -> dataclasses, with --set overrides.
+
+A profile holds everything a run needs apart from the task, seed and paths: the model sizes,
+the data (cameras, image size, split), the optimiser schedule and the evaluation settings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from act_bench.errors import ActBenchError
+from act_bench.paths import baselines_dir
+
+METHODS = ("act", "act-no-cvae", "bc")
+BACKBONES = ("small_cnn", "resnet18")
+BACKBONE_NORMS = ("group", "frozen_bn")
+
+
+@dataclass
+class ModelConfig:
+    chunk_size: int = 50
+    state_dim: int = 14
+    action_dim: int = 14
+    d_model: int = 128
+    n_heads: int = 8
+    dim_feedforward: int = 512
+    enc_layers: int = 4
+    dec_layers: int = 1
+    cvae_enc_layers: int = 2
+    latent_dim: int = 32
+    kl_weight: float = 10.0
+    dropout: float = 0.1
+    pre_norm: bool = False
+    backbone: str = "small_cnn"
+    backbone_norm: str = "group"  # resnet18 only: "group" or "frozen_bn"
+    cnn_channels: tuple[int, ...] = (32, 64, 128, 256)  # small_cnn: one stride-2 conv each
+    mlp_hidden: int = 1024  # bc only
+    mlp_layers: int = 2  # bc only
+    loss: str = "l1"  # "l1" or "mse" (the released BC-ConvMLP used mse)
+
+
+@dataclass
+class DataConfig:
+    cameras: tuple[str, ...] = ("top",)
+    image_size: tuple[int, int] = (96, 128)  # (H, W); stored frames are resized on load
+    val_fraction: float = 0.1  # of episodes; at least one when there are two or more
+    max_episodes: int = 0  # 0 = every episode in the folder
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 14000
+    batch_size: int = 16
+    lr: float = 1e-4
+    lr_backbone: float = 0.0  # 0 = same as lr
+    weight_decay: float = 1e-4
+    grad_clip: float = 10.0
+    log_every: int = 50
+    val_every: int = 500
+    val_batches: int = 8
+    checkpoint_every: int = 1000
+    num_threads: int = 0  # 0 = one per available core
+    amp: str = "none"  # "bf16": autocast on CUDA (ignored on CPU)
+
+
+@dataclass
+class EvalConfig:
+    temporal_ensemble_m: float = 0.01
+    n_action_steps: int = 0  # open-loop steps per query without ensembling; 0 = chunk size
+    episodes: int = 50
+
+
+@dataclass
+class Profile:
+    method: str
+    profile: str
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (tuples become lists)."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "Profile":
+        """Inverse of to_dict; validates like load_profile."""
+        raw = dict(raw)
+        sections = {name: _build_section(name, raw.pop(name, {})) for name in _SECTIONS}
+        extra = set(raw) - {"method", "profile", "description"}
+        if extra:
+            raise ActBenchError(f"unknown profile key {sorted(extra)[0]!r}")
+        prof = cls(method=raw.get("method", ""), profile=raw.get("profile", ""),
+                   description=raw.get("description", ""), **sections)
+        prof.validate()
+        return prof
+
+    def validate(self) -> None:
+        m, d, t, e = self.model, self.data, self.train, self.eval
+        checks = [
+            (self.method in METHODS, f"unknown method {self.method!r}; choose from {', '.join(METHODS)}"),
+            (m.backbone in BACKBONES, f"model.backbone must be one of {', '.join(BACKBONES)}"),
+            (m.backbone_norm in BACKBONE_NORMS, f"model.backbone_norm must be one of {', '.join(BACKBONE_NORMS)}"),
+            (m.loss in ("l1", "mse"), "model.loss must be 'l1' or 'mse'"),
+            (m.chunk_size >= 1, "model.chunk_size must be >= 1"),
+            (self.method != "bc" or m.chunk_size == 1, "bc predicts one action: model.chunk_size must be 1"),
+            (m.d_model > 0 and m.n_heads > 0 and m.d_model % m.n_heads == 0,
+             "model.d_model must be a positive multiple of model.n_heads"),
+            (m.d_model % 4 == 0, "model.d_model must be a multiple of 4 (2-D sine position encoding)"),
+            (m.enc_layers >= 1 and m.dec_layers >= 1, "model.enc_layers and model.dec_layers must be >= 1"),
+            (self.method != "act" or m.cvae_enc_layers >= 1, "model.cvae_enc_layers must be >= 1"),
+            (m.latent_dim >= 1, "model.latent_dim must be >= 1"),
+            (0.0 <= m.dropout < 1.0, "model.dropout must be in [0, 1)"),
+            (len(m.cnn_channels) >= 1 and min(m.cnn_channels) > 0, "model.cnn_channels must be positive"),
+            (len(d.cameras) >= 1, "data.cameras must name at least one camera"),
+            (len(d.image_size) == 2 and min(d.image_size) >= 16, "data.image_size must be [H, W], each >= 16"),
+            (0.0 <= d.val_fraction < 1.0, "data.val_fraction must be in [0, 1)"),
+            (t.steps >= 1 and t.batch_size >= 1, "train.steps and train.batch_size must be >= 1"),
+            (t.lr > 0 and t.lr_backbone >= 0, "train.lr must be > 0 and train.lr_backbone >= 0"),
+            (min(t.log_every, t.val_every, t.checkpoint_every, t.val_batches) >= 1,
+             "train.log_every, val_every, checkpoint_every and val_batches must be >= 1"),
+            (t.amp in ("none", "bf16"), "train.amp must be 'none' or 'bf16'"),
+            (0 <= e.n_action_steps <= m.chunk_size, "eval.n_action_steps must be in [0, model.chunk_size]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ActBenchError(f"profile {self.method}/{self.profile}: {message}")
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
+
+
+def available_profiles(method: str) -> list[str]:
+    folder = baselines_dir() / method
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def profile_path(method: str, profile: str) -> Path:
+    if method not in METHODS:
+        raise ActBenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    path = baselines_dir() / method / f"{profile}.toml"
+    if not path.is_file():
+        choices = ", ".join(available_profiles(method)) or "none found"
+        raise ActBenchError(f"unknown profile {profile!r} for method {method}; choose from {choices}")
+    return path
+
+
+def load_profile(method: str, profile: str, overrides: Mapping[str, Any] | list[str] | None = None) -> Profile:
+    """Load baselines/{method}/{profile}.toml, apply overrides ("section.key=value" strings or a
+    {"section.key": value} mapping) and validate. eval.n_action_steps = 0 resolves to the chunk size."""
+    path = profile_path(method, profile)
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ActBenchError(f"{path}: invalid TOML: {exc}") from None
+    raw["method"], raw["profile"] = method, profile
+    return _finish(Profile.from_dict(_apply(raw, overrides)))
+
+
+def apply_overrides(profile: Profile, overrides: Mapping[str, Any] | list[str] | None) -> Profile:
+    """A new Profile with overrides applied (the given one is left alone). An n_action_steps that
+    was the chunk size follows a new chunk size."""
+    raw = profile.to_dict()
+    if profile.eval.n_action_steps == profile.model.chunk_size:
+        raw["eval"]["n_action_steps"] = 0
+    return _finish(Profile.from_dict(_apply(raw, overrides)))
+
+
+def _apply(raw: dict[str, Any], overrides) -> dict[str, Any]:
+    for key, value in parse_overrides(overrides).items():
+        section, _, name = key.partition(".")
+        if section not in _SECTIONS or not name:
+            raise ActBenchError(f"unknown config key {key!r}; keys look like model.d_model or train.steps")
+        raw.setdefault(section, {})[name] = value
+    return raw
+
+
+def _finish(prof: Profile) -> Profile:
+    if prof.eval.n_action_steps == 0:
+        prof.eval.n_action_steps = prof.model.chunk_size
+    return prof
+
+
+def parse_overrides(overrides: Mapping[str, Any] | list[str] | None) -> dict[str, Any]:
+    """["train.steps=2000", "data.cameras=['top','angle']"] -> {"train.steps": 2000, ...}.
+    Values are read as TOML values when they parse, else taken as plain strings."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    out: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ActBenchError(f"bad override {item!r}; use KEY=VALUE, e.g. train.steps=2000")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        out[key.strip()] = value
+    return out
+
+
+def _build_section(name: str, values: Mapping[str, Any]):
+    cls = _SECTIONS[name]
+    if not isinstance(values, Mapping):
+        raise ActBenchError(f"profile section [{name}] must be a table")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            valid = ", ".join(f.name for f in dataclasses.fields(cls))
+            raise ActBenchError(f"unknown config key '{name}.{key}'; valid keys in [{name}]: {valid}")
+        kwargs[key] = _coerce(f"{name}.{key}", value, hints[key])
+    return cls(**kwargs)
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    bad = ActBenchError(f"config key {key!r}: expected {_type_name(hint)}, got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _coerce(key, value, next(a for a in args if a is not type(None)))
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(key, v, args[0]) for v in value)
+        if len(value) != len(args):
+            raise bad
+        return tuple(_coerce(key, v, a) for v, a in zip(value, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise bad
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    raise bad
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj

@@ -1,0 +1,293 @@
+"""Tables, plots and a self-contained report.html from a results folder: `act-bench report DIR`.
+
+DIR/results.csv holds one row per task x method x seed x stage. Loss curves come from the
+training metrics copied to DIR/training/{task}/{policy}/seed{S}/metrics.csv, and videos from
+DIR/evals/{task}/{method}/seed{S}/videos/. Images and videos are embedded in report.html as
+base64 data URIs, so the page still works when it is moved or mailed on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from act_bench.atomic_io import atomic_path, write_csv, write_text
+from act_bench.errors import ActBenchError
+from act_bench.stats import aggregate_over_seeds
+
+COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
+           "ci_low", "ci_high"]
+METHOD_ORDER = ["act", "act-no-te", "act-no-cvae", "bc"]
+TASK_ORDER = ["transfer_cube", "insertion"]
+CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets the 95% Wilson interval "
+           "of all evaluation episodes pooled over seeds. A stage counts as reached if the episode's best "
+           "stage was at least that stage.")
+
+
+# ---------------------------------------------------------------- data
+def collect_results(out_dir) -> pd.DataFrame:
+    """Rows of results.csv from every evals/{task}/{method}/seed{S}/summary.json under out_dir."""
+    rows = []
+    for path in sorted(Path(out_dir).glob("evals/*/*/seed*/summary.json")):
+        s = json.loads(path.read_text())
+        for st in s["stages"]:
+            rows.append({"task": s["task"], "method": s["method"], "seed": int(s["seed"]),
+                         **{k: st[k] for k in COLUMNS[3:]}})
+    return _ordered(pd.DataFrame(rows, columns=COLUMNS))
+
+
+def _order_key(order: list[str], name: str) -> tuple[int, str]:
+    return (order.index(name) if name in order else len(order), name)
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Tasks and methods in their usual order (then by name), seeds and stages ascending."""
+    df = df.assign(_t=df["task"].map(lambda t: _order_key(TASK_ORDER, t)),
+                   _m=df["method"].map(lambda m: _order_key(METHOD_ORDER, m)))
+    return (df.sort_values(["_t", "_m", "seed", "stage_index"], kind="stable")
+            .drop(columns=["_t", "_m"]).reset_index(drop=True))
+
+
+def load_results(out_dir) -> pd.DataFrame:
+    path = Path(out_dir) / "results.csv"
+    if not path.exists():
+        raise ActBenchError(f"no results.csv in {out_dir}")
+    df = pd.read_csv(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ActBenchError(f"{path} lacks columns {', '.join(missing)}")
+    return _ordered(df)
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def summary_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per task: one row per method, one column per stage ("mean [low, high]" in %)."""
+    agg = aggregate_over_seeds(results)
+    tables = {}
+    for task, g in agg.groupby("task", sort=False):
+        stages = g.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
+        rows = []
+        for method, gm in g.groupby("method", sort=False):
+            row = {"method": method}
+            for _, r in gm.sort_values("stage_index").iterrows():
+                row[r.stage_name] = f"{_pct(r.rate_mean)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+            row["seeds"] = int(gm["seeds"].iloc[0])
+            row["episodes"] = int(gm["episodes"].iloc[0])
+            rows.append(row)
+        tables[task] = pd.DataFrame(rows, columns=["method", *stages, "seeds", "episodes"])
+    return tables
+
+
+def _seeds_phrase(results: pd.DataFrame) -> str:
+    n = sorted(results.groupby(["task", "method"])["seed"].nunique().unique())
+    return "1 seed" if n == [1] else f"{'/'.join(map(str, n))} training seeds"
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def summary_markdown(results: pd.DataFrame) -> str:
+    parts = ["# act-bench results", "", CAPTION.format(seeds=_seeds_phrase(results)),
+             "`episodes` is the pooled number of evaluation episodes.", ""]
+    for task, table in summary_tables(results).items():
+        parts += [f"## {task}", "", _md_table(table), ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- plots
+def _save(fig, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight", pil_kwargs={"optimize": True})
+    return path
+
+
+def plot_success(results: pd.DataFrame, path) -> Path:
+    """Grouped bars: stage on x, one bar per method, error bars = pooled Wilson interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    agg = aggregate_over_seeds(results)
+    tasks = list(dict.fromkeys(agg["task"]))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        g = agg[agg["task"] == task]
+        stages = g.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
+        methods = list(dict.fromkeys(g["method"]))
+        width = 0.8 / len(methods)
+        x = np.arange(len(stages))
+        for j, method in enumerate(methods):
+            gm = g[g["method"] == method].sort_values("stage_index")
+            mean = gm["rate_mean"].to_numpy()
+            err = np.vstack([np.clip(mean - gm["ci_low"].to_numpy(), 0, None),
+                             np.clip(gm["ci_high"].to_numpy() - mean, 0, None)])
+            ax.bar(x + (j - (len(methods) - 1) / 2) * width, 100 * mean, width, yerr=100 * err, capsize=3,
+                   label=method)
+        ax.set_xticks(x, stages, rotation=15)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("episodes reaching stage (%)")
+        ax.set_title(task)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Success per stage (mean over seeds, 95% Wilson interval of pooled episodes)", fontsize=10)
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def find_loss_curves(out_dir) -> list[tuple[str, str, str, pd.DataFrame]]:
+    curves = []
+    for path in sorted(Path(out_dir).glob("training/*/*/seed*/metrics.csv")):
+        seed_dir = path.parent
+        df = pd.read_csv(path)
+        if "step" in df.columns and "train_loss" in df.columns and len(df):
+            curves.append((seed_dir.parent.parent.name, seed_dir.parent.name, seed_dir.name, df))
+    return curves
+
+
+def plot_loss_curves(curves, path) -> Path | None:
+    """Training loss (smoothed, solid) and validation loss (dashed) per task, policy and seed."""
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted(dict.fromkeys(c[0] for c in curves), key=lambda t: _order_key(TASK_ORDER, t))
+    policies = list(dict.fromkeys(c[1] for c in curves))
+    colours = {p: f"C{i}" for i, p in enumerate(policies)}
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        labelled = set()
+        for t, policy, seed, df in curves:
+            if t != task:
+                continue
+            label = policy if policy not in labelled else None
+            labelled.add(policy)
+            window = max(1, len(df) // 50)
+            ax.plot(df["step"], df["train_loss"].rolling(window, min_periods=1).mean(), color=colours[policy],
+                    lw=1.2, alpha=0.8, label=label)
+            if "val_loss" in df.columns and df["val_loss"].notna().any():
+                v = df[df["val_loss"].notna()]
+                ax.plot(v["step"], v["val_loss"], color=colours[policy], ls="--", lw=1, alpha=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("loss")
+        ax.set_title(f"{task} (solid: train, dashed: validation)", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+def find_videos(out_dir, per_cell: int = 1) -> list[tuple[str, str, str, Path]]:
+    """The first `per_cell` videos of the lowest seed of every (task, method)."""
+    found = {}
+    for p in sorted(Path(out_dir).glob("evals/*/*/seed*/videos/episode_*.mp4")):
+        task, method, seed = p.parts[-5], p.parts[-4], p.parts[-3]
+        found.setdefault((task, method), {}).setdefault(seed, []).append(p)
+    out = []
+    for (task, method) in sorted(found, key=lambda k: (_order_key(TASK_ORDER, k[0]), _order_key(METHOD_ORDER, k[1]))):
+        by_seed = found[(task, method)]
+        seed = min(by_seed, key=lambda s: int(s[4:]) if s[4:].isdigit() else 0)
+        out += [(task, method, seed, p) for p in by_seed[seed][:per_cell]]
+    return out
+
+
+# ---------------------------------------------------------------- html
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
+th{background:#f2f2f2}td:first-child{text-align:left}img{max-width:100%}.videos{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0}figcaption{font-size:12px;color:#555}.caption{font-size:13px;color:#444}"""
+
+
+def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None) -> str:
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>act-bench report</title>",
+             f"<style>{_CSS}</style></head><body><h1>act-bench report</h1>"]
+    if meta:
+        items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in meta.items())
+        parts.append(f"<ul class='caption'>{items}</ul>")
+    parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
+    for task, table in tables.items():
+        parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")
+    for title, path in images.items():
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{_data_uri(path, 'image/png')}'>")
+    if videos:
+        parts.append("<h2>Evaluation videos</h2><div class='videos'>")
+        for task, method, seed, p in videos:
+            cap = f"{task} / {method} / {seed} / {p.stem}"
+            parts.append(f"<figure><video controls muted loop autoplay playsinline preload='auto' width='320' "
+                         f"src='{_data_uri(p, 'video/mp4')}'></video><figcaption>{html.escape(cap)}</figcaption></figure>")
+        parts.append("</div>")
+    per_seed = results.assign(rate=results["rate"].map(_pct), ci_low=results["ci_low"].map(_pct),
+                              ci_high=results["ci_high"].map(_pct))
+    parts.append(f"<details><summary>Per-seed results (results.csv)</summary>{_html_table(per_seed)}</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
+    """Write summary.md, success.png, loss_curves.png and report.html into out_dir."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise ActBenchError(f"results folder not found: {out_dir}")
+    if (out_dir / "results.csv").exists():
+        results = load_results(out_dir)
+    else:  # a run interrupted before it wrote results.csv: rebuild it from the evaluations
+        results = collect_results(out_dir)
+        if results.empty:
+            raise ActBenchError(f"no results.csv and no evaluations in {out_dir}")
+        write_csv(out_dir / "results.csv", results)
+    if results.empty:
+        raise ActBenchError(f"{out_dir / 'results.csv'} has no rows")
+    written = {"summary": write_text(out_dir / "summary.md", summary_markdown(results))}
+    images = {"Success per stage": plot_success(results, out_dir / "success.png")}
+    written["success_plot"] = images["Success per stage"]
+    loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / "loss_curves.png")
+    if loss is not None:
+        images["Training loss"] = written["loss_plot"] = loss
+    meta_path = out_dir / "run.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    page = render_html(results, summary_tables(results), images, find_videos(out_dir, videos_per_cell), meta)
+    written["html"] = write_text(out_dir / "report.html", page)
+    return written
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", help="results folder holding results.csv (e.g. results/run)")
+    parser.add_argument("--videos-per-cell", type=int, default=1,
+                        help="videos embedded per task and method (keeps report.html small)")
+
+
+def main(args) -> int:
+    written = build_report(args.dir, args.videos_per_cell)
+    print(Path(written["summary"]).read_text())
+    print(f"report: {written['html']}")
+    return 0

@@ -1,0 +1,169 @@
+"""evaluate_policy with a fake env and policy: execution modes, scores, resume, videos, CLI."""
+import argparse
+import json
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from act_bench import evaluate
+from act_bench.errors import ActBenchError
+from act_bench.seeding import eval_seed
+from fakes import FakeEnv, FakePolicy
+
+
+class Factory:
+    """make_env stand-in that remembers the envs it made."""
+
+    def __init__(self):
+        self.envs = []
+
+    def __call__(self, task, cameras=("top",), image_size=(480, 640), render_mode=None):
+        env = FakeEnv(task, cameras, image_size, render_mode)
+        self.envs.append(env)
+        return env
+
+
+def _first_failing_seed(base=0):
+    return next(s for s in range(100) if eval_seed(s, 0) % 5 != 4)
+
+
+def test_act_queries_every_step_and_ensembles(tmp_path):
+    seed = _first_failing_seed()  # runs the full 30 steps
+    k, m = 5, 0.3
+    policy, make = FakePolicy(chunk_size=k), Factory()
+    s = evaluate.evaluate_policy(policy, "transfer_cube", "act", 1, seed, tmp_path, videos=0, progress=False,
+                                 temporal_ensemble_m=m, env_factory=make)
+    actions = np.stack(make.envs[0].actions)
+    T = len(actions)
+    assert T == 30 and policy.queries == T and s["mean_queries"] == T
+    # query q made at step q predicts (q, i) for step q + i; oldest first weights exp(-m j)
+    for t in range(T):
+        qs = [q for q in range(T) if q <= t < q + k]
+        w = np.exp(-m * np.arange(len(qs)))
+        expect0 = (w * np.array(qs)).sum() / w.sum()
+        expect1 = (w * np.array([t - q for q in qs])).sum() / w.sum()
+        assert actions[t, 0] == pytest.approx(expect0) and actions[t, 1] == pytest.approx(expect1)
+    assert s["temporal_ensemble_m"] == m and s["execution"] == "ensemble"
+
+
+@pytest.mark.parametrize("n,k", [(2, 5), (None, 5), (5, 5), (1, 5)])
+def test_act_no_te_executes_n_action_steps_per_query(tmp_path, n, k):
+    seed = _first_failing_seed()
+    policy, make = FakePolicy(chunk_size=k), Factory()
+    s = evaluate.evaluate_policy(policy, "insertion", "act-no-te", 1, seed, tmp_path, videos=0, progress=False,
+                                 n_action_steps=n, env_factory=make)
+    actions = np.stack(make.envs[0].actions)
+    steps = n or k
+    T = len(actions)
+    assert policy.queries == -(-T // steps)
+    assert list(actions[:, 0]) == [t // steps for t in range(T)]
+    assert list(actions[:, 1]) == [t % steps for t in range(T)]
+    assert s["n_action_steps"] == steps
+
+
+def test_bc_one_action_per_step(tmp_path):
+    policy, make = FakePolicy(chunk_size=1), Factory()
+    s = evaluate.evaluate_policy(policy, "transfer_cube", "bc", 2, 0, tmp_path, videos=0, progress=False,
+                                 env_factory=make)
+    df = pd.read_csv(tmp_path / "episodes.csv")
+    assert (df["queries"] == df["length"]).all() and policy.queries == df["length"].sum()
+    assert s["policy"] == "bc"
+
+
+def test_scores_seeds_csv_and_resume(tmp_path):
+    make = Factory()
+    kw = dict(videos=0, progress=False, env_factory=make)
+    evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 3, 7, tmp_path, **kw)
+    s = evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 8, 7, tmp_path, **kw)
+    seeds = [eval_seed(7, i) for i in range(8)]
+    # the second call ran only the 5 missing episodes, in order, on the eval seeds
+    assert make.envs[0].seeds == seeds[:3] and make.envs[1].seeds == seeds[3:]
+    df = pd.read_csv(tmp_path / "episodes.csv")
+    assert list(df["episode"]) == list(range(8)) and list(df["seed"]) == seeds
+    best = [x % 5 for x in seeds]
+    assert list(df["max_stage"]) == best
+    assert list(df["success"]) == [int(b == 4) for b in best]
+    assert list(df["reached_lift"]) == [int(b >= 2) for b in best]
+    # success stops the episode early (stage 4 at step 12); failures run to the limit
+    assert list(df["length"]) == [12 if b == 4 else 30 for b in best]
+    for st in s["stages"]:
+        assert st["successes"] == sum(b >= st["stage_index"] for b in best) and st["episodes"] == 8
+    assert json.loads((tmp_path / "summary.json").read_text())["episodes"] == 8
+    assert evaluate.summary_is_complete(tmp_path, 8) and not evaluate.summary_is_complete(tmp_path, 9)
+    # a smaller request reuses the first episodes only
+    s4 = evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 4, 7, tmp_path, **kw)
+    assert len(make.envs[2].seeds) == 0 and s4["stages"][0]["episodes"] == 4
+    with pytest.raises(ActBenchError, match="evaluation of seed 7, not 8"):
+        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 2, 8, tmp_path, **kw)
+    with pytest.raises(ActBenchError, match="of method 'act-no-te', not 'act'"):
+        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act", 2, 7, tmp_path, **kw)
+
+
+def test_another_checkpoint_is_refused_or_restarted(tmp_path):
+    make = Factory()
+    kw = dict(videos=1, progress=False, env_factory=make)
+    evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="a", **kw)
+    assert evaluate.summary_is_complete(tmp_path, 3, "a") and not evaluate.summary_is_complete(tmp_path, 3, "b")
+    with pytest.raises(ActBenchError, match="another checkpoint"):
+        evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="b", **kw)
+    s = evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
+    assert len(make.envs[-1].seeds) == 2 and s["policy_id"] == "b"  # old episodes were dropped
+    assert len(pd.read_csv(tmp_path / "episodes.csv")) == 2
+    # same identity and fresh: nothing to discard, nothing rerun
+    evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
+    assert len(make.envs[-1].seeds) == 0
+
+
+def test_run_identity(tmp_path):
+    assert evaluate.run_identity(tmp_path) is None
+    (tmp_path / "done.json").write_text(json.dumps({"step": 10, "best_step": 8, "finished_at": 1.5}))
+    assert evaluate.run_identity(tmp_path) == "step 10 best 8 finished 1.5"
+
+
+def test_videos_of_first_episodes(tmp_path):
+    make = Factory()
+    s = evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act", 3, 0, tmp_path, videos=2, progress=False,
+                                 env_factory=make)
+    vids = sorted(p.name for p in (tmp_path / "videos").iterdir())
+    assert vids == ["episode_000.mp4", "episode_001.mp4"] and s["videos"] == ["videos/" + v for v in vids]
+    assert all((tmp_path / "videos" / v).stat().st_size > 1000 for v in vids)
+    assert make.envs[0].render_mode == "rgb_array" and make.envs[0].renders > 0
+    import imageio.v2 as imageio
+
+    frame = imageio.get_reader(tmp_path / "videos" / vids[0]).get_data(0)
+    assert frame.shape == (262, 320, 3)
+
+
+def test_bad_input():
+    with pytest.raises(ActBenchError, match="unknown method"):
+        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "nope", 1, 0, "/tmp/x", env_factory=Factory())
+    with pytest.raises(ActBenchError, match="unknown task"):
+        evaluate.evaluate_policy(FakePolicy(), "cube", "act", 1, 0, "/tmp/x", env_factory=Factory())
+
+
+def _cli_args(**kw):
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)
+    argv = [x for k, v in kw.items() for x in (f"--{k}", str(v))]
+    return parser.parse_args(argv + ["--no-progress"])
+
+
+def test_cli_missing_run_dir(tmp_path):
+    with pytest.raises(ActBenchError, match="not found"):
+        evaluate.main(_cli_args(run=tmp_path / "nope"))
+
+
+def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "runs" / "insertion" / "bc" / "seed2"
+    run.mkdir(parents=True)
+    policy = FakePolicy(chunk_size=1, config={"seed": 2})
+    monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
+    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=Factory()))
+    assert evaluate.main(_cli_args(run=run, episodes=3, videos=0)) == 0
+    out = run / "eval" / "bc_seed2"
+    assert (out / "summary.json").exists() and "insertion / bc / seed 2" in capsys.readouterr().out
+    with pytest.raises(ActBenchError, match="needs a 'act' policy"):
+        evaluate.main(_cli_args(run=run, episodes=3, videos=0, method="act"))

@@ -1,0 +1,114 @@
+"""report.py: tables, plots and report.html from a results folder; the page renders in
+headless Chromium with every image and video loaded."""
+import argparse
+import base64
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from act_bench import report
+from act_bench.errors import ActBenchError
+from act_bench.stats import wilson_interval
+from fakes import make_results_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory):
+    out = make_results_dir(tmp_path_factory.mktemp("results"))
+    report.build_report(out)
+    return out
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("screenshot_report", ROOT / "scripts" / "screenshot_report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_results_csv_columns_and_rows(results_dir):
+    df = pd.read_csv(results_dir / "results.csv")
+    assert list(df.columns) == report.COLUMNS
+    assert len(df) == 2 * 2 * 2 * 4  # tasks x methods x seeds x stages
+    assert list(df["task"].unique()) == ["transfer_cube", "insertion"]
+    r = df.iloc[0]
+    assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(int(r.successes), int(r.episodes)))
+
+
+def test_summary_markdown_means_and_pooled_intervals(results_dir):
+    df = pd.read_csv(results_dir / "results.csv")
+    md = (results_dir / "summary.md").read_text()
+    assert "mean over 2 training seeds" in md and "Wilson interval of all evaluation episodes pooled" in md
+    g = df[(df.task == "insertion") & (df.method == "bc") & (df.stage_index == 1)]
+    k, n = int(g.successes.sum()), int(g.episodes.sum())
+    lo, hi = wilson_interval(k, n)
+    cell = f"{100 * g.rate.mean():.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+    section = md.split("## insertion")[1]
+    assert "| method | grasp | lift | contact | insert | seeds | episodes |" in section
+    assert re.search(rf"\| bc \| {re.escape(cell)} \|", section)
+
+
+def test_plots_are_pngs(results_dir):
+    for name in ("success.png", "loss_curves.png"):
+        with Image.open(results_dir / name) as im:
+            assert im.format == "PNG" and im.size[0] > 500
+        assert (results_dir / name).stat().st_size < 200_000
+
+
+def test_html_is_self_contained(results_dir):
+    page = (results_dir / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert page.count("data:video/mp4;base64,") == 4  # one video per task and method
+    assert "file:" not in page and "src='/" not in page and "src=\"/" not in page
+    src = re.search(r"data:video/mp4;base64,([A-Za-z0-9+/=]+)", page).group(1)
+    assert base64.b64decode(src)[4:8] == b"ftyp"  # an mp4
+
+
+def test_rebuild_from_results_csv_and_errors(results_dir, tmp_path):
+    (results_dir / "report.html").unlink()
+    args = argparse.Namespace(dir=str(results_dir), videos_per_cell=2)
+    assert report.main(args) == 0
+    assert (results_dir / "report.html").read_text().count("data:video/mp4;base64,") == 4  # 1 video per eval recorded
+    with pytest.raises(ActBenchError, match="not found"):
+        report.build_report(tmp_path / "missing")
+    with pytest.raises(ActBenchError, match="no results.csv"):
+        report.build_report(tmp_path)
+    (tmp_path / "results.csv").write_text("task,method\nx,y\n")
+    with pytest.raises(ActBenchError, match="lacks columns"):
+        report.build_report(tmp_path)
+
+
+def test_results_csv_rebuilt_from_evaluations(results_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(results_dir, copy)
+    (copy / "results.csv").unlink()
+    report.build_report(copy)
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "results.csv"), pd.read_csv(results_dir / "results.csv"))
+
+
+def test_report_renders_in_headless_chromium(results_dir, tmp_path):
+    shot = _load_script()
+    if shot.find_chromium() is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium); render check not run")
+    status = shot.check_media(results_dir / "report.html")
+    assert len(status["images"]) == 2 and all(s["ok"] for s in status["images"]), status
+    assert len(status["videos"]) == 4 and all(s["ok"] for s in status["videos"]), status
+    assert all(s["width"] == 320 for s in status["videos"])
+    png = shot.screenshot(results_dir / "report.html", tmp_path / "shot.png")
+    with Image.open(png) as im:
+        assert im.size == (1280, 2400) and np.asarray(im.convert("L")).std() > 10  # not a blank page
+    # the check does notice a broken video
+    page = (results_dir / "report.html").read_text()
+    broken = tmp_path / "broken.html"
+    broken.write_text(re.sub(r"data:video/mp4;base64,[A-Za-z0-9+/=]+", "data:video/mp4;base64,AAAA", page, count=1))
+    status = shot.check_media(broken)
+    assert [s["ok"] for s in status["videos"]] == [False, True, True, True]

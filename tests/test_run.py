@@ -1,0 +1,165 @@
+"""act_bench.run with a fake backend: the grid, sharing of trained models, skipping finished
+work, resuming after a failure, the process pool, and bad input."""
+import argparse
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from act_bench import run
+from act_bench.errors import ActBenchError
+from act_bench.executors import make_executor
+from fakes import FakeBackend
+
+
+def _run(tmp_path, backend, **kw):
+    opts = dict(methods=["act", "act-no-te", "bc"], tasks=["transfer_cube", "insertion"], seeds=[0, 1],
+                profile="cpu", episodes=3, out=tmp_path / "out", demos_root=tmp_path / "demos",
+                runs_root=tmp_path / "runs", videos=1, demos=3, progress=False, backend=backend)
+    opts.update(kw)
+    return run.run_benchmark(**opts)
+
+
+def _kinds(backend):
+    calls = backend.calls()
+    return {k: [c for c in calls if c["kind"] == k] for k in ("demos", "train", "eval")}
+
+
+def test_grid_shares_models_and_skips_finished_work(tmp_path, capsys):
+    backend = FakeBackend(tmp_path / "calls.log")
+    result = _run(tmp_path, backend)
+    assert result["failures"] == []
+    k = _kinds(backend)
+    assert len(k["demos"]) == 2  # one per task: act and bc share the data settings
+    assert k["demos"][0]["out_dir"].endswith("transfer_cube_24x32_top")
+    # act and act-no-te share one trained act: 2 tasks x 2 policies x 2 seeds
+    assert sorted((c["task"], c["method"], c["seed"]) for c in k["train"]) == sorted(
+        (t, p, s) for t in ("transfer_cube", "insertion") for p in ("act", "bc") for s in (0, 1))
+    assert len(k["eval"]) == 2 * 3 * 2
+    out = tmp_path / "out"
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 2 * 3 * 2 * 4 and set(df["method"]) == {"act", "act-no-te", "bc"}
+    assert (df["episodes"] == 3).all()
+    for name in ("summary.md", "success.png", "loss_curves.png", "report.html", "run.json",
+                 "training/insertion/bc/seed1/metrics.csv", "evals/insertion/act-no-te/seed1/videos/episode_000.mp4"):
+        assert (out / name).exists(), name
+    assert (tmp_path / "runs" / "insertion" / "act" / "cpu" / "seed1" / "done.json").exists()
+    printed = capsys.readouterr().out
+    assert "## transfer_cube" in printed and "| act-no-te |" in printed
+    # a second run finds everything done: no new calls, same results
+    _run(tmp_path, backend)
+    assert len(backend.calls()) == 2 + 8 + 12
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), df)
+    # more episodes: evaluations resume, training is not repeated
+    _run(tmp_path, backend, methods=["bc"], tasks=["insertion"], seeds=[0], episodes=5)
+    k = _kinds(backend)
+    assert len(k["train"]) == 8 and len(k["eval"]) == 13
+    assert len(pd.read_csv(out / "evals/insertion/bc/seed0/episodes.csv")) == 5
+
+
+def test_longer_training_redoes_its_evaluations(tmp_path):
+    _run(tmp_path, FakeBackend(tmp_path / "calls.log"), tasks=["insertion"], seeds=[0], methods=["act", "bc"])
+    longer = FakeBackend(tmp_path / "calls2.log", steps=8)
+    _run(tmp_path, longer, tasks=["insertion"], seeds=[0], methods=["act", "bc"])
+    k = _kinds(longer)
+    assert len(k["train"]) == 2 and len(k["eval"]) == 2 and len(k["demos"]) == 0
+    summary = json.loads((tmp_path / "out/evals/insertion/act/seed0/summary.json").read_text())
+    assert summary["policy_id"].startswith("step 8 ")
+
+
+def test_failed_training_is_reported_and_resumed(tmp_path):
+    broken = FakeBackend(tmp_path / "calls.log", fail_train=["insertion/act/0"])
+    result = _run(tmp_path, broken, tasks=["insertion"], seeds=[0], methods=["act", "act-no-te", "bc"])
+    assert any("train insertion/act/0" in f for f in result["failures"])
+    assert sum("skipped (training failed)" in f for f in result["failures"]) == 2
+    assert set(pd.read_csv(tmp_path / "out" / "results.csv")["method"]) == {"bc"}
+    fixed = FakeBackend(tmp_path / "calls.log")
+    result = _run(tmp_path, fixed, tasks=["insertion"], seeds=[0])
+    assert result["failures"] == []
+    k = _kinds(fixed)
+    assert [(c["method"]) for c in k["train"]] == ["bc", "act"]  # bc from the first run, act now
+    assert len(k["eval"]) == 3 and len(k["demos"]) == 1
+    assert set(pd.read_csv(tmp_path / "out" / "results.csv")["method"]) == {"act", "act-no-te", "bc"}
+
+
+def test_interrupt_then_resume(tmp_path):
+    first = FakeBackend(tmp_path / "calls.log", interrupt_train=["insertion/bc/0"])
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, first, tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])
+    assert [c["task"] for c in _kinds(first)["train"]] == ["transfer_cube"]
+    second = FakeBackend(tmp_path / "calls2.log")
+    assert _run(tmp_path, second, tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])["failures"] == []
+    k = _kinds(second)
+    assert [c["task"] for c in k["train"]] == ["insertion"] and len(k["eval"]) == 1  # the rest was kept
+
+
+def test_process_pool_runs_jobs_in_workers(tmp_path):
+    backend = FakeBackend(tmp_path / "calls.log")
+    result = _run(tmp_path, backend, jobs=2, tasks=["transfer_cube"], seeds=[0], methods=["act", "bc"],
+                  overrides=["train.steps=4"])
+    assert result["failures"] == []
+    k = _kinds(backend)
+    assert all(c["overrides"] == ["train.steps=4"] for c in k["train"])
+    workers = {c["pid"] for c in k["train"] + k["eval"]}
+    assert os.getpid() not in workers and 1 <= len(workers) <= 2
+    cores = len(os.sched_getaffinity(0))
+    assert all(c["threads"] == max(1, cores // 2) for c in k["eval"])
+    assert all(c["cores"] == (max(1, cores // 2) if cores > 1 else 1) for c in k["eval"])  # pinned to its share
+    assert len(pd.read_csv(tmp_path / "out" / "results.csv")) == 2 * 4
+
+
+def test_bad_input(tmp_path):
+    backend = FakeBackend(tmp_path / "calls.log")
+    with pytest.raises(ActBenchError, match="unknown method 'dp'"):
+        _run(tmp_path, backend, methods=["act", "dp"])
+    with pytest.raises(ActBenchError, match="unknown task"):
+        _run(tmp_path, backend, tasks=["stack"])
+    with pytest.raises(ActBenchError, match="--jobs"):
+        make_executor("local", 0)
+    with pytest.raises(ActBenchError, match="--seeds"):
+        run.parse_seeds("0,a")
+    with pytest.raises(ActBenchError, match="empty"):
+        run.parse_list(" , ", "methods")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        with pytest.raises(ActBenchError, match="needs Ray"):
+            make_executor("ray", 1)
+    assert backend.calls() == []
+
+
+def test_cli_arguments():
+    parser = argparse.ArgumentParser()
+    run.add_arguments(parser)
+    args = parser.parse_args(["--methods", "act,bc", "--seeds", "0,1,2", "--jobs", "2"])
+    assert run.parse_list(args.methods, "methods") == ["act", "bc"] and run.parse_seeds(args.seeds) == [0, 1, 2]
+    assert (args.out, args.profile, args.tasks, args.episodes) == ("results/run", "cpu", "transfer_cube,insertion", None)
+
+
+def test_ray_executor_with_a_stub_ray(tmp_path, monkeypatch):
+    """The Ray path submits remote tasks and waits on their futures (a stub stands in for Ray)."""
+    import concurrent.futures as cf
+    import sys
+    from types import SimpleNamespace
+
+    submitted = []
+
+    def remote(**resources):
+        def wrap(fn):
+            def call(*args):
+                submitted.append(resources)
+                fut = cf.Future()
+                fut.set_result(fn(*args))
+                return SimpleNamespace(future=lambda: fut)
+            return SimpleNamespace(remote=call)
+        return wrap
+
+    stub = SimpleNamespace(is_initialized=lambda: True, remote=remote, cancel=lambda *a, **k: None)
+    monkeypatch.setitem(sys.modules, "ray", stub)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # the job sets these here
+        monkeypatch.setenv(var, os.environ.get(var, "1"))
+    backend = FakeBackend(tmp_path / "calls.log")
+    result = _run(tmp_path, backend, executor="ray", jobs=2, tasks=["insertion"], seeds=[3], methods=["act"])
+    assert result["failures"] == [] and len(submitted) == 2
+    assert submitted[0] == {"num_cpus": max(1, len(os.sched_getaffinity(0)) // 2), "num_gpus": 0.0}

@@ -1,0 +1,122 @@
+"""train_policy: run-dir contents, resuming after a crash, skipping finished runs, CLI errors."""
+import argparse
+import csv
+import json
+
+import pytest
+import torch
+
+from act_bench import train
+from act_bench.errors import ActBenchError, DataError
+from act_bench.policies import load_policy
+from act_bench.policies.checkpoint import read_tensors
+from helpers_data import tiny_profile, write_fake_demos
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    return write_fake_demos(tmp_path_factory.mktemp("demos"), episodes=3, T=30)
+
+
+def _train(demos, out, method="act", overrides=None, **kw):
+    return train.train_policy("transfer_cube", method, tiny_profile(method), seed=0, data_dir=demos, out_dir=out,
+                              overrides=overrides, progress=False, device="cpu", **kw)
+
+
+def _rows(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("method", ["act", "act-no-cvae", "bc"])
+def test_run_dir_contents(demos, tmp_path, method):
+    run_dir = _train(demos, tmp_path / "run", method)
+    ck = run_dir / "checkpoints"
+    for name in ("best.safetensors", "best.json", "last.safetensors", "last.json", "last_state.safetensors"):
+        assert (ck / name).is_file(), name
+    assert not list(run_dir.rglob("*.tmp*"))
+    done = json.loads((run_dir / "done.json").read_text())
+    assert done["step"] == 12 and done["best_step"] in (4, 8, 12) and done["best_val_loss"] > 0
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["method"] == method and config["config"]["train"]["steps"] == 12
+    assert len(config["data"]["train_episodes"]) + len(config["data"]["val_episodes"]) == 3
+    rows = _rows(run_dir)
+    assert list(rows[0]) == list(train.METRIC_COLUMNS)
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]
+    assert all(r["val_loss"] for r in rows if int(r["step"]) % 4 == 0)
+    last = json.loads((ck / "last.json").read_text())
+    assert last["step"] == 12 and "rng" in last["train_state"] and last["policy"] == method
+    policy = load_policy(run_dir)  # the best checkpoint
+    assert policy.checkpoint_meta["step"] == done["best_step"]
+
+
+def test_finished_run_is_skipped_and_extended(demos, tmp_path):
+    run_dir = _train(demos, tmp_path / "run")
+    stamp = (run_dir / "checkpoints" / "last.safetensors").stat().st_mtime_ns
+    seen = []
+    _train(demos, run_dir, callback=lambda step, row: seen.append(step))
+    assert seen == [] and (run_dir / "checkpoints" / "last.safetensors").stat().st_mtime_ns == stamp
+    # asking for more steps continues the same run
+    _train(demos, run_dir, overrides={"train.steps": 16}, callback=lambda step, row: seen.append(step))
+    assert seen == [13, 14, 15, 16]
+    assert json.loads((run_dir / "done.json").read_text())["step"] == 16
+
+
+def test_crash_then_resume_matches_uninterrupted(demos, tmp_path):
+    reference = _train(demos, tmp_path / "reference")
+
+    def crash(step, row):
+        if step == 7:
+            raise RuntimeError("simulated crash")
+
+    crashed = tmp_path / "crashed"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _train(demos, crashed, callback=crash)
+    assert not (crashed / "done.json").exists()
+    assert json.loads((crashed / "checkpoints" / "last.json").read_text())["step"] == 5
+    seen = []
+    _train(demos, crashed, callback=lambda step, row: seen.append(step))
+    assert seen == list(range(6, 13))  # continues after the last checkpoint (step 5)
+    assert [r["step"] for r in _rows(crashed)] == [r["step"] for r in _rows(reference)]
+    # weights, optimizer and RNG were all restored: bit-identical to the uninterrupted run
+    for name in ("last.safetensors", "last_state.safetensors", "best.safetensors"):
+        a = read_tensors(reference / "checkpoints" / name)
+        b = read_tensors(crashed / "checkpoints" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    ref_rows, new_rows = _rows(reference), _rows(crashed)
+    assert [r["train_loss"] for r in ref_rows] == [r["train_loss"] for r in new_rows]
+
+
+def test_fresh_and_mismatched_runs(demos, tmp_path):
+    run_dir = _train(demos, tmp_path / "run")
+    with pytest.raises(ActBenchError, match="different run") as e:
+        _train(demos, run_dir, overrides={"model.d_model": 64})
+    assert "model.d_model" in str(e.value) and "\n" not in str(e.value)
+    seen = []
+    _train(demos, run_dir, overrides={"model.d_model": 64}, resume=False, callback=lambda s, r: seen.append(s))
+    assert seen[0] == 1 and json.loads((run_dir / "config.json").read_text())["config"]["model"]["d_model"] == 64
+
+
+def test_bad_input_is_a_one_line_error(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        train.train_policy("transfer_cube", "act", "ci", 0, tmp_path / "missing", tmp_path / "run", progress=False)
+    with pytest.raises(ActBenchError, match="unknown task"):
+        train.train_policy("stacking", "act", "ci", 0, tmp_path, tmp_path / "run", progress=False)
+    with pytest.raises(ActBenchError, match="unknown profile"):
+        train.train_policy("transfer_cube", "act", "huge", 0, tmp_path, tmp_path / "run", progress=False)
+    with pytest.raises(ActBenchError, match="unknown config key"):
+        train.train_policy("transfer_cube", "bc", "ci", 0, tmp_path, tmp_path / "run", overrides=["x.y=1"],
+                           progress=False)
+
+
+def test_cli_arguments(tmp_path):
+    parser = argparse.ArgumentParser()
+    train.add_arguments(parser)
+    args = parser.parse_args(["--task", "insertion", "--method", "bc", "--set", "train.steps=5", "--set",
+                              "model.mlp_hidden=32", "--fresh", "--data", str(tmp_path)])
+    assert (args.profile, args.seed, args.resume, args.device, args.out) == ("cpu", 0, False, "auto", None)
+    assert args.overrides == ["train.steps=5", "model.mlp_hidden=32"]
+    assert parser.parse_args(["--task", "insertion", "--method", "act"]).resume is True
+    assert train.default_run_dir("insertion", "bc", "cpu", 3).as_posix() == "runs/insertion/bc/cpu/seed3"
+    with pytest.raises(DataError, match="no episode"):
+        train.main(args)
