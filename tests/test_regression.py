@@ -1,0 +1,44 @@
+"""The CI regression job: its statistics, and one tiny end-to-end run of its plumbing."""
+import json
+
+import pandas as pd
+import pytest
+
+from act_bench.regression import binomial_cdf, main, regressed
+
+
+def test_binomial_cdf_known_values():
+    assert binomial_cdf(0, 10, 0.5) == pytest.approx(1 / 1024)
+    assert binomial_cdf(10, 10, 0.3) == pytest.approx(1.0)
+    assert binomial_cdf(2, 10, 0.5) == pytest.approx((1 + 10 + 45) / 1024)
+
+
+def test_regressed_only_when_significantly_below():
+    assert regressed(18, 50, 0.36, 0.01)[0] is False  # the reference itself
+    assert regressed(12, 50, 0.36, 0.01)[0] is False  # within noise
+    assert regressed(5, 50, 0.36, 0.01)[0] is True
+    assert regressed(0, 10, 0.0, 0.01)[0] is False
+
+
+def _reference(tmp_path, successes, episodes=2):
+    results = tmp_path / "results.csv"
+    pd.DataFrame([{"task": "transfer_cube", "method": "act-no-te", "seed": 0, "stage_index": 4,
+                   "stage_name": "transfer", "successes": successes, "episodes": episodes,
+                   "rate": successes / episodes, "ci_low": 0, "ci_high": 1}]).to_csv(results, index=False)
+    ref = {"alpha": 0.01, "scripted": {"episodes": 2, "min_success": {"transfer_cube": 0.95, "insertion": 0.95}},
+           "policy": {"task": "transfer_cube", "method": "act-no-te", "profile": "ci", "seed": 0, "demos": 2,
+                      "episodes": episodes, "overrides": ["train.steps=20"], "reference_results": "results.csv"}}
+    path = tmp_path / "reference.json"
+    path.write_text(json.dumps(ref))
+    return path
+
+
+def test_end_to_end_pass_then_fail(tmp_path, capsys):
+    # A 20-step tiny ACT succeeds on none of 2 episodes: fine against a 0/2 reference ...
+    ref = _reference(tmp_path, successes=0)
+    assert main(["--out", str(tmp_path / "ci"), "--reference", str(ref), "--base", str(tmp_path)]) == 0
+    assert "scripted transfer_cube: 100.0%" in capsys.readouterr().out
+    # ... and a regression against a 2/2 reference (the second run reuses the trained model).
+    ref = _reference(tmp_path, successes=2)
+    assert main(["--out", str(tmp_path / "ci"), "--reference", str(ref), "--base", str(tmp_path)]) == 1
+    assert "significantly below" in capsys.readouterr().err
