@@ -153,7 +153,11 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
     if prof.method != method:
         raise ActBenchError(f"profile is for method {prof.method!r}, not {method!r}")
     if data_dir is None:  # where `generate-demos` and `run` put demos of this profile's settings
-        data_dir = Path("demos") / demo_dir_name(task, prof.data.image_size, prof.data.cameras)
+        h, w = prof.data.image_size
+        data_dir = Path("demos") / demo_dir_name(task, (h, w), prof.data.cameras)
+        if not data_dir.is_dir():
+            raise ActBenchError(f"no demos in {data_dir}; record them with `act-bench generate-demos --task {task} "
+                                f"--image-size {h}x{w} --cameras {','.join(prof.data.cameras)}` or pass --data")
     data_dir = Path(data_dir)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(task, method, prof.profile, seed)
     dev = resolve_device(device)
