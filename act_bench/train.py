@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from act_bench.atomic_io import write_json, write_text
 from act_bench.config import TASKS
 from act_bench.data.dataset import ChunkDataset, batch_to_torch, load_training_data
 from act_bench.errors import ActBenchError, CheckpointError
+from act_bench.executors import available_cores
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import (load_state_strict, optimizer_state_from_tensors,
                                            optimizer_state_to_tensors, read_checkpoint_meta, read_tensors,
@@ -127,13 +127,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ActBenchError("--device cuda asked for but torch sees no CUDA device")
     return dev
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def train_policy(task: str, method: str, profile: str | Profile, seed: int, data_dir=None, out_dir=None,
