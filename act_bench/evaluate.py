@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -145,6 +146,10 @@ def _start(out_dir: Path, meta: dict, fresh: bool) -> None:
         if old.get("policy_id") != meta["policy_id"] and None not in (old.get("policy_id"), meta["policy_id"]):
             raise ActBenchError(f"{out_dir} holds an evaluation of another checkpoint "
                                 f"({old.get('policy_id')}); use --fresh or another --out")
+        for key in ("temporal_ensemble_m", "n_action_steps"):  # absent from eval.json before they were kept
+            if key in old and old[key] != meta[key]:
+                raise ActBenchError(f"{out_dir} holds an evaluation with {key} {old[key]!r}, not {meta[key]!r}; "
+                                    "use --fresh or another --out")
     if fresh and old != meta:
         for name in ("episodes.csv", "summary.json"):
             (out_dir / name).unlink(missing_ok=True)
@@ -192,11 +197,16 @@ def evaluate_policy(policy, task: str, method: str, episodes: int, seed: int, ou
     if execution == "single" and chunk_size != 1:
         execution = "open_loop"  # one action per query, whatever the chunk length
         n_action_steps = 1
+    if n_action_steps is not None and not 1 <= int(n_action_steps) <= chunk_size:
+        raise ActBenchError(f"n_action_steps must be between 1 and the policy's chunk size {chunk_size}, "
+                            f"got {n_action_steps}")
     selector = make_selector(execution, chunk_size, 14, m, n_action_steps)
     cameras = list(policy.camera_names)
 
     out_dir = Path(out_dir)
-    _start(out_dir, {"task": task, "method": method, "seed": int(seed), "policy_id": policy_id}, fresh)
+    _start(out_dir, {"task": task, "method": method, "seed": int(seed), "policy_id": policy_id,
+                     "temporal_ensemble_m": m if execution == "ensemble" else None,
+                     "n_action_steps": (n_action_steps or chunk_size) if execution != "ensemble" else None}, fresh)
     csv_path = out_dir / "episodes.csv"
     rows = _load_rows(csv_path, seed)
     if env_factory is None:
@@ -294,7 +304,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default=None, help="task (default: the run's task)")
     parser.add_argument("--seed", type=int, default=None, help="evaluation base seed (default: the run's seed)")
     parser.add_argument("--videos", type=int, default=3, help="record videos of the first N episodes")
-    parser.add_argument("--out", default=None, help="output folder (default: RUN/eval/METHOD_seedS)")
+    parser.add_argument("--m", dest="temporal_ensemble_m", type=float, default=None,
+                        help="temporal-ensembling weight exp(-m*i) for act (default: the profile's eval.temporal_ensemble_m)")
+    parser.add_argument("--n-action-steps", type=int, default=None,
+                        help="actions executed per query for act-no-te (default: the profile's eval.n_action_steps)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: RUN/eval/METHOD_seedS, plus _mM or _nN when those are given)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     parser.add_argument("--no-progress", action="store_true")
@@ -335,9 +350,16 @@ def main(args) -> int:
     if task is None:
         raise ActBenchError("cannot tell the run's task; pass --task")
     seed = args.seed if args.seed is not None else int(config_value(config, "seed", 0))
-    out = Path(args.out) if args.out else run_dir / "eval" / f"{method}_seed{seed}"
+    m, n_steps = args.temporal_ensemble_m, args.n_action_steps
+    if m is not None and (m < 0 or not math.isfinite(m)):
+        raise ActBenchError(f"--m must be a finite number >= 0, got {m}")
+    if n_steps is not None and n_steps < 1:
+        raise ActBenchError(f"--n-action-steps must be >= 1, got {n_steps}")
+    suffix = (f"_m{m:g}" if m is not None else "") + (f"_n{n_steps}" if n_steps is not None else "")
+    out = Path(args.out) if args.out else run_dir / "eval" / f"{method}_seed{seed}{suffix}"
     summary = evaluate_policy(policy, task, method, args.episodes, seed, out, videos=args.videos,
-                              progress=not args.no_progress, policy_id=run_identity(run_dir), fresh=args.fresh)
+                              progress=not args.no_progress, policy_id=run_identity(run_dir), fresh=args.fresh,
+                              temporal_ensemble_m=m, n_action_steps=n_steps)
     print(format_summary(summary))
     print(f"results in {out}")
     return 0

@@ -42,6 +42,12 @@ class ActBackend:
 
         return load_profile(method, profile, overrides)
 
+    def check_run(self, run_dir, task, method, cfg, seed):
+        from act_bench.train import check_run_dir
+
+        if Path(run_dir).is_dir():
+            check_run_dir(run_dir, task, method, cfg, seed)
+
     def generate_demos(self, *args, **kwargs):
         from act_bench.scripted.generate import generate_demos
 
@@ -168,6 +174,8 @@ def run_benchmark(methods, tasks, seeds, profile: str = "cpu", episodes: int | N
 
     # 2. plan: which trainings and evaluations are still to do
     run_dirs = {(t, p, s): runs_root / t / p / profile / f"seed{s}" for t in tasks for p in policies for s in seeds}
+    for (t, p, s), run_dir in run_dirs.items():  # a run of another config must not be skipped as done
+        backend.check_run(run_dir, t, p, cfgs[p], s)
     evals = {}
     for t in tasks:
         for m in methods:

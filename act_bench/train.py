@@ -155,7 +155,6 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(task, method, prof.profile, seed)
     dev = resolve_device(device)
     identity = {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()}
-
     if not resume:
         for name in _RUN_FILES:
             target = run_dir / name
@@ -329,12 +328,23 @@ def _restore(ckpt_dir: Path, policy: Policy, optimizer: torch.optim.Optimizer):
     return state, rng
 
 
+def check_run_dir(run_dir, task: str, method: str, prof: Profile, seed: int) -> None:
+    """Raise ActBenchError when run_dir already holds a different training (another config, say),
+    so `act-bench run` never skips or reuses a stale model."""
+    _check_same_run(Path(run_dir), {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()})
+
+
 def _check_same_run(run_dir: Path, identity: dict[str, Any]) -> None:
     """Resuming or skipping is only right for the same task/method/seed/config (train.steps may grow)."""
     old = _read_json(run_dir / "config.json")
     if old is None:
         return
     old_id = {k: old.get(k) for k in identity}
+    if isinstance(old_id.get("config"), dict):
+        try:  # fields added since that run was made take their defaults
+            old_id["config"] = Profile.from_dict(old_id["config"]).to_dict()
+        except (TypeError, ValueError, KeyError, ActBenchError):
+            pass  # unreadable: compared as is, so it shows up as a difference
     new_id = json.loads(json.dumps(identity))
     for d in (old_id, new_id):
         if isinstance(d.get("config"), dict):

@@ -110,6 +110,9 @@ class FakeBackend:
         return {"data": {"cameras": ["top"], "image_size": [24, 32]},
                 "train": {"steps": self.steps}, "eval": {"temporal_ensemble_m": 0.01, "n_action_steps": None, "episodes": 4}}
 
+    def check_run(self, run_dir, task, method, cfg, seed):
+        pass  # fake runs have no config to compare
+
     def generate_demos(self, task, episodes, out_dir, seed=0, cameras=("top",), image_size=(480, 640),
                        workers=1, noise=0.0, progress=True):
         _log(self.log, kind="demos", task=task, out_dir=str(out_dir))

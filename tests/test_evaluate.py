@@ -167,3 +167,26 @@ def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
     assert (out / "summary.json").exists() and "insertion / bc / seed 2" in capsys.readouterr().out
     with pytest.raises(ActBenchError, match="needs a 'act' policy"):
         evaluate.main(_cli_args(run=run, episodes=3, videos=0, method="act"))
+
+
+def test_cli_execution_settings(tmp_path, monkeypatch):
+    """--m and --n-action-steps reach the rollout, name their own output folder, and are not mixed
+    with episodes of other settings."""
+    run = tmp_path / "runs" / "transfer_cube" / "act" / "seed0"
+    run.mkdir(parents=True)
+    policy = FakePolicy(chunk_size=4, config={"seed": 0})
+    make = Factory()
+    monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
+    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=make))
+    evaluate.main(_cli_args(run=run, episodes=2, videos=0, m=0.5))
+    s = json.loads((run / "eval" / "act_seed0_m0.5" / "summary.json").read_text())
+    assert s["temporal_ensemble_m"] == 0.5 and s["mean_queries"] == s["mean_length"]  # a query per step
+    evaluate.main(_cli_args(run=run, episodes=2, videos=0, method="act-no-te", **{"n-action-steps": 2}))
+    s = json.loads((run / "eval" / "act-no-te_seed0_n2" / "summary.json").read_text())
+    assert s["n_action_steps"] == 2
+    with pytest.raises(ActBenchError, match="temporal_ensemble_m 0.5, not 0.1"):
+        evaluate.main(_cli_args(run=run, episodes=2, videos=0, m=0.1, out=run / "eval" / "act_seed0_m0.5"))
+    for bad, match in [(dict(m=-1), "--m must be"), ({"n-action-steps": 0}, "--n-action-steps must be"),
+                       ({"n-action-steps": 5, "method": "act-no-te"}, "between 1 and the policy's chunk size 4")]:
+        with pytest.raises(ActBenchError, match=match):
+            evaluate.main(_cli_args(run=run, episodes=2, videos=0, **bad))

@@ -199,12 +199,18 @@ def test_backbones():
     for norm in ("group", "frozen_bn"):
         assert ResNet18(norm)(x).shape == (2, 512, 2, 3)
     assert SmallCNN((8, 16, 32, 64))(x).shape == (2, 64, 4, 6)
+    five = SmallCNN((8, 16, 32, 64), kernel=5)
+    assert five(x).shape == (2, 64, 4, 6) and five.net[0].kernel_size == (5, 5)
 
 
 def test_profiles_and_overrides():
     cpu = load_profile("act", "cpu")
     assert cpu.train.batch_size >= 16 and cpu.eval.temporal_ensemble_m == 0.01
     assert cpu.eval.n_action_steps == cpu.model.chunk_size and cpu.data.cameras == ("top",)
+    # act, act-no-cvae and bc share one CNN in the cpu profile, so BC differs from ACT only in the head
+    backbone = {m: (load_profile(m, "cpu").model.cnn_channels, load_profile(m, "cpu").model.cnn_kernel)
+                for m in METHODS}
+    assert len(set(backbone.values())) == 1
     paper = load_profile("act", "paper")
     m = paper.model
     assert (m.chunk_size, m.d_model, m.dim_feedforward, m.enc_layers, m.dec_layers, m.latent_dim) == \
@@ -224,7 +230,8 @@ def test_profiles_and_overrides():
     assert load_profile("act", "cpu", ["model.chunk_size=20"]).eval.n_action_steps == 20
     for bad, match in [(["model.nope=1"], "unknown config key 'model.nope'"), (["steps=3"], "unknown config key"),
                        (["train.steps=many"], "expected int"), (["train.steps"], "KEY=VALUE"),
-                       (["model.d_model=30"], "multiple"), (["model.backbone=vit"], "backbone")]:
+                       (["model.d_model=30"], "multiple"), (["model.backbone=vit"], "backbone"),
+                       (["model.cnn_kernel=4"], "cnn_kernel must be an odd")]:
         with pytest.raises(ActBenchError, match=match):
             load_profile("act", "cpu", bad)
     with pytest.raises(ActBenchError, match="chunk_size must be 1"):

@@ -163,3 +163,23 @@ def test_ray_executor_with_a_stub_ray(tmp_path, monkeypatch):
     result = _run(tmp_path, backend, executor="ray", jobs=2, tasks=["insertion"], seeds=[3], methods=["act"])
     assert result["failures"] == [] and len(submitted) == 2
     assert submitted[0] == {"num_cpus": max(1, len(os.sched_getaffinity(0)) // 2), "num_gpus": 0.0}
+
+
+def test_a_run_of_another_config_stops_the_grid_before_any_work(tmp_path):
+    from act_bench.run import ActBackend
+
+    class Backend(FakeBackend):
+        check_run = ActBackend.check_run  # the real comparison of config.json
+
+        def load_profile(self, method, profile, overrides=None):
+            return ActBackend().load_profile(method, "ci", overrides)
+
+    run_dir = tmp_path / "runs" / "transfer_cube" / "act" / "cpu" / "seed0"
+    run_dir.mkdir(parents=True)
+    old = ActBackend().load_profile("act", "ci", ["model.cnn_kernel=5"])
+    (run_dir / "config.json").write_text(json.dumps({"task": "transfer_cube", "method": "act", "seed": 0,
+                                                     "config": old.to_dict()}))
+    backend = Backend(tmp_path / "calls.log")
+    with pytest.raises(ActBenchError, match="different run.*cnn_kernel"):
+        _run(tmp_path, backend, methods=["act"], tasks=["transfer_cube"], seeds=[0])
+    assert not [c for c in backend.calls() if c["kind"] in ("train", "eval")]

@@ -97,6 +97,19 @@ def test_fresh_and_mismatched_runs(demos, tmp_path):
     assert seen[0] == 1 and json.loads((run_dir / "config.json").read_text())["config"]["model"]["d_model"] == 64
 
 
+def test_check_run_dir_catches_stale_runs_and_tolerates_new_fields(demos, tmp_path):
+    run_dir = _train(demos, tmp_path / "run")
+    prof = tiny_profile("act")
+    train.check_run_dir(run_dir, "transfer_cube", "act", prof, 0)  # the same run: fine
+    with pytest.raises(ActBenchError, match="model.cnn_kernel"):
+        train.check_run_dir(run_dir, "transfer_cube", "act", train.apply_overrides(prof, {"model.cnn_kernel": 5}), 0)
+    # a run made before a config field existed matches when the field has its default
+    config = json.loads((run_dir / "config.json").read_text())
+    del config["config"]["model"]["cnn_kernel"]
+    (run_dir / "config.json").write_text(json.dumps(config))
+    train.check_run_dir(run_dir, "transfer_cube", "act", prof, 0)
+
+
 def test_bad_input_is_a_one_line_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         train.train_policy("transfer_cube", "act", "ci", 0, tmp_path / "missing", tmp_path / "run", progress=False)

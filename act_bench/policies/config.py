@@ -39,6 +39,7 @@ class ModelConfig:
     backbone: str = "small_cnn"
     backbone_norm: str = "group"  # resnet18 only: "group" or "frozen_bn"
     cnn_channels: tuple[int, ...] = (32, 64, 128, 256)  # small_cnn: one stride-2 conv each
+    cnn_kernel: int = 3  # small_cnn: kernel size of every conv (odd)
     mlp_hidden: int = 1024  # bc only
     mlp_layers: int = 2  # bc only
     loss: str = "l1"  # "l1" or "mse" (the released BC-ConvMLP used mse)
@@ -119,6 +120,7 @@ class Profile:
             (m.latent_dim >= 1, "model.latent_dim must be >= 1"),
             (0.0 <= m.dropout < 1.0, "model.dropout must be in [0, 1)"),
             (len(m.cnn_channels) >= 1 and min(m.cnn_channels) > 0, "model.cnn_channels must be positive"),
+            (m.cnn_kernel >= 1 and m.cnn_kernel % 2 == 1, "model.cnn_kernel must be an odd number >= 1"),
             (len(d.cameras) >= 1, "data.cameras must name at least one camera"),
             (len(d.image_size) == 2 and min(d.image_size) >= 16, "data.image_size must be [H, W], each >= 16"),
             (0.0 <= d.val_fraction < 1.0, "data.val_fraction must be in [0, 1)"),
