@@ -132,6 +132,9 @@ def make_selector(execution: str, chunk_size: int, action_dim: int = 14, m: floa
     if execution == "ensemble":
         return TemporalEnsembler(chunk_size, action_dim, m)
     if execution == "open_loop":
+        if n_action_steps is not None and not 1 <= int(n_action_steps) <= chunk_size:
+            raise ActBenchError(f"n_action_steps must be between 1 and the policy's chunk size {chunk_size}, "
+                                f"got {n_action_steps}")
         return OpenLoopChunker(n_action_steps, action_dim)
     if execution == "single":
         return OpenLoopChunker(1, action_dim)

@@ -197,16 +197,13 @@ def evaluate_policy(policy, task: str, method: str, episodes: int, seed: int, ou
     if execution == "single" and chunk_size != 1:
         execution = "open_loop"  # one action per query, whatever the chunk length
         n_action_steps = 1
-    if n_action_steps is not None and not 1 <= int(n_action_steps) <= chunk_size:
-        raise ActBenchError(f"n_action_steps must be between 1 and the policy's chunk size {chunk_size}, "
-                            f"got {n_action_steps}")
     selector = make_selector(execution, chunk_size, 14, m, n_action_steps)
+    settings = {"temporal_ensemble_m": m if execution == "ensemble" else None,
+                "n_action_steps": (n_action_steps or chunk_size) if execution != "ensemble" else None}
     cameras = list(policy.camera_names)
 
     out_dir = Path(out_dir)
-    _start(out_dir, {"task": task, "method": method, "seed": int(seed), "policy_id": policy_id,
-                     "temporal_ensemble_m": m if execution == "ensemble" else None,
-                     "n_action_steps": (n_action_steps or chunk_size) if execution != "ensemble" else None}, fresh)
+    _start(out_dir, {"task": task, "method": method, "seed": int(seed), "policy_id": policy_id, **settings}, fresh)
     csv_path = out_dir / "episodes.csv"
     rows = _load_rows(csv_path, seed)
     if env_factory is None:
@@ -254,8 +251,7 @@ def evaluate_policy(policy, task: str, method: str, episodes: int, seed: int, ou
         "mean_queries": float(np.mean([r["queries"] for r in used])),
         "mean_seconds": float(np.mean([r["seconds"] for r in used])),
         "chunk_size": chunk_size,
-        "temporal_ensemble_m": m if execution == "ensemble" else None,
-        "n_action_steps": (n_action_steps or chunk_size) if execution != "ensemble" else None,
+        **settings,
         "videos": sorted(str(p.relative_to(out_dir)) for p in (out_dir / "videos").glob("episode_*.mp4")),
     }
     write_json(out_dir / "summary.json", summary)

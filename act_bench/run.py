@@ -45,8 +45,7 @@ class ActBackend:
     def check_run(self, run_dir, task, method, cfg, seed):
         from act_bench.train import check_run_dir
 
-        if Path(run_dir).is_dir():
-            check_run_dir(run_dir, task, method, cfg, seed)
+        check_run_dir(run_dir, task, method, cfg, seed)
 
     def generate_demos(self, *args, **kwargs):
         from act_bench.scripted.generate import generate_demos

@@ -154,7 +154,7 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
     data_dir = Path(data_dir)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(task, method, prof.profile, seed)
     dev = resolve_device(device)
-    identity = {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()}
+    identity = _identity(task, method, prof, seed)
     if not resume:
         for name in _RUN_FILES:
             target = run_dir / name
@@ -331,7 +331,12 @@ def _restore(ckpt_dir: Path, policy: Policy, optimizer: torch.optim.Optimizer):
 def check_run_dir(run_dir, task: str, method: str, prof: Profile, seed: int) -> None:
     """Raise ActBenchError when run_dir already holds a different training (another config, say),
     so `act-bench run` never skips or reuses a stale model."""
-    _check_same_run(Path(run_dir), {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()})
+    _check_same_run(Path(run_dir), _identity(task, method, prof, seed))
+
+
+def _identity(task: str, method: str, prof: Profile, seed: int) -> dict[str, Any]:
+    """What makes two trainings the same run (kept in config.json)."""
+    return {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()}
 
 
 def _check_same_run(run_dir: Path, identity: dict[str, Any]) -> None:
