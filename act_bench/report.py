@@ -26,7 +26,8 @@ METHOD_ORDER = ["act", "act-no-te", "act-no-cvae", "bc"]
 TASK_ORDER = ["transfer_cube", "insertion"]
 CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets the 95% Wilson interval "
            "of all evaluation episodes pooled over seeds. A stage counts as reached if the episode's best "
-           "stage was at least that stage.")
+           "stage was at least that stage. The pooled interval leaves out seed-to-seed variation, so the "
+           "final stage's rate for each training seed is listed too.")
 
 
 # ---------------------------------------------------------------- data
@@ -68,21 +69,31 @@ def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
+def _per_seed_final(results: pd.DataFrame, task: str, method: str) -> str:
+    """The final stage's rate (%) for each seed, in seed order: "76 / 70 / 82"."""
+    g = results[(results["task"] == task) & (results["method"] == method)]
+    final = g[g["stage_index"] == g["stage_index"].max()].sort_values("seed")
+    return " / ".join(f"{100 * r:.0f}" for r in final["rate"])
+
+
 def summary_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per task: one row per method, one column per stage ("mean [low, high]" in %)."""
+    """Per task: one row per method, one column per stage ("mean [low, high]" in %), then the
+    final stage per seed."""
     agg = aggregate_over_seeds(results)
     tables = {}
     for task, g in agg.groupby("task", sort=False):
         stages = g.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
+        per_seed = f"{stages[-1]} per seed"
         rows = []
         for method, gm in g.groupby("method", sort=False):
             row = {"method": method}
             for _, r in gm.sort_values("stage_index").iterrows():
                 row[r.stage_name] = f"{_pct(r.rate_mean)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+            row[per_seed] = _per_seed_final(results, task, method)
             row["seeds"] = int(gm["seeds"].iloc[0])
             row["episodes"] = int(gm["episodes"].iloc[0])
             rows.append(row)
-        tables[task] = pd.DataFrame(rows, columns=["method", *stages, "seeds", "episodes"])
+        tables[task] = pd.DataFrame(rows, columns=["method", *stages, per_seed, "seeds", "episodes"])
     return tables
 
 
@@ -135,15 +146,20 @@ def plot_success(results: pd.DataFrame, path) -> Path:
             mean = gm["rate_mean"].to_numpy()
             err = np.vstack([np.clip(mean - gm["ci_low"].to_numpy(), 0, None),
                              np.clip(gm["ci_high"].to_numpy() - mean, 0, None)])
-            ax.bar(x + (j - (len(methods) - 1) / 2) * width, 100 * mean, width, yerr=100 * err, capsize=3,
-                   label=method)
+            xs = x + (j - (len(methods) - 1) / 2) * width
+            ax.bar(xs, 100 * mean, width, yerr=100 * err, capsize=3, label=method)
+            seeds = results[(results["task"] == task) & (results["method"] == method)]
+            if seeds["seed"].nunique() > 1:  # each seed as a dot, so seed-to-seed spread shows
+                per_stage = seeds.pivot(index="seed", columns="stage_index", values="rate")[gm["stage_index"]]
+                for _, rates in per_stage.iterrows():
+                    ax.plot(xs, 100 * rates.to_numpy(), "k.", ms=3, alpha=0.6)
         ax.set_xticks(x, stages, rotation=15)
         ax.set_ylim(0, 105)
         ax.set_ylabel("episodes reaching stage (%)")
         ax.set_title(task)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Success per stage (mean over seeds, 95% Wilson interval of pooled episodes)", fontsize=10)
+    fig.suptitle("Success per stage (mean over seeds, 95% Wilson interval of pooled episodes; dots: seeds)", fontsize=10)
     out = _save(fig, Path(path))
     plt.close(fig)
     return out
@@ -232,8 +248,12 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>act-bench report</title>",
              f"<style>{_CSS}</style></head><body><h1>act-bench report</h1>"]
     if meta:
-        items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in meta.items())
+        items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
+                        for k, v in meta.items() if k != "history")
         parts.append(f"<ul class='caption'>{items}</ul>")
+        if len(meta.get("history", [])) > 1:
+            rows = pd.DataFrame(meta["history"])
+            parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
     parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
     for task, table in tables.items():
         parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")

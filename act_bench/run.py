@@ -126,6 +126,16 @@ def _copy_metrics(run_dir: Path, dest: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
+def _record_invocation(path: Path, entry: dict) -> None:
+    """run.json: this invocation's settings at the top, and every invocation that wrote into the
+    folder under "history", since one results folder is often built up by several runs."""
+    previous = json.loads(path.read_text()) if path.exists() else None
+    history = []
+    if previous:
+        history = previous.get("history") or [{k: v for k, v in previous.items() if k != "history"}]
+    write_json(path, {**entry, "history": [*history, entry]})
+
+
 def run_benchmark(methods, tasks, seeds, profile: str = "cpu", episodes: int | None = None,
                   out="results/run", demos_root="demos", runs_root="runs", jobs: int = 1, executor: str = "local",
                   videos: int = 3, device: str = "auto", demo_seed: int = 0, progress: bool = True,
@@ -152,10 +162,10 @@ def run_benchmark(methods, tasks, seeds, profile: str = "cpu", episodes: int | N
     if episodes is None:
         episodes = int(config_value(cfgs[policies[0]], "eval.episodes", DEFAULT_EPISODES))
     worker_progress = progress and jobs == 1 and executor == "local"
-    write_json(out / "run.json", {"methods": ",".join(methods), "tasks": ",".join(tasks),
-                                  "seeds": ",".join(map(str, seeds)), "profile": profile, "overrides": " ".join(overrides),
-                                  "episodes": episodes,
-                                  "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
+    _record_invocation(out / "run.json", {"methods": ",".join(methods), "tasks": ",".join(tasks),
+                                          "seeds": ",".join(map(str, seeds)), "profile": profile,
+                                          "overrides": " ".join(overrides), "episodes": episodes,
+                                          "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
 
     # 1. demonstrations, once per (task, data setting), in this process
     data_dirs = {}

@@ -51,8 +51,11 @@ def test_summary_markdown_means_and_pooled_intervals(results_dir):
     lo, hi = wilson_interval(k, n)
     cell = f"{100 * g.rate.mean():.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
     section = md.split("## insertion")[1]
-    assert "| method | grasp | lift | contact | insert | seeds | episodes |" in section
+    assert "| method | grasp | lift | contact | insert | insert per seed | seeds | episodes |" in section
     assert re.search(rf"\| bc \| {re.escape(cell)} \|", section)
+    final = df[(df.task == "insertion") & (df.method == "bc") & (df.stage_index == 4)].sort_values("seed")
+    per_seed = " / ".join(f"{100 * r:.0f}" for r in final.rate)
+    assert len(final) == 2 and re.search(rf"\| bc \|.*\| {re.escape(per_seed)} \| 2 \|", section)
 
 
 def test_plots_are_pngs(results_dir):

@@ -55,6 +55,10 @@ def test_grid_shares_models_and_skips_finished_work(tmp_path, capsys):
     _run(tmp_path, backend, methods=["bc"], tasks=["insertion"], seeds=[0], episodes=5)
     k = _kinds(backend)
     assert len(k["train"]) == 8 and len(k["eval"]) == 13
+    meta = json.loads((out / "run.json").read_text())
+    assert (meta["tasks"], meta["episodes"]) == ("insertion", 5)
+    assert [h["episodes"] for h in meta["history"]] == [3, 3, 5]
+    assert "Runs that wrote into this folder" in (out / "report.html").read_text()
     assert len(pd.read_csv(out / "evals/insertion/bc/seed0/episodes.csv")) == 5
 
 
