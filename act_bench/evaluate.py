@@ -323,12 +323,16 @@ def main(args) -> int:
     run = Path(args.run)
     if not run.exists() and not any(run.parent.glob(run.name + ".*")):
         raise ActBenchError(f"run directory or checkpoint not found: {run}")
-    run_dir = run if run.is_dir() else run.parent
+    checkpoint = None if run.is_dir() else Path(run.name).stem  # "best" or "last" of runs/.../checkpoints/
+    run_dir = run if checkpoint is None else run.parent.parent if run.parent.name == "checkpoints" else run.parent
     from act_bench.policies import load_policy
 
     policy = load_policy(str(run), device=resolve_device(args.device))
-    # the run's own config.json (task, seed) over the policy's profile (method, sizes)
+    # the run's own config.json (task, seed) over the checkpoint's task and seed, over the
+    # policy's profile (method, sizes)
     config = dict(getattr(policy, "config", {}) or {})
+    meta = getattr(policy, "checkpoint_meta", None) or {}
+    config.update({k: meta[k] for k in ("task", "seed") if k in meta})
     run_config = run_dir / "config.json"
     if run_config.is_file():
         try:
@@ -351,10 +355,14 @@ def main(args) -> int:
         raise ActBenchError(f"--m must be a finite number >= 0, got {m}")
     if n_steps is not None and n_steps < 1:
         raise ActBenchError(f"--n-action-steps must be >= 1, got {n_steps}")
-    suffix = (f"_m{m:g}" if m is not None else "") + (f"_n{n_steps}" if n_steps is not None else "")
+    suffix = ((f"_m{m:g}" if m is not None else "") + (f"_n{n_steps}" if n_steps is not None else "")
+              + (f"_{checkpoint}" if checkpoint else ""))
     out = Path(args.out) if args.out else run_dir / "eval" / f"{method}_seed{seed}{suffix}"
+    policy_id = run_identity(run_dir)
+    if checkpoint:  # a named checkpoint is another policy than the run's default one
+        policy_id = f"{policy_id or run_dir}: checkpoint {checkpoint} step {meta.get('step')}"
     summary = evaluate_policy(policy, task, method, args.episodes, seed, out, videos=args.videos,
-                              progress=not args.no_progress, policy_id=run_identity(run_dir), fresh=args.fresh,
+                              progress=not args.no_progress, policy_id=policy_id, fresh=args.fresh,
                               temporal_ensemble_m=m, n_action_steps=n_steps)
     print(format_summary(summary))
     print(f"results in {out}")

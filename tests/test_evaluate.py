@@ -169,6 +169,23 @@ def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
         evaluate.main(_cli_args(run=run, episodes=3, videos=0, method="act"))
 
 
+def test_cli_checkpoint_path_uses_its_run(tmp_path, monkeypatch):
+    """--run runs/.../seed1/checkpoints/last evaluates on seed 1's episodes (from the run's
+    config.json, else the checkpoint's own seed) into its own folder of the run."""
+    run = tmp_path / "runs" / "transfer_cube" / "act" / "cpu" / "seed1"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.json").write_text("{}")
+    policy = FakePolicy(chunk_size=4)
+    policy.checkpoint_meta = {"task": "transfer_cube", "seed": 1, "step": 7}
+    monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
+    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=Factory()))
+    evaluate.main(_cli_args(run=run / "checkpoints" / "last", episodes=2, videos=0, method="act-no-te"))
+    out = run / "eval" / "act-no-te_seed1_last"
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["task"], s["seed"]) == ("transfer_cube", 1)
+    assert "checkpoint last step 7" in json.loads((out / "eval.json").read_text())["policy_id"]
+
+
 def test_cli_execution_settings(tmp_path, monkeypatch):
     """--m and --n-action-steps reach the rollout, name their own output folder, and are not mixed
     with episodes of other settings."""
