@@ -152,7 +152,7 @@ def plot_success(results: pd.DataFrame, path) -> Path:
             if seeds["seed"].nunique() > 1:  # each seed as a dot, so seed-to-seed spread shows
                 per_stage = seeds.pivot(index="seed", columns="stage_index", values="rate")[gm["stage_index"]]
                 for _, rates in per_stage.iterrows():
-                    ax.plot(xs, 100 * rates.to_numpy(), "k.", ms=3, alpha=0.6)
+                    ax.plot(xs, 100 * rates.to_numpy(), "k.", ms=5, alpha=0.7)
         ax.set_xticks(x, stages, rotation=15)
         ax.set_ylim(0, 105)
         ax.set_ylabel("episodes reaching stage (%)")
