@@ -250,7 +250,7 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     if meta:
         items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
                         for k, v in meta.items() if k != "history")
-        parts.append(f"<ul class='caption'>{items}</ul>")
+        parts.append(f"<p class='caption'>The last <code>act-bench run</code> into this folder:</p><ul class='caption'>{items}</ul>")
         if len(meta.get("history", [])) > 1:
             rows = pd.DataFrame(meta["history"])
             parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
