@@ -324,7 +324,9 @@ def main(args) -> int:
     if not run.exists() and not any(run.parent.glob(run.name + ".*")):
         raise ActBenchError(f"run directory or checkpoint not found: {run}")
     checkpoint = None if run.is_dir() else Path(run.name).stem  # "best" or "last" of runs/.../checkpoints/
-    run_dir = run if checkpoint is None else run.parent.parent if run.parent.name == "checkpoints" else run.parent
+    run_dir = run if checkpoint is None else run.parent
+    if run_dir.name == "checkpoints":  # runs/{task}/{policy}/{profile}/seed{S}/checkpoints/last
+        run_dir = run_dir.parent
     from act_bench.policies import load_policy
 
     policy = load_policy(str(run), device=resolve_device(args.device))

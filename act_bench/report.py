@@ -148,9 +148,9 @@ def plot_success(results: pd.DataFrame, path) -> Path:
                              np.clip(gm["ci_high"].to_numpy() - mean, 0, None)])
             xs = x + (j - (len(methods) - 1) / 2) * width
             ax.bar(xs, 100 * mean, width, yerr=100 * err, capsize=3, label=method)
-            seeds = results[(results["task"] == task) & (results["method"] == method)]
-            if seeds["seed"].nunique() > 1:  # each seed as a dot, so seed-to-seed spread shows
-                per_stage = seeds.pivot(index="seed", columns="stage_index", values="rate")[gm["stage_index"]]
+            cell = results[(results["task"] == task) & (results["method"] == method)]
+            if cell["seed"].nunique() > 1:  # each seed as a dot, so seed-to-seed spread shows
+                per_stage = cell.pivot(index="seed", columns="stage_index", values="rate")[gm["stage_index"]]
                 for _, rates in per_stage.iterrows():
                     ax.plot(xs, 100 * rates.to_numpy(), "k.", ms=5, alpha=0.7)
         ax.set_xticks(x, stages, rotation=15)

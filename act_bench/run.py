@@ -129,7 +129,10 @@ def _copy_metrics(run_dir: Path, dest: Path) -> None:
 def _record_invocation(path: Path, entry: dict) -> None:
     """run.json: this invocation's settings at the top, and every invocation that wrote into the
     folder under "history", since one results folder is often built up by several runs."""
-    previous = json.loads(path.read_text()) if path.exists() else None
+    try:
+        previous = json.loads(path.read_text()) if path.exists() else None
+    except ValueError:  # never overwrite a history we cannot read
+        raise ActBenchError(f"{path} is not valid JSON; repair or remove it") from None
     history = []
     if previous:
         history = previous.get("history") or [{k: v for k, v in previous.items() if k != "history"}]
