@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from act_bench.atomic_io import atomic_path
+from act_bench.errors import ActBenchError
 
 BANNER_H = 22
 _DONE, _CURRENT, _TODO = (46, 160, 67), (240, 180, 40), (70, 70, 70)
@@ -54,12 +55,16 @@ class EpisodeVideo:
                  size: tuple[int, int] = (240, 320)):
         import imageio.v2 as imageio
 
+        try:  # without it imageio silently picks another writer (e.g. tifffile) and fails obscurely
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise ActBenchError("mp4 videos need the imageio-ffmpeg package (pip install imageio-ffmpeg); eval and run skip videos with --videos 0") from None
         self.path, self.stage_names, self.size, self.stride = Path(path), list(stage_names), size, frame_stride
         self.fps = fps
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
         self._writer = imageio.get_writer(
-            self._tmp, fps=fps, codec="libx264", quality=None, macro_block_size=2, pixelformat="yuv420p",
+            self._tmp, format="FFMPEG", fps=fps, codec="libx264", quality=None, macro_block_size=2, pixelformat="yuv420p",
             ffmpeg_log_level="error", output_params=["-crf", "30", "-preset", "veryfast", "-movflags", "+faststart"])
         self._last_frame = None
 

@@ -90,7 +90,8 @@ def test_interrupted_run_resumes_to_a_complete_valid_set(demos, tmp_path):
     cmd = [sys.executable, "-m", "act_bench.cli", "generate-demos", "--task", "transfer_cube",
            "--episodes", "2", "--out", str(out), "--cameras", "top,left_wrist", "--image-size", "24x32",
            "--workers", "1"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # prepend, not replace: packages may live on PYTHONPATH too
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (out / "episode_0.hdf5").exists() and time.time() < deadline:

@@ -137,6 +137,14 @@ def test_videos_of_first_episodes(tmp_path):
     assert frame.shape == (262, 320, 3)
 
 
+def test_missing_ffmpeg_is_a_clear_error_and_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # makes `import imageio_ffmpeg` fail
+    with pytest.raises(ActBenchError, match="imageio-ffmpeg"):
+        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act", 1, 0, tmp_path, videos=1, progress=False,
+                                 env_factory=Factory())
+    assert not list(tmp_path.rglob("*.mp4*"))
+
+
 def test_bad_input():
     with pytest.raises(ActBenchError, match="unknown method"):
         evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "nope", 1, 0, "/tmp/x", env_factory=Factory())
