@@ -72,7 +72,7 @@ class ActBackend:
 def train_job(backend, spec: dict) -> str:
     run_dir = backend.train_policy(spec["task"], spec["policy"], spec["profile"], spec["seed"], spec["data_dir"],
                                    spec["run_dir"], overrides=spec["overrides"], resume=True,
-                                   progress=spec["progress"])
+                                   progress=spec["progress"], device=spec["device"])
     return str(run_dir or spec["run_dir"])
 
 
@@ -202,7 +202,7 @@ def run_benchmark(methods, tasks, seeds, profile: str = "cpu", episodes: int | N
     # train while done.json reports fewer steps than the profile asks; a new checkpoint makes
     # its evaluations stale, so those are redone too
     trainings = {key: {"task": key[0], "policy": key[1], "profile": profile, "seed": key[2],
-                       "progress": worker_progress, "overrides": overrides or None,
+                       "progress": worker_progress, "overrides": overrides or None, "device": device,
                        "data_dir": str(data_dirs[key[:2]]), "run_dir": str(run_dir)}
                  for key, run_dir in run_dirs.items()
                  if _trained_steps(run_dir) < int(config_value(cfgs[key[1]], "train.steps", 1))}
@@ -290,7 +290,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local")
     parser.add_argument("--videos", type=int, default=3, help="videos recorded per evaluation")
     parser.add_argument("--videos-per-cell", type=int, default=1, help="videos per task and method in report.html")
-    parser.add_argument("--device", default="auto", help="evaluation device: cpu, cuda or auto")
+    parser.add_argument("--device", default="auto", help="training and evaluation device: cpu, cuda or auto")
     parser.add_argument("--demos", type=int, default=DEFAULT_EPISODES,
                         help="scripted demonstrations per task")
     parser.add_argument("--demo-seed", type=int, default=0)

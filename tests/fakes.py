@@ -123,7 +123,7 @@ class FakeBackend:
         return manifest
 
     def train_policy(self, task, method, profile, seed, data_dir, out_dir, overrides=None, resume=True,
-                     progress=True):
+                     progress=True, device="auto"):
         out = Path(out_dir)
         if (out / "done.json").exists() and json.loads((out / "done.json").read_text())["step"] >= self.steps:
             return out
@@ -132,7 +132,7 @@ class FakeBackend:
         if f"{task}/{method}/{seed}" in self.interrupt_train:
             raise KeyboardInterrupt
         _log(self.log, kind="train", task=task, method=method, seed=seed, data_dir=str(data_dir),
-             overrides=overrides)
+             overrides=overrides, device=str(device))
         time.sleep(self.train_delay)
         out.mkdir(parents=True, exist_ok=True)
         chunk = 1 if method == "bc" else 5
@@ -149,7 +149,7 @@ class FakeBackend:
     def load_policy(self, path, device="cpu"):
         cfg = json.loads((Path(path) / "config.json").read_text())
         _log(self.log, kind="eval", run_dir=str(path), threads=torch.get_num_threads(),
-             cores=len(os.sched_getaffinity(0)))
+             cores=len(os.sched_getaffinity(0)), device=str(device))
         return FakePolicy(cfg["chunk_size"], ["top"], (24, 32), cfg)
 
     def make_env(self, task, cameras=("top",), image_size=(480, 640), render_mode=None):

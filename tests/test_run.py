@@ -62,6 +62,13 @@ def test_grid_shares_models_and_skips_finished_work(tmp_path, capsys):
     assert len(pd.read_csv(out / "evals/insertion/bc/seed0/episodes.csv")) == 5
 
 
+def test_device_reaches_training_and_evaluation(tmp_path):
+    backend = FakeBackend(tmp_path / "calls.log")
+    _run(tmp_path, backend, methods=["act"], tasks=["transfer_cube"], seeds=[0], device="cpu")
+    k = _kinds(backend)
+    assert [c["device"] for c in k["train"]] == ["cpu"] and [c["device"] for c in k["eval"]] == ["cpu"]
+
+
 def test_longer_training_redoes_its_evaluations(tmp_path):
     _run(tmp_path, FakeBackend(tmp_path / "calls.log"), tasks=["insertion"], seeds=[0], methods=["act", "bc"])
     longer = FakeBackend(tmp_path / "calls2.log", steps=8)
