@@ -58,14 +58,15 @@ class EpisodeVideo:
         try:  # without it imageio silently picks another writer (e.g. tifffile) and fails obscurely
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise ActBenchError("mp4 videos need the imageio-ffmpeg package (pip install imageio-ffmpeg); eval and run skip videos with --videos 0") from None
+            raise ActBenchError("mp4 videos need the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+                                "eval and run skip videos with --videos 0") from None
         self.path, self.stage_names, self.size, self.stride = Path(path), list(stage_names), size, frame_stride
         self.fps = fps
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
         self._writer = imageio.get_writer(
-            self._tmp, format="FFMPEG", fps=fps, codec="libx264", quality=None, macro_block_size=2, pixelformat="yuv420p",
-            ffmpeg_log_level="error", output_params=["-crf", "30", "-preset", "veryfast", "-movflags", "+faststart"])
+            self._tmp, format="FFMPEG", fps=fps, codec="libx264", quality=None, macro_block_size=2,
+            pixelformat="yuv420p", ffmpeg_log_level="error", output_params=["-crf", "30", "-preset", "veryfast", "-movflags", "+faststart"])
         self._last_frame = None
 
     def add(self, frame: np.ndarray, t: int, stage: int, max_stage: int, force: bool = False) -> None:
