@@ -306,17 +306,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="actions executed per query for act-no-te (default: the profile's eval.n_action_steps)")
     parser.add_argument("--out", default=None,
                         help="output folder (default: RUN/eval/METHOD_seedS, plus _mM or _nN when those are given)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
+    from act_bench.train import resolve_device as resolve  # one rule for training and evaluation
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(resolve(device))
 
 
 def main(args) -> int:

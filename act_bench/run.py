@@ -290,7 +290,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local")
     parser.add_argument("--videos", type=int, default=3, help="videos recorded per evaluation")
     parser.add_argument("--videos-per-cell", type=int, default=1, help="videos per task and method in report.html")
-    parser.add_argument("--device", default="auto", help="training and evaluation device: cpu, cuda or auto")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="training and evaluation device (default: cuda when present)")
     parser.add_argument("--demos", type=int, default=DEFAULT_EPISODES,
                         help="scripted demonstrations per task")
     parser.add_argument("--demo-seed", type=int, default=0)
