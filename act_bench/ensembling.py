@@ -1,6 +1,7 @@
 """Turn predicted action chunks into one action per control step.
 
-Three execution modes share one small interface (reset / needs_query / add / pop):
+Two selectors share one small interface (reset / needs_query / add / pop), and `Execution`
+says which one a method uses with which settings:
 - TemporalEnsembler: query every step and average every prediction made for the current
   step, weights w_j = exp(-m j) with j = 0 for the oldest prediction (ACT's temporal
   ensembling).
@@ -9,11 +10,16 @@ Three execution modes share one small interface (reset / needs_query / add / pop
 """
 from __future__ import annotations
 
+import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
 from act_bench.errors import ActBenchError
+from act_bench.sim import STATE_DIM
+
+DEFAULT_M = 0.01  # the ACT paper's ensembling weight
 
 
 def _as_chunk(chunk, action_dim: int) -> np.ndarray:
@@ -36,7 +42,7 @@ class TemporalEnsembler:
     A slot is cleared when its step is executed and then serves step s + k.
     """
 
-    def __init__(self, chunk_size: int, action_dim: int = 14, m: float = 0.01):
+    def __init__(self, chunk_size: int, action_dim: int = STATE_DIM, m: float = DEFAULT_M):
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.chunk_size, self.action_dim, self.m = int(chunk_size), int(action_dim), float(m)
@@ -92,7 +98,7 @@ class OpenLoopChunker:
     n_action_steps=None executes the whole chunk (ACT without temporal ensembling).
     """
 
-    def __init__(self, n_action_steps: int | None = None, action_dim: int = 14):
+    def __init__(self, n_action_steps: int | None = None, action_dim: int = STATE_DIM):
         if n_action_steps is not None and int(n_action_steps) < 1:
             raise ActBenchError(f"n_action_steps must be >= 1, got {n_action_steps}")
         self.n_action_steps = None if n_action_steps is None else int(n_action_steps)
@@ -126,16 +132,43 @@ class OpenLoopChunker:
         return action
 
 
-def make_selector(execution: str, chunk_size: int, action_dim: int = 14, m: float = 0.01,
-                  n_action_steps: int | None = None):
-    """Build the action selector for an execution mode: "ensemble", "open_loop" or "single"."""
-    if execution == "ensemble":
-        return TemporalEnsembler(chunk_size, action_dim, m)
-    if execution == "open_loop":
-        if n_action_steps is not None and not 1 <= int(n_action_steps) <= chunk_size:
-            raise ActBenchError(f"n_action_steps must be between 1 and the policy's chunk size {chunk_size}, "
-                                f"got {n_action_steps}")
-        return OpenLoopChunker(n_action_steps, action_dim)
-    if execution == "single":
-        return OpenLoopChunker(1, action_dim)
-    raise ValueError(f"unknown execution mode {execution!r}")
+@dataclass(frozen=True)
+class Execution:
+    """How a method runs a policy's chunks, resolved once: "ensemble" with weight m, or
+    "open_loop" with n_action_steps actions per query (a single-action method is open-loop
+    with n = 1). Everything that executes or records an evaluation reads it from here."""
+
+    mode: str
+    chunk_size: int
+    m: float | None = None
+    n_action_steps: int | None = None
+
+    @classmethod
+    def resolve(cls, execution: str, chunk_size: int, eval_cfg=None, m: float | None = None,
+                n_action_steps: int | None = None) -> "Execution":
+        """execution: the method's registered mode; eval_cfg: the profile's EvalConfig (its
+        temporal_ensemble_m and n_action_steps, 0 meaning the chunk size); m and
+        n_action_steps: explicit choices that win over the profile."""
+        if execution == "ensemble":
+            m = float(m if m is not None else getattr(eval_cfg, "temporal_ensemble_m", DEFAULT_M))
+            if m < 0 or not math.isfinite(m):
+                raise ActBenchError(f"the ensembling weight m must be a finite number >= 0, got {m}")
+            return cls("ensemble", chunk_size, m=m)
+        if execution == "single":
+            return cls("open_loop", chunk_size, n_action_steps=1)
+        if execution != "open_loop":
+            raise ValueError(f"unknown execution mode {execution!r}")
+        n = n_action_steps if n_action_steps is not None else getattr(eval_cfg, "n_action_steps", 0)
+        n = int(n) or chunk_size
+        if not 1 <= n <= chunk_size:
+            raise ActBenchError(f"n_action_steps must be between 1 and the policy's chunk size {chunk_size}, got {n}")
+        return cls("open_loop", chunk_size, n_action_steps=n)
+
+    def selector(self, action_dim: int = STATE_DIM):
+        if self.mode == "ensemble":
+            return TemporalEnsembler(self.chunk_size, action_dim, self.m)
+        return OpenLoopChunker(self.n_action_steps, action_dim)
+
+    def settings(self) -> dict:
+        """What an evaluation records of it (eval.json, summary.json)."""
+        return {"temporal_ensemble_m": self.m, "n_action_steps": self.n_action_steps}

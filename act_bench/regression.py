@@ -48,9 +48,10 @@ def reference_success(policy: dict, base: Path) -> tuple[int, int]:
 
 def scripted_rates(out: Path, episodes: int) -> dict[str, float]:
     from act_bench.scripted.generate import generate_demos
+    from act_bench.tasks.registry import task_names
 
     rates = {}
-    for task in ("transfer_cube", "insertion"):
+    for task in task_names():
         m = generate_demos(task, episodes, out / "scripted" / task, seed=0, cameras=[], workers=2, progress=False)
         rates[task] = m["scripted_success_rate"]
     return rates
@@ -69,21 +70,24 @@ def main(argv=None) -> int:
 
     rates = scripted_rates(out, ref["scripted"]["episodes"])
     for task, rate in rates.items():
-        floor = ref["scripted"]["min_success"][task]
+        floor = ref["scripted"]["min_success"].get(task)
+        if floor is None:  # a task added since the reference was made: reported, not held
+            print(f"scripted {task}: {rate:.1%} (no floor in the reference)")
+            continue
         status = "ok" if rate >= floor else "REGRESSED"
         print(f"scripted {task}: {rate:.1%} over {ref['scripted']['episodes']} episodes (floor {floor:.0%}) {status}")
         if rate < floor:
             failures.append(f"scripted {task} success {rate:.1%} < {floor:.0%}")
 
-    from act_bench.run import run_benchmark
+    from act_bench.run import Grid, run_benchmark
 
     policy = ref["policy"]
     ref_k, ref_n = reference_success(policy, Path(args.base))
-    result = run_benchmark(
-        methods=[policy["method"]], tasks=[policy["task"]], seeds=[policy["seed"]], profile=policy["profile"],
-        episodes=policy["episodes"], demos=policy["demos"], overrides=policy["overrides"],
-        out=out / "run", demos_root=out / "demos", runs_root=out / "runs", videos=1, progress=False,
-    )
+    grid = Grid(methods=(policy["method"],), tasks=(policy["task"],), seeds=(policy["seed"],),
+                profile=policy["profile"], episodes=policy["episodes"], demos=policy["demos"],
+                overrides=tuple(policy["overrides"]), out=out / "run", demos_root=out / "demos",
+                runs_root=out / "runs", videos=1)
+    result = run_benchmark(grid, progress=False)
     if result["failures"]:
         failures += result["failures"]
     else:

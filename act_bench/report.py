@@ -22,8 +22,6 @@ from act_bench.stats import aggregate_over_seeds
 
 COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
            "ci_low", "ci_high"]
-METHOD_ORDER = ["act", "act-no-te", "act-no-cvae", "bc"]
-TASK_ORDER = ["transfer_cube", "insertion"]
 CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets the 95% Wilson interval "
            "of all evaluation episodes pooled over seeds. A stage counts as reached if the episode's best "
            "stage was at least that stage. The pooled interval leaves out seed-to-seed variation, so the "
@@ -42,14 +40,28 @@ def collect_results(out_dir) -> pd.DataFrame:
     return _ordered(pd.DataFrame(rows, columns=COLUMNS))
 
 
-def _order_key(order: list[str], name: str) -> tuple[int, str]:
+def _order_key(order, name: str) -> tuple[int, str]:
+    """Registered names in registration order, then unknown ones by name."""
     return (order.index(name) if name in order else len(order), name)
+
+
+def _task_order() -> list[str]:
+    from act_bench.tasks.registry import task_names
+
+    return list(task_names())
+
+
+def _method_order() -> list[str]:
+    from act_bench.policies.registry import method_names
+
+    return list(method_names())
 
 
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     """Tasks and methods in their usual order (then by name), seeds and stages ascending."""
-    df = df.assign(_t=df["task"].map(lambda t: _order_key(TASK_ORDER, t)),
-                   _m=df["method"].map(lambda m: _order_key(METHOD_ORDER, m)))
+    tasks, methods = _task_order(), _method_order()
+    df = df.assign(_t=df["task"].map(lambda t: _order_key(tasks, t)),
+                   _m=df["method"].map(lambda m: _order_key(methods, m)))
     return (df.sort_values(["_t", "_m", "seed", "stage_index"], kind="stable")
             .drop(columns=["_t", "_m"]).reset_index(drop=True))
 
@@ -184,7 +196,7 @@ def plot_loss_curves(curves, path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = sorted(dict.fromkeys(c[0] for c in curves), key=lambda t: _order_key(TASK_ORDER, t))
+    tasks = sorted(dict.fromkeys(c[0] for c in curves), key=lambda t: _order_key(_task_order(), t))
     policies = list(dict.fromkeys(c[1] for c in curves))
     colours = {p: f"C{i}" for i, p in enumerate(policies)}
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.8), squeeze=False)
@@ -219,7 +231,8 @@ def find_videos(out_dir, per_cell: int = 1) -> list[tuple[str, str, str, Path]]:
         task, method, seed = p.parts[-5], p.parts[-4], p.parts[-3]
         found.setdefault((task, method), {}).setdefault(seed, []).append(p)
     out = []
-    for (task, method) in sorted(found, key=lambda k: (_order_key(TASK_ORDER, k[0]), _order_key(METHOD_ORDER, k[1]))):
+    tasks, methods = _task_order(), _method_order()
+    for (task, method) in sorted(found, key=lambda k: (_order_key(tasks, k[0]), _order_key(methods, k[1]))):
         by_seed = found[(task, method)]
         seed = min(by_seed, key=lambda s: int(s[4:]) if s[4:].isdigit() else 0)
         out += [(task, method, seed, p) for p in by_seed[seed][:per_cell]]

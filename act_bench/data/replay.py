@@ -30,9 +30,9 @@ def replay(path: str | Path, out: str | Path, cameras=None, fps: int = 50) -> Pa
     with h5py.File(path, "r") as f:
         stages = f["stage"][()] if "stage" in f else np.zeros(len(frames), dtype=int)
         task = f.attrs.get("task", "")
-    from act_bench.config import TASKS, load_task
+    from act_bench.tasks.registry import get_task, task_names
 
-    names = list(load_task(task).stage_names) if task in TASKS else [f"stage {i}" for i in range(1, 5)]
+    names = list(get_task(task).config().stage_names) if task in task_names() else [f"stage {i}" for i in range(1, 5)]
     best = np.maximum.accumulate(stages)
     with EpisodeVideo(out, names, fps=fps, frame_stride=1, size=frames.shape[1:3]) as video:
         for t, frame in enumerate(frames):

@@ -10,8 +10,8 @@ from gymnasium import spaces
 import act_bench.sim  # noqa: F401  (sets MUJOCO_GL)
 import mujoco
 
-from act_bench.config import TaskConfig, load_task
-from act_bench.envs.tasks import TASK_CLASSES
+from act_bench.tasks.config import TaskConfig
+from act_bench.tasks.registry import get_task
 from act_bench.sim.render import CameraRenderer
 from act_bench.sim.robot import STATE_DIM, RobotIndex, load_model, start_qpos
 
@@ -30,7 +30,8 @@ class AlohaEnv(gym.Env):
     info["is_success"] says whether the last stage was ever reached.
     Episodes are truncated after `episode_len` steps. By default reaching the last stage does
     not terminate (fixed-length episodes, as in the ACT paper); `terminate_on_success=True`
-    ends the episode there, which evaluation uses to save time without changing success.
+    ends the episode there (act-bench's evaluator stops at success on its own, with the same
+    effect on the outcome).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -45,7 +46,8 @@ class AlohaEnv(gym.Env):
         render_camera: str = VIDEO_CAMERA,
         render_size: tuple[int, int] = VIDEO_SIZE,
     ):
-        self.task_config = task if isinstance(task, TaskConfig) else load_task(task)
+        spec = get_task(task.name if isinstance(task, TaskConfig) else task)
+        self.task_config = task if isinstance(task, TaskConfig) else spec.config()
         cfg = self.task_config
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -57,7 +59,7 @@ class AlohaEnv(gym.Env):
         self.model = load_model(cfg.model)
         self.data = mujoco.MjData(self.model)
         self.robot = RobotIndex.from_model(self.model)
-        self.task = TASK_CLASSES[cfg.name](cfg, self.model, self.robot)
+        self.task = spec.stage_rule(cfg, self.model, self.robot)
         self.n_substeps = int(round(cfg.control_dt / self.model.opt.timestep))
 
         low, high = self.robot.action_bounds()

@@ -13,13 +13,14 @@ import numpy as np
 from gymnasium import spaces
 
 from act_bench.envs.aloha import AlohaEnv
-from act_bench.sim.ik import ArmIK
 from act_bench.sim.poses import quat_from_mat
 from act_bench.sim.robot import SIDES
 
 
 class EndEffectorControl:
     def __init__(self, env: AlohaEnv):
+        from act_bench.sim.ik import ArmIK  # dm_control: loaded only when an expert runs
+
         self.env = env
         self.ik = ArmIK(env.task_config.model)
         self._q12: np.ndarray | None = None

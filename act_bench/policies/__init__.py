@@ -1,8 +1,10 @@
-"""Policies (ACT, ACT without the CVAE, single-step BC), found by name in a registry."""
+"""Policies (ACT, ACT without the CVAE, single-step BC) and the methods that execute them,
+found by name in a registry."""
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import load_policy, save_checkpoint
-from act_bench.policies.config import Profile, load_profile
-from act_bench.policies.registry import available_policies, build_policy, policy_class, register
+from act_bench.policies.config import PolicyConfig, Profile, load_profile
+from act_bench.policies.registry import (build_policy, get_method, get_policy, method_names, policy_names,
+                                         register_method, register_policy)
 
-__all__ = ["Policy", "Profile", "available_policies", "build_policy", "load_policy", "load_profile",
-           "policy_class", "register", "save_checkpoint"]
+__all__ = ["Policy", "PolicyConfig", "Profile", "build_policy", "get_method", "get_policy", "load_policy",
+           "load_profile", "method_names", "policy_names", "register_method", "register_policy", "save_checkpoint"]

@@ -7,20 +7,50 @@ the decoder; a linear head gives k actions. Inference uses z = 0 (the prior's me
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from act_bench.data.normalization import NormStats
 from act_bench.policies.backbones import build_backbone
 from act_bench.policies.base import Policy, masked_error
-from act_bench.policies.config import Profile
-from act_bench.policies.registry import register
+from act_bench.policies.config import PolicyConfig, Profile
+from act_bench.policies.registry import register_method, register_policy
 from act_bench.policies.transformer import Decoder, Encoder, sine_position_2d, sinusoid_table
 
 
-@register("act")
+@dataclass
+class ACTConfig(PolicyConfig):
+    """ACT's [model] section (the paper's sizes are in baselines/act/paper.toml)."""
+
+    d_model: int = 128  # transformer width
+    n_heads: int = 8
+    dim_feedforward: int = 512
+    enc_layers: int = 4
+    dec_layers: int = 1  # the release builds 7 but uses only the first
+    cvae_enc_layers: int = 2  # the CVAE encoder (training only)
+    latent_dim: int = 32  # z
+    kl_weight: float = 10.0  # beta
+    dropout: float = 0.1
+    pre_norm: bool = False
+
+    def problems(self):
+        return super().problems() + [
+            (self.d_model > 0 and self.n_heads > 0 and self.d_model % self.n_heads == 0,
+             "model.d_model must be a positive multiple of model.n_heads"),
+            (self.d_model % 4 == 0, "model.d_model must be a multiple of 4 (2-D sine position encoding)"),
+            (self.enc_layers >= 1 and self.dec_layers >= 1, "model.enc_layers and model.dec_layers must be >= 1"),
+            (self.cvae_enc_layers >= 1, "model.cvae_enc_layers must be >= 1"),
+            (self.latent_dim >= 1, "model.latent_dim must be >= 1"),
+            (0.0 <= self.dropout < 1.0, "model.dropout must be in [0, 1)"),
+        ]
+
+
+@register_policy("act", ACTConfig)
 class ACTPolicy(Policy):
     use_cvae = True
+    loss_terms = ("loss", "l1", "kl")
 
     def __init__(self, profile: Profile, stats: NormStats | None = None):
         super().__init__(profile, stats)
@@ -113,13 +143,18 @@ class ACTPolicy(Policy):
             mu, logvar = mu.float(), logvar.float()
             kl = (-0.5 * (1 + logvar - mu.square() - logvar.exp())).sum(-1).mean()
             loss = recon + self.kl_weight * kl
-        else:
-            kl, loss = torch.zeros((), device=pred.device), recon
-        return loss, {"loss": loss.detach(), "l1": l1.detach(), "kl": kl.detach()}
+            return loss, {"loss": loss.detach(), "l1": l1.detach(), "kl": kl.detach()}
+        return recon, {"loss": recon.detach(), "l1": l1.detach()}
 
 
-@register("act-no-cvae")
+@register_policy("act-no-cvae", ACTConfig)
 class ACTNoCVAEPolicy(ACTPolicy):
     """The paper's ablation: no CVAE encoder; the z token is always the z = 0 embedding."""
 
     use_cvae = False
+    loss_terms = ("loss", "l1")
+
+
+register_method("act", "act", "ensemble")  # ACT as published: temporal ensembling
+register_method("act-no-te", "act", "open_loop")  # each chunk executed open-loop
+register_method("act-no-cvae", "act-no-cvae", "ensemble")

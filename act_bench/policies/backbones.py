@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from act_bench.policies.config import ModelConfig
+from act_bench.policies.config import PolicyConfig
 
 
 class FrozenBatchNorm2d(nn.Module):
@@ -101,7 +101,7 @@ class SmallCNN(nn.Module):
         return self.net(x)
 
 
-def build_backbone(cfg: ModelConfig) -> nn.Module:
+def build_backbone(cfg: PolicyConfig) -> nn.Module:
     if cfg.backbone == "resnet18":
         return ResNet18(cfg.backbone_norm)
     if cfg.backbone == "small_cnn":

@@ -25,6 +25,8 @@ class Policy(nn.Module):
     `_predict(qpos_n, images) -> normalised actions (B, k, A)` and `compute_loss(batch)`."""
 
     name: ClassVar[str] = ""
+    # the metrics compute_loss returns, "loss" first (training logs each, and val_ each)
+    loss_terms: ClassVar[tuple[str, ...]] = ("loss",)
 
     def __init__(self, profile: Profile, stats: NormStats | None = None):
         super().__init__()
@@ -99,7 +101,7 @@ class Policy(nn.Module):
     # --- training ----------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """batch: qpos (B, S) raw, images (B, n_cam, H, W, 3) uint8, actions (B, k, A) raw,
-        is_pad (B, k) bool. Returns (loss, detached metrics: loss, l1, kl)."""
+        is_pad (B, k) bool. Returns (loss, detached metrics: one per name in loss_terms)."""
         raise NotImplementedError
 
     def backbone_parameters(self) -> list[nn.Parameter]:

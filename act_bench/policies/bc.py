@@ -6,20 +6,39 @@ MLP predicts the next action only (chunk size 1).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from act_bench.data.normalization import NormStats
 from act_bench.policies.backbones import build_backbone
 from act_bench.policies.base import Policy, masked_error
-from act_bench.policies.config import Profile
-from act_bench.policies.registry import register
+from act_bench.policies.config import PolicyConfig, Profile
+from act_bench.policies.registry import register_method, register_policy
 
 _SQUEEZE_CHANNELS = 32
 
 
-@register("bc")
+@dataclass
+class BCConfig(PolicyConfig):
+    """BC-ConvMLP's [model] section: one action per query."""
+
+    chunk_size: int = 1
+    mlp_hidden: int = 1024
+    mlp_layers: int = 2
+
+    def problems(self):
+        return super().problems() + [
+            (self.chunk_size == 1, "bc predicts one action: model.chunk_size must be 1"),
+            (self.mlp_hidden >= 1 and self.mlp_layers >= 0, "model.mlp_hidden must be >= 1, mlp_layers >= 0"),
+        ]
+
+
+@register_policy("bc", BCConfig)
 class BCPolicy(Policy):
+    loss_terms = ("loss", "l1")
+
     def __init__(self, profile: Profile, stats: NormStats | None = None):
         super().__init__(profile, stats)
         m = profile.model
@@ -51,4 +70,7 @@ class BCPolicy(Policy):
         pred = self(qpos_n, batch["images"]).float()
         l1 = masked_error(pred, target, is_pad, "l1")
         loss = l1 if self.loss_kind == "l1" else masked_error(pred, target, is_pad, "mse")
-        return loss, {"loss": loss.detach(), "l1": l1.detach(), "kl": torch.zeros((), device=pred.device)}
+        return loss, {"loss": loss.detach(), "l1": l1.detach()}
+
+
+register_method("bc", "bc", "single")

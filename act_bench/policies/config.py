@@ -1,7 +1,8 @@
-"""Typed training profiles: baselines/{method}/{profile}.toml -> dataclasses, with --set overrides.
+"""Typed training profiles: baselines/{policy}/{profile}.toml -> dataclasses, with --set overrides.
 
-A profile holds everything a run needs apart from the task, seed and paths: the model sizes,
-the data (cameras, image size, split), the optimiser schedule and the evaluation settings.
+A profile holds everything a run needs apart from the task, seed and paths: the model (each
+policy's own PolicyConfig subclass, documented and validated there), the data (cameras, image
+size, split), the optimiser schedule and the evaluation settings.
 """
 from __future__ import annotations
 
@@ -14,35 +15,42 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from act_bench.errors import ActBenchError
-from act_bench.paths import baselines_dir
+from act_bench.sim import STATE_DIM
 
-METHODS = ("act", "act-no-cvae", "bc")
 BACKBONES = ("small_cnn", "resnet18")
 BACKBONE_NORMS = ("group", "frozen_bn")
+# keys of the single model section every policy shared before each got its own config; a
+# checkpoint or run written then still loads (a key its policy does not use is dropped)
+_LEGACY_MODEL_KEYS = frozenset({"state_dim", "action_dim", "d_model", "n_heads", "dim_feedforward", "enc_layers",
+                                "dec_layers", "cvae_enc_layers", "latent_dim", "kl_weight", "dropout", "pre_norm",
+                                "backbone", "backbone_norm", "cnn_channels", "cnn_kernel", "mlp_hidden",
+                                "mlp_layers", "loss"})
 
 
 @dataclass
-class ModelConfig:
-    chunk_size: int = 50
-    state_dim: int = 14
-    action_dim: int = 14
-    d_model: int = 128
-    n_heads: int = 8
-    dim_feedforward: int = 512
-    enc_layers: int = 4
-    dec_layers: int = 1
-    cvae_enc_layers: int = 2
-    latent_dim: int = 32
-    kl_weight: float = 10.0
-    dropout: float = 0.1
-    pre_norm: bool = False
-    backbone: str = "small_cnn"
+class PolicyConfig:
+    """The [model] section fields every policy has; each policy subclasses it with its own."""
+
+    chunk_size: int = 50  # actions predicted per query
+    state_dim: int = STATE_DIM  # the robot's joint state (act_bench.sim.STATE_DIM)
+    action_dim: int = STATE_DIM
+    backbone: str = "small_cnn"  # "small_cnn" or "resnet18"
     backbone_norm: str = "group"  # resnet18 only: "group" or "frozen_bn"
     cnn_channels: tuple[int, ...] = (32, 64, 128, 256)  # small_cnn: one stride-2 conv each
     cnn_kernel: int = 3  # small_cnn: kernel size of every conv (odd)
-    mlp_hidden: int = 1024  # bc only
-    mlp_layers: int = 2  # bc only
     loss: str = "l1"  # "l1" or "mse" (the released BC-ConvMLP used mse)
+
+    def problems(self) -> list[tuple[bool, str]]:
+        """(condition, message) pairs; a False condition is reported. Subclasses extend it."""
+        return [
+            (self.backbone in BACKBONES, f"model.backbone must be one of {', '.join(BACKBONES)}"),
+            (self.backbone_norm in BACKBONE_NORMS, f"model.backbone_norm must be one of {', '.join(BACKBONE_NORMS)}"),
+            (self.loss in ("l1", "mse"), "model.loss must be 'l1' or 'mse'"),
+            (self.chunk_size >= 1, "model.chunk_size must be >= 1"),
+            (self.state_dim >= 1 and self.action_dim >= 1, "model.state_dim and model.action_dim must be >= 1"),
+            (len(self.cnn_channels) >= 1 and min(self.cnn_channels) > 0, "model.cnn_channels must be positive"),
+            (self.cnn_kernel >= 1 and self.cnn_kernel % 2 == 1, "model.cnn_kernel must be an odd number >= 1"),
+        ]
 
 
 @dataclass
@@ -65,22 +73,24 @@ class TrainConfig:
     val_every: int = 500
     val_batches: int = 8
     checkpoint_every: int = 1000
-    num_threads: int = 0  # 0 = one per available core
+    num_threads: int = 0  # 0 = one per core this job was given
     amp: str = "none"  # "bf16": autocast on CUDA (ignored on CPU)
 
 
 @dataclass
 class EvalConfig:
-    temporal_ensemble_m: float = 0.01
-    n_action_steps: int = 0  # open-loop steps per query without ensembling; 0 = chunk size
+    temporal_ensemble_m: float = 0.01  # ensembling weights exp(-m * i), i = 0 for the oldest
+    n_action_steps: int = 0  # actions run open-loop per query without ensembling; 0 = chunk size
     episodes: int = 50
 
 
 @dataclass
 class Profile:
+    """A trained policy's full configuration. `method` names the policy (its registry name)."""
+
     method: str
     profile: str
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: PolicyConfig = field(default_factory=PolicyConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -90,37 +100,39 @@ class Profile:
         """JSON-able dict (tuples become lists)."""
         return _jsonable(dataclasses.asdict(self))
 
+    def training_identity(self) -> dict[str, Any]:
+        """What decides the trained weights (train.steps aside: a run may be trained further)."""
+        raw = self.to_dict()
+        raw.pop("eval")
+        raw.pop("description")
+        raw["train"].pop("steps")
+        return raw
+
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "Profile":
         """Inverse of to_dict; validates like load_profile."""
+        from act_bench.policies.registry import get_policy
+
         raw = dict(raw)
-        sections = {name: _build_section(name, raw.pop(name, {})) for name in _SECTIONS}
+        method = raw.get("method", "")
+        model_cls = get_policy(method).config_class
+        model = dict(raw.pop("model", {}) or {})
+        fields = {f.name for f in dataclasses.fields(model_cls)}
+        model = {k: v for k, v in model.items() if k in fields or k not in _LEGACY_MODEL_KEYS}
+        sections = {name: _build_section(name, raw.pop(name, {}), section_cls)
+                    for name, section_cls in _SECTIONS.items()}
+        sections["model"] = _build_section("model", model, model_cls)
         extra = set(raw) - {"method", "profile", "description"}
         if extra:
             raise ActBenchError(f"unknown profile key {sorted(extra)[0]!r}")
-        prof = cls(method=raw.get("method", ""), profile=raw.get("profile", ""),
-                   description=raw.get("description", ""), **sections)
+        prof = cls(method=method, profile=raw.get("profile", ""), description=raw.get("description", ""),
+                   **sections)
         prof.validate()
         return prof
 
     def validate(self) -> None:
-        m, d, t, e = self.model, self.data, self.train, self.eval
-        checks = [
-            (self.method in METHODS, f"unknown method {self.method!r}; choose from {', '.join(METHODS)}"),
-            (m.backbone in BACKBONES, f"model.backbone must be one of {', '.join(BACKBONES)}"),
-            (m.backbone_norm in BACKBONE_NORMS, f"model.backbone_norm must be one of {', '.join(BACKBONE_NORMS)}"),
-            (m.loss in ("l1", "mse"), "model.loss must be 'l1' or 'mse'"),
-            (m.chunk_size >= 1, "model.chunk_size must be >= 1"),
-            (self.method != "bc" or m.chunk_size == 1, "bc predicts one action: model.chunk_size must be 1"),
-            (m.d_model > 0 and m.n_heads > 0 and m.d_model % m.n_heads == 0,
-             "model.d_model must be a positive multiple of model.n_heads"),
-            (m.d_model % 4 == 0, "model.d_model must be a multiple of 4 (2-D sine position encoding)"),
-            (m.enc_layers >= 1 and m.dec_layers >= 1, "model.enc_layers and model.dec_layers must be >= 1"),
-            (self.method != "act" or m.cvae_enc_layers >= 1, "model.cvae_enc_layers must be >= 1"),
-            (m.latent_dim >= 1, "model.latent_dim must be >= 1"),
-            (0.0 <= m.dropout < 1.0, "model.dropout must be in [0, 1)"),
-            (len(m.cnn_channels) >= 1 and min(m.cnn_channels) > 0, "model.cnn_channels must be positive"),
-            (m.cnn_kernel >= 1 and m.cnn_kernel % 2 == 1, "model.cnn_kernel must be an odd number >= 1"),
+        d, t, e = self.data, self.train, self.eval
+        checks = self.model.problems() + [
             (len(d.cameras) >= 1, "data.cameras must name at least one camera"),
             (len(d.image_size) == 2 and min(d.image_size) >= 16, "data.image_size must be [H, W], each >= 16"),
             (0.0 <= d.val_fraction < 1.0, "data.val_fraction must be in [0, 1)"),
@@ -128,26 +140,33 @@ class Profile:
             (t.lr > 0 and t.lr_backbone >= 0, "train.lr must be > 0 and train.lr_backbone >= 0"),
             (min(t.log_every, t.val_every, t.checkpoint_every, t.val_batches) >= 1,
              "train.log_every, val_every, checkpoint_every and val_batches must be >= 1"),
+            (t.num_threads >= 0, "train.num_threads must be >= 0"),
             (t.amp in ("none", "bf16"), "train.amp must be 'none' or 'bf16'"),
-            (0 <= e.n_action_steps <= m.chunk_size, "eval.n_action_steps must be in [0, model.chunk_size]"),
+            (e.temporal_ensemble_m >= 0, "eval.temporal_ensemble_m must be >= 0"),
+            (0 <= e.n_action_steps <= self.model.chunk_size, "eval.n_action_steps must be in [0, model.chunk_size]"),
+            (e.episodes >= 1, "eval.episodes must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ActBenchError(f"profile {self.method}/{self.profile}: {message}")
 
 
-_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
+_SECTIONS = {"data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
 def available_profiles(method: str) -> list[str]:
-    folder = baselines_dir() / method
+    folder = _profile_folder(method)
     return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
+def _profile_folder(method: str) -> Path:
+    from act_bench.policies.registry import get_policy
+
+    return get_policy(method).profiles_dir
+
+
 def profile_path(method: str, profile: str) -> Path:
-    if method not in METHODS:
-        raise ActBenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    path = baselines_dir() / method / f"{profile}.toml"
+    path = _profile_folder(method) / f"{profile}.toml"
     if not path.is_file():
         choices = ", ".join(available_profiles(method)) or "none found"
         raise ActBenchError(f"unknown profile {profile!r} for method {method}; choose from {choices}")
@@ -155,8 +174,8 @@ def profile_path(method: str, profile: str) -> Path:
 
 
 def load_profile(method: str, profile: str, overrides: Mapping[str, Any] | list[str] | None = None) -> Profile:
-    """Load baselines/{method}/{profile}.toml, apply overrides ("section.key=value" strings or a
-    {"section.key": value} mapping) and validate. eval.n_action_steps = 0 resolves to the chunk size."""
+    """Load the policy's {profile}.toml (baselines/{method}/ for the built-ins), apply overrides
+    ("section.key=value" strings or a {"section.key": value} mapping) and validate."""
     path = profile_path(method, profile)
     try:
         with open(path, "rb") as f:
@@ -164,31 +183,21 @@ def load_profile(method: str, profile: str, overrides: Mapping[str, Any] | list[
     except tomllib.TOMLDecodeError as exc:
         raise ActBenchError(f"{path}: invalid TOML: {exc}") from None
     raw["method"], raw["profile"] = method, profile
-    return _finish(Profile.from_dict(_apply(raw, overrides)))
+    return Profile.from_dict(_apply(raw, overrides))
 
 
 def apply_overrides(profile: Profile, overrides: Mapping[str, Any] | list[str] | None) -> Profile:
-    """A new Profile with overrides applied (the given one is left alone). An n_action_steps that
-    was the chunk size follows a new chunk size."""
-    raw = profile.to_dict()
-    if profile.eval.n_action_steps == profile.model.chunk_size:
-        raw["eval"]["n_action_steps"] = 0
-    return _finish(Profile.from_dict(_apply(raw, overrides)))
+    """A new Profile with overrides applied (the given one is left alone)."""
+    return Profile.from_dict(_apply(profile.to_dict(), overrides))
 
 
 def _apply(raw: dict[str, Any], overrides) -> dict[str, Any]:
     for key, value in parse_overrides(overrides).items():
         section, _, name = key.partition(".")
-        if section not in _SECTIONS or not name:
+        if section not in (*_SECTIONS, "model") or not name:
             raise ActBenchError(f"unknown config key {key!r}; keys look like model.d_model or train.steps")
         raw.setdefault(section, {})[name] = value
     return raw
-
-
-def _finish(prof: Profile) -> Profile:
-    if prof.eval.n_action_steps == 0:
-        prof.eval.n_action_steps = prof.model.chunk_size
-    return prof
 
 
 def parse_overrides(overrides: Mapping[str, Any] | list[str] | None) -> dict[str, Any]:
@@ -211,8 +220,7 @@ def parse_overrides(overrides: Mapping[str, Any] | list[str] | None) -> dict[str
     return out
 
 
-def _build_section(name: str, values: Mapping[str, Any]):
-    cls = _SECTIONS[name]
+def _build_section(name: str, values: Mapping[str, Any], cls: type):
     if not isinstance(values, Mapping):
         raise ActBenchError(f"profile section [{name}] must be a table")
     hints = typing.get_type_hints(cls)

@@ -1,7 +1,17 @@
-"""Policies by name: a method adds itself with @register("name") and is built from a profile."""
+"""Policies and methods by name.
+
+A policy is a trainable model (a Policy subclass with its own PolicyConfig subclass and its
+profiles folder); a method is one way of executing a trained policy in evaluation, which is
+what results tables compare: ACT registers `act` (temporal ensembling) and `act-no-te`
+(open-loop chunks) over the one trained `act` policy. Every list of methods (CLI choices,
+evaluation, report order) is read from here. The built-in policy modules are imported on the
+first lookup; installed packages add theirs through the `act_bench.plugins` entry points.
+"""
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from act_bench.errors import ActBenchError
@@ -11,38 +21,92 @@ if TYPE_CHECKING:
     from act_bench.policies.base import Policy
     from act_bench.policies.config import Profile
 
-_REGISTRY: dict[str, type] = {}
-# modules that register the built-in policies; imported on first lookup (avoids import cycles)
+EXECUTIONS = ("ensemble", "open_loop", "single")
 _BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc")
+_POLICIES: dict[str, "PolicySpec"] = {}
+_METHODS: dict[str, "MethodSpec"] = {}
+_loaded = False
 
 
-def register(name: str) -> Callable[[type], type]:
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str
+    policy_class: type  # a Policy subclass
+    config_class: type  # its [model] section: a PolicyConfig subclass
+    profiles_dir: Path  # {profile}.toml files
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    policy: str  # the trained policy it executes
+    execution: str  # "ensemble" (query every step), "open_loop" (run chunks), "single" (one action)
+
+
+def register_policy(name: str, config_class: type, profiles_dir: str | Path | None = None) -> Callable[[type], type]:
+    """Class decorator: register a Policy subclass under `name`. Its profiles live in
+    profiles_dir (default: the shipped baselines/{name}/)."""
     def wrap(cls: type) -> type:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
+        from act_bench.paths import baselines_dir
+
+        spec = PolicySpec(name, cls, config_class,
+                          Path(profiles_dir) if profiles_dir is not None else baselines_dir() / name)
+        if name in _POLICIES and _POLICIES[name].policy_class is not cls:
             raise ValueError(f"policy {name!r} is already registered")
         cls.name = name
-        _REGISTRY[name] = cls
+        _POLICIES[name] = spec
         return cls
     return wrap
 
 
-def _load_builtins() -> None:
+def register_method(name: str, policy: str, execution: str) -> MethodSpec:
+    """Register a way of executing `policy` in evaluation under the method name `name`."""
+    if execution not in EXECUTIONS:
+        raise ValueError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}")
+    spec = MethodSpec(name, policy, execution)
+    if _METHODS.get(name, spec) != spec:
+        raise ValueError(f"method {name!r} is already registered")
+    _METHODS[name] = spec
+    return spec
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    from act_bench.plugins import load_plugins
+
+    load_plugins()
 
 
-def available_policies() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+def policy_names() -> tuple[str, ...]:
+    _load()
+    return tuple(_POLICIES)
 
 
-def policy_class(name: str) -> type:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise ActBenchError(f"unknown policy {name!r}; choose from {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+def method_names() -> tuple[str, ...]:
+    """Registered methods, built-ins first, in registration order (the report's order)."""
+    _load()
+    return tuple(_METHODS)
+
+
+def get_policy(name: str) -> PolicySpec:
+    _load()
+    if name not in _POLICIES:
+        raise ActBenchError(f"unknown policy {name!r}; choose from {', '.join(_POLICIES)}")
+    return _POLICIES[name]
+
+
+def get_method(name: str) -> MethodSpec:
+    _load()
+    if name not in _METHODS:
+        raise ActBenchError(f"unknown method {name!r}; choose from {', '.join(_METHODS)}")
+    return _METHODS[name]
 
 
 def build_policy(profile: "Profile", stats: "NormStats | None" = None) -> "Policy":
     """A freshly initialised policy for profile.method (weights depend on torch's RNG state)."""
-    return policy_class(profile.method)(profile, stats)
+    return get_policy(profile.method).policy_class(profile, stats)

@@ -18,26 +18,14 @@ import h5py
 from tqdm import tqdm
 
 from act_bench.atomic_io import write_json
-from act_bench.config import TASKS, load_task
 from act_bench.errors import ActBenchError
+from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path
 from act_bench.seeding import demo_seed
+from act_bench.tasks.registry import get_task, task_names
 from act_bench.versions import package_versions
 
-SETTINGS_FILE = "settings.json"
-MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
 MAX_ATTEMPTS = 10  # tries per episode before the scripted policy is declared broken
-
-
-def demo_dir_name(task: str, image_size, cameras) -> str:
-    """Default folder name of a demo set, e.g. transfer_cube_96x128_top (shared by
-    generate-demos, train and run so that each finds the others' data)."""
-    h, w = (int(x) for x in image_size)
-    return f"{task}_{h}x{w}_{'-'.join(cameras) or 'nocam'}"
-
-
-def episode_path(out_dir: Path, index: int) -> Path:
-    return out_dir / f"episode_{index}.hdf5"
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -98,7 +86,7 @@ def _existing_episode_ok(path: Path, settings: dict) -> bool:
 
 
 def _check_folder(out_dir: Path, settings: dict) -> None:
-    found = out_dir / SETTINGS_FILE
+    found = out_dir / DEMO_SETTINGS
     if found.exists():
         old = json.loads(found.read_text())
         diff = [k for k in settings if old.get(k) != settings[k]]
@@ -108,7 +96,7 @@ def _check_folder(out_dir: Path, settings: dict) -> None:
                 "use another --out folder"
             )
     elif any(out_dir.glob("*.hdf5")):
-        raise ActBenchError(f"{out_dir} holds HDF5 files of unknown settings (no {SETTINGS_FILE}); use another --out folder")
+        raise ActBenchError(f"{out_dir} holds HDF5 files of unknown settings (no {DEMO_SETTINGS}); use another --out folder")
 
 
 def generate_demos(
@@ -123,8 +111,7 @@ def generate_demos(
     progress: bool = True,
 ) -> dict:
     """Record `episodes` successful scripted episodes into out_dir; return the manifest."""
-    if task not in TASKS:
-        raise ActBenchError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    task_cfg = get_task(task).config()
     if episodes < 1:
         raise ActBenchError(f"--episodes must be at least 1, got {episodes}")
     if workers < 1:
@@ -132,8 +119,7 @@ def generate_demos(
     if noise < 0:
         raise ActBenchError(f"--noise must be >= 0, got {noise}")
     cameras = list(cameras)
-    _check_cameras(task, cameras)
-    task_cfg = load_task(task)
+    _check_cameras(task_cfg, cameras)
     out_dir = Path(out_dir)
     settings = {
         "format_version": FORMAT_VERSION,
@@ -146,7 +132,7 @@ def generate_demos(
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_folder(out_dir, settings)
-    write_json(out_dir / SETTINGS_FILE, settings)
+    write_json(out_dir / DEMO_SETTINGS, settings)
     for stale in out_dir.glob(".*.tmp*"):  # left by a run killed mid-write
         stale.unlink()
 
@@ -174,7 +160,7 @@ def generate_demos(
             f"{failed[:5]}; it is broken for these settings (episodes already recorded are kept)"
         )
     manifest = build_manifest(out_dir, settings, episodes, versions)
-    write_json(out_dir / MANIFEST_FILE, manifest)
+    write_json(out_dir / DEMO_MANIFEST, manifest)
     return manifest
 
 
@@ -197,11 +183,11 @@ def build_manifest(out_dir: Path, settings: dict, episodes: int, versions: dict)
     }
 
 
-def _check_cameras(task: str, cameras: list[str]) -> None:
+def _check_cameras(task_cfg, cameras: list[str]) -> None:
     from act_bench.sim.render import camera_names
     from act_bench.sim.robot import load_model
 
-    known = camera_names(load_model(load_task(task).model))
+    known = camera_names(load_model(task_cfg.model))
     bad = [c for c in cameras if c not in known]
     if bad:
         raise ActBenchError(f"unknown camera(s) {', '.join(bad)}; available: {', '.join(known)}")
@@ -229,7 +215,7 @@ def _pool(workers: int, n_jobs: int):
 
 # --- CLI -----------------------------------------------------------------------------
 def add_arguments(p) -> None:
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=task_names())
     p.add_argument("--episodes", type=int, default=50, help="successful episodes to record (default 50)")
     p.add_argument("--out", default=None, help="output folder (default demos/TASK_HxW_CAMERAS)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
@@ -245,7 +231,7 @@ def parse_cameras(text: str) -> list[str]:
 
 def main(args) -> int:
     cameras, size = parse_cameras(args.cameras), parse_image_size(args.image_size)
-    out = Path(args.out) if args.out else Path("demos") / demo_dir_name(args.task, size, cameras)
+    out = Path(args.out) if args.out else demo_dir(args.task, size, cameras)
     manifest = generate_demos(args.task, args.episodes, out, seed=args.seed, cameras=cameras, image_size=size,
                               workers=args.workers, noise=args.noise)
     rate = manifest["scripted_success_rate"]

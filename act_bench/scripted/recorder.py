@@ -5,7 +5,8 @@ import numpy as np
 
 from act_bench.data.episode_io import Episode
 from act_bench.envs.aloha import AlohaEnv
-from act_bench.scripted.policies import POLICIES
+from act_bench.sim.robot import STATE_DIM
+from act_bench.tasks.registry import get_task
 
 
 def record_episode(env: AlohaEnv, seed: int, noise: float = 0.0) -> Episode:
@@ -13,10 +14,10 @@ def record_episode(env: AlohaEnv, seed: int, noise: float = 0.0) -> Episode:
     task = env.task_config
     obs, info = env.reset(seed=seed)
     # The expert's own noise stream derives from the episode seed, so it is reproducible.
-    policy = POLICIES[task.name](env, rng=np.random.default_rng(seed), noise=noise)
+    policy = get_task(task.name).expert(env, rng=np.random.default_rng(seed), noise=noise)
     policy.reset()
     T = task.episode_len
-    qpos, qvel, action = np.empty((T, 14)), np.empty((T, 14)), np.empty((T, 14))
+    qpos, qvel, action = (np.empty((T, STATE_DIM)) for _ in range(3))
     stage = np.empty(T, dtype=np.int8)
     images = {c: np.empty((T, *env.image_size, 3), dtype=np.uint8) for c in env.cameras}
     initial_objects = {k: v.tolist() for k, v in env.object_poses.items()}

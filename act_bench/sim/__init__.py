@@ -3,3 +3,6 @@ import os
 
 # Headless by default; must be set before mujoco is imported anywhere.
 os.environ.setdefault("MUJOCO_GL", "egl")
+
+# The robot's state and action size: [left 6 joints, left gripper, right 6 joints, right gripper].
+STATE_DIM = 14

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-import act_bench.sim  # noqa: F401  (sets MUJOCO_GL)
+from act_bench.sim import STATE_DIM  # noqa: F401  (importing act_bench.sim sets MUJOCO_GL)
 import mujoco
 
 from act_bench.paths import assets_dir
@@ -22,7 +22,6 @@ GRIPPER_CLOSED = 0.01844  # finger position (m) that normalises to 0
 GRIPPER_OPEN = 0.05800  # ... and to 1
 START_ARM_QPOS = np.array([0.0, -0.96, 1.16, 0.0, -0.3, 0.0])
 START_FINGER = 0.02239
-STATE_DIM = 14
 
 
 def gripper_normalize(finger_pos):

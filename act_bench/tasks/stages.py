@@ -1,7 +1,7 @@
-"""Task logic: object placement at reset and the reward stages, read from contacts.
+"""The base of every task's stage rule: object placement at reset, and the stage read from
+contacts (each task module subclasses StageRule).
 
-Stages follow the ACT paper's simulated tasks (design.md section 4); the reward at each
-step is the current stage and success is reaching the last stage at any step.
+The reward at each step is the current stage; success is reaching the last stage at any step.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import act_bench.sim  # noqa: F401
 import mujoco
 
-from act_bench.config import TaskConfig
+from act_bench.tasks.config import TaskConfig
 from act_bench.sim.robot import RobotIndex
 
 
-def _geom_ids(model, names) -> frozenset:
+def geom_ids(model, names) -> frozenset:
     ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, n) for n in names]
     if min(ids) < 0:
         raise ValueError(f"model lacks geoms {names}")
@@ -34,13 +34,13 @@ def touching(pairs, group_a: frozenset, group_b: frozenset) -> bool:
     return any((a in group_a and b in group_b) or (a in group_b and b in group_a) for a, b in pairs)
 
 
-class Task:
+class StageRule:
     """Places the task's free objects and scores the current stage."""
 
     def __init__(self, config: TaskConfig, model: mujoco.MjModel, robot: RobotIndex):
         self.config = config
         self.robot = robot
-        self.table = _geom_ids(model, ["table"])
+        self.table = geom_ids(model, ["table"])
         self.left_pads, self.right_pads = robot.pad_geoms
         self.object_qpos = {}
         for name in config.objects:
@@ -63,45 +63,3 @@ class Task:
 
     def stage(self, data: mujoco.MjData) -> int:
         raise NotImplementedError
-
-
-class TransferCube(Task):
-    def __init__(self, config, model, robot):
-        super().__init__(config, model, robot)
-        self.cube = _geom_ids(model, ["cube"])
-
-    def stage(self, data) -> int:
-        pairs = contact_pairs(data)
-        right = touching(pairs, self.cube, self.right_pads)
-        left = touching(pairs, self.cube, self.left_pads)
-        on_table = touching(pairs, self.cube, self.table)
-        if left and not on_table:
-            return 4
-        if left:
-            return 3
-        if right and not on_table:
-            return 2
-        return 1 if right else 0
-
-
-class Insertion(Task):
-    def __init__(self, config, model, robot):
-        super().__init__(config, model, robot)
-        self.peg = _geom_ids(model, ["peg"])
-        self.socket = _geom_ids(model, ["socket_bottom", "socket_top", "socket_left", "socket_right", "pin"])
-        self.pin = _geom_ids(model, ["pin"])
-
-    def stage(self, data) -> int:
-        pairs = contact_pairs(data)
-        grasped = touching(pairs, self.peg, self.right_pads) and touching(pairs, self.socket, self.left_pads)
-        lifted = not touching(pairs, self.peg, self.table) and not touching(pairs, self.socket, self.table)
-        if touching(pairs, self.peg, self.pin):
-            return 4
-        if lifted and touching(pairs, self.peg, self.socket):
-            return 3
-        if grasped and lifted:
-            return 2
-        return 1 if grasped else 0
-
-
-TASK_CLASSES = {"transfer_cube": TransferCube, "insertion": Insertion}

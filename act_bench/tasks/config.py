@@ -1,13 +1,13 @@
-"""Task configuration: one TOML per task in tasks/, loaded into a typed dataclass."""
+"""Task configuration: one TOML per task (tasks/{name}.toml for the built-ins), loaded into a
+typed dataclass."""
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
 
-from act_bench.errors import ActBenchError
-from act_bench.paths import tasks_dir
+from pathlib import Path
 
-TASKS = ("transfer_cube", "insertion")
+from act_bench.errors import ActBenchError
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,19 @@ class TaskConfig:
 
 
 def load_task(name: str) -> TaskConfig:
-    """Load tasks/{name}.toml."""
-    if name not in TASKS:
-        raise ActBenchError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
-    with open(tasks_dir() / f"{name}.toml", "rb") as f:
-        raw = tomllib.load(f)
+    """The registered task's configuration."""
+    from act_bench.tasks.registry import get_task
+
+    return get_task(name).config()
+
+
+def read_task_config(path: str | Path) -> TaskConfig:
+    """Read one task TOML."""
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ActBenchError(f"{path}: cannot read task config: {exc}") from None
     objects = {
         obj: ObjectRange(**{axis: tuple(rng) for axis, rng in axes.items()})
         for obj, axes in raw.pop("objects", {}).items()

@@ -1,0 +1,156 @@
+"""Planning `act-bench run`: from the grid (tasks x methods x seeds) to the job records still
+to do. A pure function of the grid, the profiles and what is already finished on disk (asked
+through `Finished`, so tests pass their own).
+
+Trained policies are shared: act and act-no-te evaluate one trained `act` policy. Evaluation
+episodes of training seed S use eval_seed(S, i): all methods of one seed see the same layouts,
+and different seeds see different ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from act_bench import layout
+from act_bench.errors import ActBenchError
+from act_bench.policies.registry import get_method
+from act_bench.tasks.registry import get_task
+
+DEFAULT_DEMOS = 50
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What the user asked `act-bench run` for."""
+
+    methods: tuple[str, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    profile: str = "cpu"
+    episodes: int | None = None  # None: the first policy's profile eval.episodes
+    demos: int = DEFAULT_DEMOS
+    demo_seed: int = 0
+    out: Path = Path("results/run")
+    demos_root: Path = Path("demos")
+    runs_root: Path = Path("runs")
+    jobs: int = 1
+    executor: str = "local"
+    device: str = "auto"
+    videos: int = 3
+    videos_per_cell: int = 1
+    overrides: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        for m in self.methods:
+            get_method(m)
+        for t in self.tasks:
+            get_task(t)
+        if not self.methods or not self.tasks or not self.seeds:
+            raise ActBenchError("--methods, --tasks and --seeds must each name at least one")
+        if self.jobs < 1:
+            raise ActBenchError(f"--jobs must be >= 1, got {self.jobs}")
+        if self.demos < 1:
+            raise ActBenchError(f"--demos must be >= 1, got {self.demos}")
+
+    @property
+    def policies(self) -> list[str]:
+        """The trained policies the methods need, in method order."""
+        return list(dict.fromkeys(get_method(m).policy for m in self.methods))
+
+
+@dataclass(frozen=True)
+class DemoJob:
+    task: str
+    data_dir: Path
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int]
+    episodes: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    task: str
+    policy: str
+    seed: int
+    profile: str
+    data_dir: Path
+    run_dir: Path
+    overrides: tuple[str, ...]
+    device: str
+    progress: bool
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    task: str
+    method: str
+    seed: int
+    episodes: int
+    run_dir: Path
+    eval_dir: Path
+    videos: int
+    device: str
+    progress: bool
+
+    @property
+    def train_key(self) -> tuple[str, str, int]:
+        return self.task, get_method(self.method).policy, self.seed
+
+
+@dataclass
+class Finished:
+    """What is done on disk (the layout's done markers)."""
+
+    def demos(self, data_dir: Path, episodes: int) -> bool:
+        return layout.demos_complete(data_dir, episodes)
+
+    def trained_steps(self, run_dir: Path) -> int:
+        return layout.trained_steps(run_dir)
+
+    def evaluation(self, eval_dir: Path, episodes: int, run_dir: Path) -> bool:
+        return layout.summary_is_complete(eval_dir, episodes, layout.run_identity(run_dir))
+
+
+@dataclass
+class Plan:
+    episodes: int
+    run_dirs: dict[tuple[str, str, int], Path]  # (task, policy, seed) -> run folder
+    demos: list[DemoJob] = field(default_factory=list)
+    trainings: dict[tuple, TrainJob] = field(default_factory=dict)
+    evals: dict[tuple, EvalJob] = field(default_factory=dict)
+
+
+def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, progress: bool = True) -> Plan:
+    """The jobs still to do. profiles: policy name -> its loaded Profile; progress: whether
+    jobs may draw progress bars (only when they run one at a time here). A training is due
+    while its done.json has fewer steps than the profile asks; its evaluations are then redone
+    too, since a new checkpoint makes them stale."""
+    finished = finished or Finished()
+    first = profiles[grid.policies[0]]
+    episodes = grid.episodes if grid.episodes is not None else first.eval.episodes
+    worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
+    plan = Plan(episodes, {(t, p, s): layout.run_dir(t, p, grid.profile, s, grid.runs_root)
+                           for t in grid.tasks for p in grid.policies for s in grid.seeds})
+    data_dirs = {}
+    for t in grid.tasks:
+        for p in grid.policies:
+            data = profiles[p].data
+            data_dirs[(t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root)
+            job = DemoJob(t, data_dirs[(t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
+                          grid.demo_seed)
+            if job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
+                plan.demos.append(job)
+    for (t, p, s), run_dir in plan.run_dirs.items():
+        if finished.trained_steps(run_dir) < profiles[p].train.steps:
+            plan.trainings[(t, p, s)] = TrainJob(t, p, s, grid.profile, data_dirs[(t, p)], run_dir,
+                                                 tuple(grid.overrides), grid.device, worker_progress)
+    for t in grid.tasks:
+        for m in grid.methods:
+            for s in grid.seeds:
+                run_dir = plan.run_dirs[(t, get_method(m).policy, s)]
+                job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(grid.out, t, m, s), grid.videos,
+                              grid.device, worker_progress)
+                if job.train_key in plan.trainings or not finished.evaluation(job.eval_dir, episodes, run_dir):
+                    plan.evals[(t, m, s)] = job
+    return plan

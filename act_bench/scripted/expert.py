@@ -1,0 +1,73 @@
+"""The base of every task's scripted expert, planned in end-effector space.
+
+An expert uses privileged simulator state (object poses) and may re-plan at fixed steps from
+the measured object-in-gripper poses. Every action it produces is a 14-d joint target executed
+by the joint-space environment, which is what gets recorded. Each task module subclasses it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from act_bench.envs.ee_control import EndEffectorControl
+from act_bench.scripted.trajectory import Trajectory, Waypoint
+from act_bench.sim import poses as P
+from act_bench.sim.robot import SIDES
+
+OPEN, CLOSED = 1.0, 0.0
+
+
+class ScriptedExpert:
+    """Base: per-arm trajectories, re-planning hooks at given steps, IK to joint actions."""
+
+    replan_steps: tuple[int, ...] = ()
+
+    def __init__(self, env, rng: np.random.Generator | None = None, noise: float = 0.0):
+        self.env = env
+        self.control = EndEffectorControl(env)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.noise = float(noise)
+        self.t = 0
+        self.plan: dict[str, Trajectory] = {}
+
+    def reset(self) -> None:
+        self.t = 0
+        self.control.reset()
+        self.plan = self.initial_plan()
+
+    def __call__(self) -> np.ndarray:
+        """Joint action for the current step (call once per env step)."""
+        if self.t in self.replan_steps:
+            self.replan(self.t)
+        targets, grips = {}, {}
+        for side in SIDES:
+            pos, quat, grip = self.plan[side].at(self.t)
+            targets[side] = (pos, quat)
+            grips[side] = grip
+        self.t += 1
+        return self.control.joint_action(targets, grips)
+
+    # --- helpers for subclasses -------------------------------------------------------
+    def jitter(self, scale: float = 1.0) -> np.ndarray:
+        """Uniform noise in [-noise, noise]^3 (zero when noise is off)."""
+        if self.noise <= 0:
+            return np.zeros(3)
+        return self.rng.uniform(-1, 1, 3) * self.noise * scale
+
+    def start_waypoint(self, side: str, grip: float) -> Waypoint:
+        pos, quat = self.control.grip_pose(side)
+        return Waypoint(0, pos, quat, grip)
+
+    def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        q = self.env.task.object_poses(self.env.data)[name]
+        return q[:3].copy(), q[3:7].copy()
+
+    def grip_for_object(self, side: str, obj: str, target_obj_pose: tuple) -> tuple:
+        """Grip-site pose that puts `obj` (held by `side`) at `target_obj_pose`."""
+        held = P.relative(self.control.grip_pose(side), self.object_pose(obj))
+        return P.compose(target_obj_pose, P.inverse(held))
+
+    def initial_plan(self) -> dict[str, Trajectory]:
+        raise NotImplementedError
+
+    def replan(self, t: int) -> None:
+        pass

@@ -1,0 +1,87 @@
+"""Tasks by name: each task module registers one TaskSpec, and every list of tasks (CLI
+choices, env ids, report order, regression) is read from here.
+
+A task is one module plus its TOML (as in dm_control's suite): the module defines the stage
+rule and the scripted expert and calls `register_task(TaskSpec(...))` at import. The built-in
+tasks are imported on the first lookup; installed packages add theirs through the
+`act_bench.plugins` entry-point group (see plugins.py).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from act_bench.errors import ActBenchError
+
+if TYPE_CHECKING:
+    from act_bench.tasks.config import TaskConfig
+
+_BUILTIN_MODULES = ("act_bench.tasks.transfer_cube", "act_bench.tasks.insertion")
+_REGISTRY: dict[str, "TaskSpec"] = {}
+_loaded = False
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything act-bench knows about a task, in one place.
+
+    name: the CLI name; env_id: the Gymnasium id (bump its version when the task changes);
+    stage_rule: a StageRule subclass (places the objects, scores stages 0..N from contacts);
+    expert: a ScriptedExpert subclass (the demonstrator); config_file: the task's TOML (episode
+    length, default cameras and image size, stage names, placement ranges)."""
+
+    name: str
+    env_id: str
+    stage_rule: type
+    expert: type
+    config_file: Path
+
+    def config(self) -> "TaskConfig":
+        from act_bench.tasks.config import read_task_config
+
+        return read_task_config(self.config_file)
+
+
+def register_task(spec: TaskSpec) -> TaskSpec:
+    """Add a task (and its Gymnasium id). Registering the same spec twice is harmless."""
+    old = _REGISTRY.get(spec.name)
+    if old is not None and old != spec:
+        raise ValueError(f"task {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    _register_env(spec)
+    return spec
+
+
+def _register_env(spec: TaskSpec) -> None:
+    import gymnasium as gym
+
+    if spec.env_id not in gym.registry:  # a string entry point: mujoco loads on the first gym.make
+        gym.register(id=spec.env_id, entry_point="act_bench.envs.aloha:AlohaEnv", kwargs={"task": spec.name})
+
+
+def load_tasks() -> None:
+    """Import the built-in task modules and the installed plugins (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+    from act_bench.plugins import load_plugins
+
+    load_plugins()
+
+
+def task_names() -> tuple[str, ...]:
+    """Registered tasks, built-ins first, in registration order."""
+    load_tasks()
+    return tuple(_REGISTRY)
+
+
+def get_task(name: str) -> TaskSpec:
+    load_tasks()
+    if name not in _REGISTRY:
+        raise ActBenchError(f"unknown task {name!r}; choose from {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
