@@ -231,14 +231,14 @@ def main(args) -> int:
     m, n_steps = args.temporal_ensemble_m, args.n_action_steps
     if n_steps is not None and n_steps < 1:
         raise ActBenchError(f"--n-action-steps must be >= 1, got {n_steps}")
-    execution = Execution.resolve(get_method(method).execution, policy.chunk_size, policy.profile.eval, m, n_steps)
+    execution = Execution.resolve(get_method(method).execution, policy.chunk_size, _eval_config(policy), m, n_steps)
     suffix = ((f"_m{m:g}" if m is not None else "") + (f"_n{n_steps}" if n_steps is not None else "")
               + (f"_{checkpoint}" if checkpoint else ""))
     out = Path(args.out) if args.out else run_dir / "eval" / f"{method}_seed{seed}{suffix}"
     policy_id = layout.run_identity(run_dir)
     if checkpoint:  # a named checkpoint is another policy than the run's default one
         policy_id = f"{policy_id or run_dir}: checkpoint {checkpoint} step {policy.checkpoint_meta.get('step')}"
-    episodes = args.episodes if args.episodes is not None else policy.profile.eval.episodes
+    episodes = args.episodes if args.episodes is not None else getattr(_eval_config(policy), "episodes", 50)
     spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, policy_id=policy_id, fresh=args.fresh)
     summary = evaluate_policy(policy, spec, execution, progress=not args.no_progress)
     print(format_summary(summary))

@@ -70,10 +70,10 @@ def fake_make_env(task, cameras=("top",), image_size=(480, 640), render_mode=Non
 
 
 class FakePolicy(torch.nn.Module):
-    def __init__(self, chunk_size=5, camera_names=("top",), image_size=(24, 32), config=None):
+    def __init__(self, chunk_size=5, camera_names=("top",), image_size=(24, 32), name=None):
         super().__init__()
+        self.name = name or ("bc" if chunk_size == 1 else "act")
         self.chunk_size, self.camera_names, self.image_size = chunk_size, list(camera_names), tuple(image_size)
-        self.config = config or {"eval": {"temporal_ensemble_m": 0.01, "n_action_steps": None}}
         self.weight = torch.nn.Parameter(torch.zeros(1))
         self.queries = 0
 
@@ -107,8 +107,10 @@ class FakeBackend:
         return [json.loads(line) for line in p.read_text().splitlines()] if p.exists() else []
 
     def load_profile(self, method, profile, overrides=None):
-        return {"data": {"cameras": ["top"], "image_size": [24, 32]},
-                "train": {"steps": self.steps}, "eval": {"temporal_ensemble_m": 0.01, "n_action_steps": None, "episodes": 4}}
+        from act_bench.policies.config import load_profile
+
+        return load_profile(method, "ci", {"data.image_size": [24, 32], "train.steps": self.steps,
+                                           "eval.episodes": 4})
 
     def check_run(self, run_dir, task, method, cfg, seed):
         pass  # fake runs have no config to compare
@@ -159,7 +161,6 @@ class FakeBackend:
 def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", "bc"), seeds=(0, 1),
                      episodes=6, videos=1) -> Path:
     """A results folder as `act-bench run` leaves it, made with the fake env and policy."""
-    from act_bench.evaluate import evaluate_policy
     from act_bench.report import collect_results
 
     out = Path(out)
@@ -168,9 +169,22 @@ def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", 
         for method in methods:
             for seed in seeds:
                 policy = FakePolicy(chunk_size=1 if method == "bc" else 5)
-                evaluate_policy(policy, task, method, episodes, seed, out / "evals" / task / method / f"seed{seed}",
-                                videos=videos, progress=False, env_factory=fake_make_env)
+                run_eval(policy, task, method, episodes, seed, out / "evals" / task / method / f"seed{seed}",
+                         videos=videos)
                 backend.train_policy(task, "bc" if method == "bc" else "act", "cpu", seed, None,
                                      out / "training" / task / ("bc" if method == "bc" else "act") / f"seed{seed}")
     collect_results(out).to_csv(out / "results.csv", index=False)
     return out
+
+
+def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=False, *, temporal_ensemble_m=None,
+             n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False) -> dict:
+    """evaluate_policy with the execution resolved as `act-bench eval` resolves it."""
+    from act_bench.ensembling import Execution
+    from act_bench.evaluate import EvalSpec, evaluate_policy
+    from act_bench.policies.registry import get_method
+
+    execution = Execution.resolve(get_method(method).execution, policy.chunk_size, None, temporal_ensemble_m,
+                                  n_action_steps)
+    spec = EvalSpec(task, method, seed, episodes, out_dir, videos=videos, policy_id=policy_id, fresh=fresh)
+    return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)

@@ -3,7 +3,7 @@ open-loop chunker's execution pattern."""
 import numpy as np
 import pytest
 
-from act_bench.ensembling import OpenLoopChunker, TemporalEnsembler, make_selector
+from act_bench.ensembling import Execution, OpenLoopChunker, TemporalEnsembler
 
 
 def brute_force(chunks_by_step: dict[int, np.ndarray], k: int, m: float, steps: int) -> np.ndarray:
@@ -87,7 +87,7 @@ def test_open_loop_executes_exactly_n_steps_per_query(n):
 
 
 def test_open_loop_default_is_whole_chunk_and_rejects_too_long():
-    ch = make_selector("open_loop", chunk_size=5)
+    ch = Execution.resolve("open_loop", 5).selector()
     ch.add(np.zeros((5, 14)))
     for _ in range(5):
         assert not ch.needs_query() or _ == 0
@@ -95,7 +95,7 @@ def test_open_loop_default_is_whole_chunk_and_rejects_too_long():
     assert ch.needs_query()
     with pytest.raises(Exception, match="longer than"):
         OpenLoopChunker(6).add(np.zeros((5, 14)))
-    single = make_selector("single", chunk_size=1)
+    single = Execution.resolve("single", 1).selector()
     single.add(np.zeros((1, 14)))
     single.pop()
     assert single.needs_query()

@@ -6,7 +6,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import act_bench
-from act_bench.config import load_task
+from act_bench.tasks import get_task, load_task, task_names
 from act_bench.envs import make_env
 from act_bench.envs.ee_control import EndEffectorActionWrapper
 from act_bench.sim import poses as P
@@ -15,7 +15,7 @@ from act_bench.sim.render import CameraRenderer
 SMALL = (48, 64)
 
 
-@pytest.mark.parametrize("env_id", sorted(act_bench.ENV_IDS.values()))
+@pytest.mark.parametrize("env_id", sorted(get_task(t).env_id for t in task_names()))
 def test_check_env_with_images(env_id):
     env = gym.make(env_id, cameras=["top", "left_wrist"], image_size=SMALL)
     check_env(env.unwrapped, skip_render_check=True)

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from act_bench import evaluate
+from act_bench import evaluate, layout
 from act_bench.errors import ActBenchError
 from act_bench.seeding import eval_seed
-from fakes import FakeEnv, FakePolicy
+from fakes import FakeEnv, FakePolicy, run_eval
 
 
 class Factory:
@@ -34,7 +34,7 @@ def test_act_queries_every_step_and_ensembles(tmp_path):
     seed = _first_failing_seed()  # runs the full 30 steps
     k, m = 5, 0.3
     policy, make = FakePolicy(chunk_size=k), Factory()
-    s = evaluate.evaluate_policy(policy, "transfer_cube", "act", 1, seed, tmp_path, videos=0, progress=False,
+    s = run_eval(policy, "transfer_cube", "act", 1, seed, tmp_path, videos=0, progress=False,
                                  temporal_ensemble_m=m, env_factory=make)
     actions = np.stack(make.envs[0].actions)
     T = len(actions)
@@ -53,7 +53,7 @@ def test_act_queries_every_step_and_ensembles(tmp_path):
 def test_act_no_te_executes_n_action_steps_per_query(tmp_path, n, k):
     seed = _first_failing_seed()
     policy, make = FakePolicy(chunk_size=k), Factory()
-    s = evaluate.evaluate_policy(policy, "insertion", "act-no-te", 1, seed, tmp_path, videos=0, progress=False,
+    s = run_eval(policy, "insertion", "act-no-te", 1, seed, tmp_path, videos=0, progress=False,
                                  n_action_steps=n, env_factory=make)
     actions = np.stack(make.envs[0].actions)
     steps = n or k
@@ -66,7 +66,7 @@ def test_act_no_te_executes_n_action_steps_per_query(tmp_path, n, k):
 
 def test_bc_one_action_per_step(tmp_path):
     policy, make = FakePolicy(chunk_size=1), Factory()
-    s = evaluate.evaluate_policy(policy, "transfer_cube", "bc", 2, 0, tmp_path, videos=0, progress=False,
+    s = run_eval(policy, "transfer_cube", "bc", 2, 0, tmp_path, videos=0, progress=False,
                                  env_factory=make)
     df = pd.read_csv(tmp_path / "episodes.csv")
     assert (df["queries"] == df["length"]).all() and policy.queries == df["length"].sum()
@@ -76,8 +76,8 @@ def test_bc_one_action_per_step(tmp_path):
 def test_scores_seeds_csv_and_resume(tmp_path):
     make = Factory()
     kw = dict(videos=0, progress=False, env_factory=make)
-    evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 3, 7, tmp_path, **kw)
-    s = evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 8, 7, tmp_path, **kw)
+    run_eval(FakePolicy(), "transfer_cube", "act-no-te", 3, 7, tmp_path, **kw)
+    s = run_eval(FakePolicy(), "transfer_cube", "act-no-te", 8, 7, tmp_path, **kw)
     seeds = [eval_seed(7, i) for i in range(8)]
     # the second call ran only the 5 missing episodes, in order, on the eval seeds
     assert make.envs[0].seeds == seeds[:3] and make.envs[1].seeds == seeds[3:]
@@ -92,40 +92,40 @@ def test_scores_seeds_csv_and_resume(tmp_path):
     for st in s["stages"]:
         assert st["successes"] == sum(b >= st["stage_index"] for b in best) and st["episodes"] == 8
     assert json.loads((tmp_path / "summary.json").read_text())["episodes"] == 8
-    assert evaluate.summary_is_complete(tmp_path, 8) and not evaluate.summary_is_complete(tmp_path, 9)
+    assert layout.summary_is_complete(tmp_path, 8) and not layout.summary_is_complete(tmp_path, 9)
     # a smaller request reuses the first episodes only
-    s4 = evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 4, 7, tmp_path, **kw)
+    s4 = run_eval(FakePolicy(), "transfer_cube", "act-no-te", 4, 7, tmp_path, **kw)
     assert len(make.envs[2].seeds) == 0 and s4["stages"][0]["episodes"] == 4
     with pytest.raises(ActBenchError, match="evaluation of seed 7, not 8"):
-        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act-no-te", 2, 8, tmp_path, **kw)
+        run_eval(FakePolicy(), "transfer_cube", "act-no-te", 2, 8, tmp_path, **kw)
     with pytest.raises(ActBenchError, match="of method 'act-no-te', not 'act'"):
-        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act", 2, 7, tmp_path, **kw)
+        run_eval(FakePolicy(), "transfer_cube", "act", 2, 7, tmp_path, **kw)
 
 
 def test_another_checkpoint_is_refused_or_restarted(tmp_path):
     make = Factory()
     kw = dict(videos=1, progress=False, env_factory=make)
-    evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="a", **kw)
-    assert evaluate.summary_is_complete(tmp_path, 3, "a") and not evaluate.summary_is_complete(tmp_path, 3, "b")
+    run_eval(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="a", **kw)
+    assert layout.summary_is_complete(tmp_path, 3, "a") and not layout.summary_is_complete(tmp_path, 3, "b")
     with pytest.raises(ActBenchError, match="another checkpoint"):
-        evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="b", **kw)
-    s = evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
+        run_eval(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="b", **kw)
+    s = run_eval(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
     assert len(make.envs[-1].seeds) == 2 and s["policy_id"] == "b"  # old episodes were dropped
     assert len(pd.read_csv(tmp_path / "episodes.csv")) == 2
     # same identity and fresh: nothing to discard, nothing rerun
-    evaluate.evaluate_policy(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
+    run_eval(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
     assert len(make.envs[-1].seeds) == 0
 
 
 def test_run_identity(tmp_path):
-    assert evaluate.run_identity(tmp_path) is None
+    assert layout.run_identity(tmp_path) is None
     (tmp_path / "done.json").write_text(json.dumps({"step": 10, "best_step": 8, "finished_at": 1.5}))
-    assert evaluate.run_identity(tmp_path) == "step 10 best 8 finished 1.5"
+    assert layout.run_identity(tmp_path) == "step 10 best 8 finished 1.5"
 
 
 def test_videos_of_first_episodes(tmp_path):
     make = Factory()
-    s = evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act", 3, 0, tmp_path, videos=2, progress=False,
+    s = run_eval(FakePolicy(), "transfer_cube", "act", 3, 0, tmp_path, videos=2, progress=False,
                                  env_factory=make)
     vids = sorted(p.name for p in (tmp_path / "videos").iterdir())
     assert vids == ["episode_000.mp4", "episode_001.mp4"] and s["videos"] == ["videos/" + v for v in vids]
@@ -140,16 +140,16 @@ def test_videos_of_first_episodes(tmp_path):
 def test_missing_ffmpeg_is_a_clear_error_and_leaves_no_file(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # makes `import imageio_ffmpeg` fail
     with pytest.raises(ActBenchError, match="imageio-ffmpeg"):
-        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "act", 1, 0, tmp_path, videos=1, progress=False,
+        run_eval(FakePolicy(), "transfer_cube", "act", 1, 0, tmp_path, videos=1, progress=False,
                                  env_factory=Factory())
     assert not list(tmp_path.rglob("*.mp4*"))
 
 
 def test_bad_input():
     with pytest.raises(ActBenchError, match="unknown method"):
-        evaluate.evaluate_policy(FakePolicy(), "transfer_cube", "nope", 1, 0, "/tmp/x", env_factory=Factory())
+        run_eval(FakePolicy(), "transfer_cube", "nope", 1, 0, "/tmp/x", env_factory=Factory())
     with pytest.raises(ActBenchError, match="unknown task"):
-        evaluate.evaluate_policy(FakePolicy(), "cube", "act", 1, 0, "/tmp/x", env_factory=Factory())
+        run_eval(FakePolicy(), "cube", "act", 1, 0, "/tmp/x", env_factory=Factory())
 
 
 def _cli_args(**kw):
@@ -167,7 +167,8 @@ def test_cli_missing_run_dir(tmp_path):
 def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
     run = tmp_path / "runs" / "insertion" / "bc" / "seed2"
     run.mkdir(parents=True)
-    policy = FakePolicy(chunk_size=1, config={"seed": 2})
+    (run / "config.json").write_text(json.dumps({"task": "insertion", "seed": 2}))
+    policy = FakePolicy(chunk_size=1)
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
     monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=Factory()))
     assert evaluate.main(_cli_args(run=run, episodes=3, videos=0)) == 0
@@ -199,7 +200,8 @@ def test_cli_execution_settings(tmp_path, monkeypatch):
     with episodes of other settings."""
     run = tmp_path / "runs" / "transfer_cube" / "act" / "seed0"
     run.mkdir(parents=True)
-    policy = FakePolicy(chunk_size=4, config={"seed": 0})
+    (run / "config.json").write_text(json.dumps({"task": "transfer_cube", "seed": 0}))
+    policy = FakePolicy(chunk_size=4)
     make = Factory()
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
     monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=make))
@@ -211,7 +213,7 @@ def test_cli_execution_settings(tmp_path, monkeypatch):
     assert s["n_action_steps"] == 2
     with pytest.raises(ActBenchError, match="temporal_ensemble_m 0.5, not 0.1"):
         evaluate.main(_cli_args(run=run, episodes=2, videos=0, m=0.1, out=run / "eval" / "act_seed0_m0.5"))
-    for bad, match in [(dict(m=-1), "--m must be"), ({"n-action-steps": 0}, "--n-action-steps must be"),
+    for bad, match in [(dict(m=-1), "m must be a finite number"), ({"n-action-steps": 0}, "--n-action-steps must be"),
                        ({"n-action-steps": 5, "method": "act-no-te"}, "between 1 and the policy's chunk size 4")]:
         with pytest.raises(ActBenchError, match=match):
             evaluate.main(_cli_args(run=run, episodes=2, videos=0, **bad))

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
+from act_bench.ensembling import Execution
+
 from act_bench.data.dataset import ChunkDataset, batch_to_torch
 from act_bench.data.normalization import NormStats
 from act_bench.errors import ActBenchError, CheckpointError
-from act_bench.policies import available_policies, build_policy, load_policy, load_profile, save_checkpoint
+from act_bench.policies import build_policy, policy_names, load_policy, load_profile, save_checkpoint
 from act_bench.policies.backbones import ResNet18, SmallCNN
 from act_bench.policies.base import masked_error
 from act_bench.policies.checkpoint import read_tensors
@@ -34,8 +36,8 @@ def _seed():
 
 
 def test_registry():
-    assert available_policies() == ["act", "act-no-cvae", "bc"]
-    with pytest.raises(ActBenchError, match="unknown method"):
+    assert list(policy_names()) == ["act", "act-no-cvae", "bc"]
+    with pytest.raises(ActBenchError, match="unknown policy 'diffusion'"):
         load_profile("diffusion", "cpu")
     with pytest.raises(ActBenchError, match="unknown profile"):
         load_profile("act", "huge")
@@ -50,7 +52,8 @@ def test_shapes(method, cams):
     assert policy.chunk_size == k
     batch = _batch(policy)
     loss, metrics = policy.compute_loss(batch)
-    assert loss.ndim == 0 and torch.isfinite(loss) and set(metrics) == {"loss", "l1", "kl"}
+    assert loss.ndim == 0 and torch.isfinite(loss) and set(metrics) == set(policy.loss_terms)
+    assert ("kl" in metrics) == (method == "act")  # only the CVAE has a KL term
     loss.backward()
     policy.eval()
     out = policy.predict_chunk(batch["qpos"], batch["images"])
@@ -142,7 +145,8 @@ def test_save_load_roundtrip(tmp_path, method):
         assert not loaded.training and loaded.camera_names == ["top", "angle"]
         assert torch.equal(loaded.predict_chunk(batch["qpos"], batch["images"]), expected)
     assert torch.equal(torch.get_rng_state(), rng_before)  # loading leaves the caller's RNG alone
-    assert loaded.config["eval"]["n_action_steps"] == loaded.chunk_size
+    # the profile's n_action_steps (0: "the chunk size") is resolved by the execution, once
+    assert Execution.resolve("open_loop", loaded.chunk_size, loaded.profile.eval).n_action_steps == loaded.chunk_size
 
 
 def test_pickle_checkpoint_refused(tmp_path):
@@ -206,7 +210,7 @@ def test_backbones():
 def test_profiles_and_overrides():
     cpu = load_profile("act", "cpu")
     assert cpu.train.batch_size >= 16 and cpu.eval.temporal_ensemble_m == 0.01
-    assert cpu.eval.n_action_steps == cpu.model.chunk_size and cpu.data.cameras == ("top",)
+    assert cpu.eval.n_action_steps == 0 and cpu.data.cameras == ("top",)
     # act, act-no-cvae and bc share one CNN in the cpu profile, so BC differs from ACT only in the head
     backbone = {m: (load_profile(m, "cpu").model.cnn_channels, load_profile(m, "cpu").model.cnn_kernel)
                 for m in METHODS}
@@ -226,8 +230,8 @@ def test_profiles_and_overrides():
                                                     "data.cameras": ["top", "angle"], "model.dropout": 0}
     p = load_profile("act", "cpu", ["train.steps=2000", "model.d_model=64", "model.dropout=0"])
     assert p.train.steps == 2000 and p.model.d_model == 64 and p.model.dropout == 0.0
-    assert apply_overrides(p, {"model.chunk_size": 10}).eval.n_action_steps == 10
-    assert load_profile("act", "cpu", ["model.chunk_size=20"]).eval.n_action_steps == 20
+    resolved = Execution.resolve("open_loop", 10, apply_overrides(p, {"model.chunk_size": 10}).eval)
+    assert resolved.n_action_steps == 10  # 0 follows a new chunk size
     for bad, match in [(["model.nope=1"], "unknown config key 'model.nope'"), (["steps=3"], "unknown config key"),
                        (["train.steps=many"], "expected int"), (["train.steps"], "KEY=VALUE"),
                        (["model.d_model=30"], "multiple"), (["model.backbone=vit"], "backbone"),

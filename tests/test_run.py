@@ -18,7 +18,11 @@ def _run(tmp_path, backend, **kw):
                 profile="cpu", episodes=3, out=tmp_path / "out", demos_root=tmp_path / "demos",
                 runs_root=tmp_path / "runs", videos=1, demos=3, progress=False, backend=backend)
     opts.update(kw)
-    return run.run_benchmark(**opts)
+    progress, backend = opts.pop("progress"), opts.pop("backend")
+    for key in ("methods", "tasks", "seeds", "overrides"):
+        if key in opts:
+            opts[key] = tuple(opts[key])
+    return run.run_benchmark(run.Grid(**opts), backend=backend, progress=progress)
 
 
 def _kinds(backend):

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from act_bench import train
+from act_bench import layout, train
 from act_bench.errors import ActBenchError, DataError
 from act_bench.policies import load_policy
 from act_bench.policies.checkpoint import read_tensors
@@ -41,7 +41,7 @@ def test_run_dir_contents(demos, tmp_path, method):
     assert config["method"] == method and config["config"]["train"]["steps"] == 12
     assert len(config["data"]["train_episodes"]) + len(config["data"]["val_episodes"]) == 3
     rows = _rows(run_dir)
-    assert list(rows[0]) == list(train.METRIC_COLUMNS)
+    assert list(rows[0]) == train.metric_columns(load_policy(run_dir).loss_terms)
     assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]
     assert all(r["val_loss"] for r in rows if int(r["step"]) % 4 == 0)
     last = json.loads((ck / "last.json").read_text())
@@ -130,6 +130,6 @@ def test_cli_arguments(tmp_path):
     assert (args.profile, args.seed, args.resume, args.device, args.out) == ("cpu", 0, False, "auto", None)
     assert args.overrides == ["train.steps=5", "model.mlp_hidden=32"]
     assert parser.parse_args(["--task", "insertion", "--method", "act"]).resume is True
-    assert train.default_run_dir("insertion", "bc", "cpu", 3).as_posix() == "runs/insertion/bc/cpu/seed3"
+    assert layout.run_dir("insertion", "bc", "cpu", 3).as_posix() == "runs/insertion/bc/cpu/seed3"
     with pytest.raises(DataError, match="no episode"):
         train.main(args)
