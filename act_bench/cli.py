@@ -38,15 +38,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(argv).parse_args(argv)
-    module = importlib.import_module(args._module)
-    try:
-        return int(module.main(args) or 0)
+    prog = " ".join(["act-bench", *(a for a in argv[:1] if a in COMMANDS)])
+    try:  # building the parser lists tasks and methods, which loads plugins: may fail too
+        args = build_parser(argv).parse_args(argv)
+        return int(importlib.import_module(args._module).main(args) or 0)
     except ActBenchError as exc:
-        print(f"act-bench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"act-bench {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
 
 

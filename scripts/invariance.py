@@ -68,6 +68,20 @@ def fingerprint(work: Path) -> dict:
     return out
 
 
+def machine() -> dict:
+    """What the fingerprint depends on besides the code: float results differ across CPU models
+    and library versions, so a record is only compared on the machine kind that made it."""
+    import platform
+    from importlib.metadata import version
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, **{p: version(p) for p in ("torch", "mujoco", "numpy")}}
+
+
 def _differences(a, b, prefix=""):
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
@@ -86,9 +100,14 @@ def main(argv=None) -> int:
     mode.add_argument("--write", action="store_true")
     p.add_argument("--record", default=str(RECORD))
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        now = fingerprint(Path(tmp))
     record = Path(args.record)
+    if args.check:
+        recorded_on = json.loads(record.read_text()).get("machine")
+        if recorded_on != machine():
+            print(f"skipped: recorded on {recorded_on}, this is {machine()}")
+            return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        now = {"machine": machine(), **fingerprint(Path(tmp))}
     if args.write:
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text(json.dumps(now, indent=1) + "\n")

@@ -61,14 +61,19 @@ def _register_env(spec: TaskSpec) -> None:
         gym.register(id=spec.env_id, entry_point="act_bench.envs.aloha:AlohaEnv", kwargs={"task": spec.name})
 
 
+def load_builtin_tasks() -> None:
+    """Import the built-in task modules (`import act_bench` does, registering their env ids)."""
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
 def load_tasks() -> None:
-    """Import the built-in task modules and the installed plugins (once)."""
+    """The built-in tasks and the installed plugins' (once)."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    load_builtin_tasks()
     from act_bench.plugins import load_plugins
 
     load_plugins()
