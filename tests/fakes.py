@@ -1,4 +1,4 @@
-"""Small stand-ins with the interfaces of notes/interfaces.md, so the evaluation, run and
+"""Small stand-ins with act-bench's interfaces (the env API, rollout.ChunkPolicy, run's backend), so the evaluation, run and
 report tests need neither MuJoCo nor a trained network.
 
 FakeEnv: the env API (obs dict, info with stage/max_stage/is_success, task_config). The best

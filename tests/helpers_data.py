@@ -1,4 +1,4 @@
-"""Small synthetic demonstrations in the HDF5 layout of notes/interfaces.md, and tiny profiles,
+"""Small synthetic demonstrations in the HDF5 layout that generate-demos writes (data/episode_io.py), and tiny profiles,
 for the dataset, policy and training tests (no MuJoCo needed).
 
 The episodes are learnable: qpos follows smooth curves whose phase depends on the episode,

@@ -33,6 +33,7 @@ def _reference(tmp_path, successes, episodes=2):
     return path
 
 
+@pytest.mark.slow
 def test_end_to_end_pass_then_fail(tmp_path, capsys):
     # A 20-step tiny ACT succeeds on none of 2 episodes: fine against a 0/2 reference ...
     ref = _reference(tmp_path, successes=0)
