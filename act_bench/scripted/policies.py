@@ -1,8 +1,8 @@
 """Scripted experts for both tasks, planned in end-effector space.
 
-They use privileged simulator state (object poses) and re-plan at fixed steps from the
-measured object-in-gripper poses, so a small slip during a grasp does not spoil the
-hand-over or the insertion. Every action they produce is a 14-d joint target executed by
+They follow the original ACT release's scripted schedule (waypoints fixed at the start of
+the episode from the objects' initial poses, linearly interpolated in time); where our arms
+and fingers force a different number, docs/fidelity.md gives both and the reason. Every action they produce is a 14-d joint target executed by
 the joint-space environment, which is what gets recorded.
 """
 from __future__ import annotations
@@ -76,104 +76,81 @@ class ScriptedPolicy:
 
 
 class TransferCubePolicy(ScriptedPolicy):
-    """Right arm picks the cube top-down and lifts it to a meeting point; the left arm comes
-    in level from the -x side, grips the cube's free half, and the right arm lets go."""
+    """The original ACT release's transfer-cube expert (docs/fidelity.md), open loop.
 
-    replan_steps = (240,)
-    # The right fingers grip the +x half of the cube and the left fingers its -x half.
-    RIGHT_GRASP_OFFSET = np.array([0.011, 0.0, 0.006])
-    LEFT_GRASP_OFFSET = np.array([-0.030, 0.0, 0.0])
+    The right hand, pitched 60 degrees down, picks the cube and carries it to a fixed meeting
+    point; the left hand, rolled 90 degrees so its fingers close along z, slides in along a
+    path that is the same in every episode, clamps the cube's top and bottom, and the right
+    hand lets go. Only the pick depends on where the cube is.
+    """
+
+    MEET = np.array([0.0, 0.5, 0.25])
+    ABOVE = np.array([0.0, 0.0, 0.08])  # pre-grasp, as the original
+    GRASP = np.array([0.0, 0.0, 0.01])  # grip site relative to the cube centre
+    LEFT_OUT = np.array([-0.1, 0.0, -0.03])
+    LEFT_IN = np.array([-0.02, 0.0, -0.03])
 
     def initial_plan(self):
         cube, _ = self.object_pose("cube")
-        self.meet = np.array([0.0, 0.5, 0.25]) + self.jitter()
-        down = P.TOP_DOWN["right"]
-        grasp = cube + self.RIGHT_GRASP_OFFSET
+        meet = self.MEET + self.jitter()
+        pick = P.PITCHED["right"]
         right = Trajectory([
             self.start_waypoint("right", CLOSED),
-            Waypoint(90, grasp + [0, 0, 0.10], down, OPEN),
-            Waypoint(130, grasp, down, OPEN),
-            Waypoint(150, grasp, down, CLOSED),
-            Waypoint(165, grasp, down, CLOSED),
-            Waypoint(225, self.meet + self.RIGHT_GRASP_OFFSET, down, CLOSED),
+            Waypoint(90, cube + self.ABOVE, pick, OPEN),
+            Waypoint(130, cube + self.GRASP, pick, OPEN),
+            Waypoint(170, cube + self.GRASP, pick, CLOSED),
+            Waypoint(200, meet + [0.05, 0, 0], pick, CLOSED),
+            Waypoint(220, meet, pick, CLOSED),
+            Waypoint(310, meet, pick, OPEN),
+            Waypoint(360, meet + [0.1, 0, 0], pick, OPEN),
         ])
-        level = P.LEVEL["left"]
+        rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
         left = Trajectory([
             self.start_waypoint("left", CLOSED),
-            Waypoint(100, self.meet + [-0.2, 0, 0], level, OPEN),
+            Waypoint(100, meet + self.LEFT_OUT, rolled, OPEN),
+            Waypoint(260, meet + self.LEFT_IN, rolled, OPEN),
+            Waypoint(310, meet + self.LEFT_IN, rolled, CLOSED),
+            Waypoint(360, meet + self.LEFT_OUT, level, CLOSED),
         ])
         return {"right": right, "left": left}
 
-    def replan(self, t):
-        # Hand-over from where the cube really is in the right hand.
-        cube, _ = self.object_pose("cube")
-        level = P.LEVEL["left"]
-        self.plan["left"].replace_from(t, [
-            Waypoint(t + 25, cube + self.LEFT_GRASP_OFFSET + [-0.08, 0, 0], level, OPEN),
-            Waypoint(t + 55, cube + self.LEFT_GRASP_OFFSET, level, OPEN),
-            Waypoint(t + 70, cube + self.LEFT_GRASP_OFFSET, level, CLOSED),
-            Waypoint(t + 150, cube + self.LEFT_GRASP_OFFSET + [-0.05, 0, 0], level, CLOSED),
-        ])
-        rpos, rquat = self.control.grip_pose("right")
-        self.plan["right"].replace_from(t, [
-            Waypoint(t + 70, rpos, rquat, CLOSED),
-            Waypoint(t + 85, rpos, rquat, OPEN),
-            Waypoint(t + 120, rpos + [0.03, 0, 0.08], rquat, OPEN),
-        ])
-
 
 class InsertionPolicy(ScriptedPolicy):
-    """Both arms grasp top-down (right: the peg's +x end, left: the socket's -x end), lift,
-    line the peg up with the socket's channel in mid-air, and push it in to the pin."""
+    """The original ACT release's insertion expert (docs/fidelity.md), open loop.
 
-    replan_steps = (190, 265)
-    PEG_GRASP = np.array([0.03, 0.0, 0.015])  # grip site relative to the peg centre
-    SOCKET_GRASP = np.array([-0.035, 0.0, 0.025])  # ... relative to the socket origin
-    CHANNEL = np.array([0.0, 0.0, 0.01675])  # channel axis point in the socket frame
-    PEG_HALF = 0.06
-    PIN_FACE = -0.006  # x of the pin's +x face in the socket frame
+    Both hands, pitched 60 degrees down, grasp their object at its centre (left: the socket,
+    right: the peg), lift them to either side of a fixed meeting point, and close in until
+    the peg is 2 cm inside the socket, on the pin.
+    """
+
+    MEET = np.array([0.0, 0.5, 0.15])
+    ABOVE = np.array([0.0, 0.0, 0.08])
+    PEG_GRASP = np.array([0.0, 0.0, -0.03])  # grip site relative to the peg centre
+    SOCKET_GRASP = np.array([0.0, 0.0, -0.03])  # ... relative to the socket (channel) centre
+    RIGHT_LIFT = 0.00715  # the right hand carries the peg this much higher than the left hand
 
     def initial_plan(self):
         peg, _ = self.object_pose("peg")
         socket, _ = self.object_pose("socket")
-        self.meet = np.array([-0.06, 0.5, 0.22]) + self.jitter()
-        return {"right": self._grasp_and_lift("right", peg + self.PEG_GRASP),
-                "left": self._grasp_and_lift("left", socket + self.SOCKET_GRASP)}
+        meet = self.MEET + self.jitter()
+        lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE)
+        left.waypoints += [Waypoint(285, meet + [-0.1, 0, 0], P.PITCHED["left"], CLOSED),
+                           Waypoint(340, meet + [-0.05, 0, 0], P.PITCHED["left"], CLOSED)]
+        right = self._grasp("right", peg + self.PEG_GRASP, peg + self.ABOVE)
+        right.waypoints += [Waypoint(285, meet + [0.1, 0, 0] + lift, P.PITCHED["right"], CLOSED),
+                            Waypoint(340, meet + [0.05, 0, 0] + lift, P.PITCHED["right"], CLOSED)]
+        return {"left": left, "right": right}
 
-    def _grasp_and_lift(self, side: str, grasp: np.ndarray) -> Trajectory:
-        """Over the object, down, close, lift 12 cm: both arms do this at the same time."""
-        down = P.TOP_DOWN[side]
+    def _grasp(self, side: str, grasp: np.ndarray, above: np.ndarray) -> Trajectory:
+        """Over the object at t 120, down by t 170, closed by t 220 (both arms at once)."""
+        pick = P.PITCHED[side]
         return Trajectory([
             self.start_waypoint(side, CLOSED),
-            Waypoint(80, grasp + [0, 0, 0.10], down, OPEN),
-            Waypoint(115, grasp, down, OPEN),
-            Waypoint(135, grasp, down, CLOSED),
-            Waypoint(150, grasp, down, CLOSED),
-            Waypoint(185, grasp + [0, 0, 0.12], down, CLOSED),
+            Waypoint(120, above, pick, OPEN),
+            Waypoint(170, grasp, pick, OPEN),
+            Waypoint(220, grasp, pick, CLOSED),
         ])
-
-    def _peg_target(self, socket_pose: tuple, depth_x: float) -> tuple:
-        """Peg pose on the channel axis with its centre at x = depth_x in the socket frame."""
-        return P.compose(socket_pose, (self.CHANNEL + [depth_x, 0, 0], np.array([1.0, 0, 0, 0])))
-
-    def replan(self, t):
-        if t == self.replan_steps[0]:
-            # Carry the socket to the meeting point and the peg in front of its mouth.
-            socket_target = (self.meet, np.array([1.0, 0, 0, 0]))
-            left = self.grip_for_object("left", "socket", socket_target)
-            self.plan["left"].replace_from(t, [Waypoint(t + 60, *left, CLOSED)])
-            peg_target = self._peg_target(socket_target, 0.06 + self.PEG_HALF + 0.04)
-            right = self.grip_for_object("right", "peg", peg_target)
-            self.plan["right"].replace_from(t, [Waypoint(t + 60, *right, CLOSED)])
-        else:
-            # Line up against where the socket really is, then push in past the pin face.
-            socket = self.object_pose("socket")
-            lined_up = self.grip_for_object("right", "peg", self._peg_target(socket, 0.06 + self.PEG_HALF + 0.02))
-            inserted = self.grip_for_object("right", "peg", self._peg_target(socket, self.PIN_FACE + self.PEG_HALF - 0.006))
-            self.plan["right"].replace_from(t, [
-                Waypoint(t + 15, *lined_up, CLOSED),
-                Waypoint(t + 75, *inserted, CLOSED),
-            ])
 
 
 POLICIES = {"transfer_cube": TransferCubePolicy, "insertion": InsertionPolicy}
