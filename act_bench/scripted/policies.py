@@ -125,8 +125,8 @@ class InsertionPolicy(ScriptedPolicy):
 
     MEET = np.array([0.0, 0.5, 0.15])
     ABOVE = np.array([0.0, 0.0, 0.08])
-    PEG_GRASP = np.array([0.0, 0.0, -0.03])  # grip site relative to the peg centre
-    SOCKET_GRASP = np.array([0.0, 0.0, -0.03])  # ... relative to the socket (channel) centre
+    PEG_GRASP = np.array([0.0, 0.0, 0.01715])  # grip site relative to the peg centre
+    SOCKET_GRASP = np.array([0.0, 0.0, 0.01])  # ... relative to the socket (channel) centre
     RIGHT_LIFT = 0.00715  # the right hand carries the peg this much higher than the left hand
 
     def initial_plan(self):
