@@ -47,12 +47,11 @@ class ArmIK:
         """
         i = SIDES.index(side)
         seed_q12 = np.asarray(seed_q12, dtype=float)
-        q6, err = self._dls(side, seed_q12, pos, quat, tol)
-        mirrored = self._mirror(i, q6)
         seed6 = seed_q12[6 * i : 6 * i + 6]
-        if mirrored is not None and np.linalg.norm(mirrored - seed6) < np.linalg.norm(q6 - seed6):
-            q6 = mirrored
+        q6, err = self._dls(side, seed_q12, pos, quat, tol)
+        q6 = self._nearest(i, q6, seed6)
         q6, err = self._settle_roll(side, seed_q12, q6, pos, quat, tol, err)
+        q6 = self._nearest(i, q6, seed6)
         if err > reach_tol:
             raise ValueError(f"{side} arm cannot reach pos={np.round(pos, 3)} (error {err:.2g})")
         return q6
@@ -72,6 +71,12 @@ class ArmIK:
         )
         err = 0.0 if result.success else float(result.err_norm)
         return result.qpos[self.index.arm_qpos[6 * i : 6 * i + 6]].copy(), err
+
+    def _nearest(self, i: int, q6: np.ndarray, seed6: np.ndarray) -> np.ndarray:
+        mirrored = self._mirror(i, q6)
+        if mirrored is not None and np.linalg.norm(mirrored - seed6) < np.linalg.norm(q6 - seed6):
+            return mirrored
+        return q6
 
     def _mirror(self, i: int, q6: np.ndarray) -> np.ndarray | None:
         """The same hand pose with the wrist mirrored: (roll + pi, -pitch, rotate - pi)."""
