@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 def _register_envs() -> None:
     """Import the built-in task modules: each registers its Gymnasium id, so
-    `import act_bench; gymnasium.make("act_bench/TransferCube-v0")` works. Plugins' tasks
+    `import act_bench; gymnasium.make("act_bench/TransferCube-v1")` works. Plugins' tasks
     register theirs when act-bench first lists tasks (act_bench.tasks.task_names())."""
     from act_bench.tasks.registry import load_builtin_tasks
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 import act_bench  # noqa: F401
 from act_bench.envs import make_env
-from act_bench.scripted.policies import POLICIES
+from act_bench.tasks import get_task
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MOMENTS = {"transfer_cube": (0, 200, 320), "insertion": (0, 250, 340)}
@@ -20,7 +20,7 @@ MOMENTS = {"transfer_cube": (0, 200, 320), "insertion": (0, 250, 340)}
 def task_strip(task: str, seed: int = 0) -> Image.Image:
     env = make_env(task, cameras=("top",), image_size=(240, 320))
     obs, _ = env.reset(seed=seed)
-    policy = POLICIES[task](env)
+    policy = get_task(task).expert(env)
     policy.reset()
     frames = {0: obs["images"]["top"]}
     for t in range(max(MOMENTS[task])):

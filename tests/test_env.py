@@ -148,14 +148,14 @@ def test_insertion_stage_logic():
     env = make_env("insertion", cameras=())
     env.reset(seed=0)
     assert env.task.stage(env.data) == 0
-    socket = np.array([0.0, 0.5, 0.3])
+    socket = np.array([0.0, 0.5, 0.3])  # the socket frame's origin is the channel's centre
     _teleport(env, "socket", socket)
-    channel = socket + [0, 0, 0.01675]
-    # Peg in the channel, pressed against the side wall, short of the pin: stage 3.
-    _teleport(env, "peg", channel + [0.06 + 0.03, 0.0025 + 0.0003, 0])
+    # Peg 1 cm inside the mouth (x = 0.06), pressed against the side wall (inner face at
+    # y = 0.018), short of the pin (its face at x = 0.04): stage 3.
+    _teleport(env, "peg", socket + [0.06 + 0.06 - 0.01, 0.018 - 0.01 + 0.0003, 0])
     assert env.task.stage(env.data) == 3
     # Peg tip against the pin's face: stage 4.
-    _teleport(env, "peg", channel + [-0.006 + 0.06 - 0.0003, 0, 0])
+    _teleport(env, "peg", socket + [0.04 + 0.06 - 0.0003, 0, 0])
     assert env.task.stage(env.data) == 4
 
 

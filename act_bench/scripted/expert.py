@@ -1,8 +1,9 @@
 """The base of every task's scripted expert, planned in end-effector space.
 
-An expert uses privileged simulator state (object poses) and may re-plan at fixed steps from
-the measured object-in-gripper poses. Every action it produces is a 14-d joint target executed
-by the joint-space environment, which is what gets recorded. Each task module subclasses it.
+An expert reads privileged simulator state (the objects' start poses) and plans per-arm
+waypoints, linearly interpolated in time, as the original ACT release's experts do. Every
+action it produces is a 14-d joint target executed by the joint-space environment, which is
+what gets recorded. Each task module subclasses it.
 """
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ OPEN, CLOSED = 1.0, 0.0
 
 
 class ScriptedExpert:
-    """Base: per-arm trajectories, re-planning hooks at given steps, IK to joint actions."""
-
-    replan_steps: tuple[int, ...] = ()
+    """Base: per-arm trajectories planned at reset, IK to joint actions."""
 
     def __init__(self, env, rng: np.random.Generator | None = None, noise: float = 0.0):
         self.env = env
@@ -36,8 +35,6 @@ class ScriptedExpert:
 
     def __call__(self) -> np.ndarray:
         """Joint action for the current step (call once per env step)."""
-        if self.t in self.replan_steps:
-            self.replan(self.t)
         targets, grips = {}, {}
         for side in SIDES:
             pos, quat, grip = self.plan[side].at(self.t)
@@ -61,13 +58,6 @@ class ScriptedExpert:
         q = self.env.task.object_poses(self.env.data)[name]
         return q[:3].copy(), q[3:7].copy()
 
-    def grip_for_object(self, side: str, obj: str, target_obj_pose: tuple) -> tuple:
-        """Grip-site pose that puts `obj` (held by `side`) at `target_obj_pose`."""
-        held = P.relative(self.control.grip_pose(side), self.object_pose(obj))
-        return P.compose(target_obj_pose, P.inverse(held))
-
     def initial_plan(self) -> dict[str, Trajectory]:
+        """{"left": Trajectory, "right": Trajectory} for the episode about to start."""
         raise NotImplementedError
-
-    def replan(self, t: int) -> None:
-        pass

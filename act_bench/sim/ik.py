@@ -3,6 +3,14 @@
 dm_control's `qpos_from_site_pose` is a well-tested DLS solver on MuJoCo Jacobians; it works
 on its own Physics, so we keep a private copy of the model for kinematics only and sync the
 arm joints into it before each solve.
+
+The wrist is roll-pitch-roll (forearm_roll, wrist_angle, wrist_rotate): where wrist_angle
+passes near 0 the two rolls act about the same axis, and plain DLS may wander along that
+null space or jump to the mirrored solution (roll + pi, -pitch, rotate - pi), which the
+position servos then follow by swinging the hand round for a second or more. So each
+solution is (1) replaced by its mirror when that lies closer to the seed, and (2) nudged
+along the null space of the arm's Jacobian towards forearm_roll = 0 and re-solved, which
+leaves the grip pose unchanged.
 """
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ import numpy as np
 import act_bench.sim  # noqa: F401  (sets MUJOCO_GL)
 from dm_control import mujoco as dm_mujoco
 from dm_control.utils import inverse_kinematics
+import mujoco
 
 from act_bench.paths import assets_dir
 from act_bench.sim.robot import SIDES, RobotIndex
@@ -22,6 +31,10 @@ class ArmIK:
     def __init__(self, model_file: str):
         self.physics = dm_mujoco.Physics.from_xml_path(str(assets_dir() / model_file))
         self.index = RobotIndex.from_model(self.physics.model.ptr)
+        model = self.physics.model.ptr
+        self._site = {s: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, f"{s}/grip") for s in SIDES}
+        jids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, n) for side in self.index.arm_joint_names for n in side]
+        self._range = model.jnt_range[jids].copy()  # (12, 2)
 
     def solve(self, side: str, seed_q12: np.ndarray, pos, quat, tol: float = 1e-10,
               reach_tol: float = 2e-3) -> np.ndarray:
@@ -33,8 +46,19 @@ class ArmIK:
         missed by more raises ValueError (out of reach).
         """
         i = SIDES.index(side)
-        qpos = self.physics.data.qpos
-        qpos[self.index.arm_qpos] = seed_q12
+        seed_q12 = np.asarray(seed_q12, dtype=float)
+        seed6 = seed_q12[6 * i : 6 * i + 6]
+        q6, err = self._dls(side, seed_q12, pos, quat, tol)
+        q6 = self._nearest(i, q6, seed6)
+        q6, err = self._settle_roll(side, seed_q12, q6, pos, quat, tol, err)
+        q6 = self._nearest(i, q6, seed6)
+        if err > reach_tol:
+            raise ValueError(f"{side} arm cannot reach pos={np.round(pos, 3)} (error {err:.2g})")
+        return q6
+
+    def _dls(self, side, q12, pos, quat, tol) -> tuple[np.ndarray, float]:
+        i = SIDES.index(side)
+        self.physics.data.qpos[self.index.arm_qpos] = q12
         result = inverse_kinematics.qpos_from_site_pose(
             self.physics,
             f"{side}/grip",
@@ -45,6 +69,45 @@ class ArmIK:
             max_steps=100,
             inplace=True,
         )
-        if not result.success and result.err_norm > reach_tol:
-            raise ValueError(f"{side} arm cannot reach pos={np.round(pos, 3)} (error {result.err_norm:.2g})")
-        return result.qpos[self.index.arm_qpos[6 * i : 6 * i + 6]].copy()
+        err = 0.0 if result.success else float(result.err_norm)
+        return result.qpos[self.index.arm_qpos[6 * i : 6 * i + 6]].copy(), err
+
+    def _nearest(self, i: int, q6: np.ndarray, seed6: np.ndarray) -> np.ndarray:
+        mirrored = self._mirror(i, q6)
+        if mirrored is not None and np.linalg.norm(mirrored - seed6) < np.linalg.norm(q6 - seed6):
+            return mirrored
+        return q6
+
+    def _mirror(self, i: int, q6: np.ndarray) -> np.ndarray | None:
+        """The same hand pose with the wrist mirrored: (roll + pi, -pitch, rotate - pi)."""
+        m = q6.copy()
+        m[3] = (q6[3] + 2 * np.pi) % (2 * np.pi) - np.pi
+        m[4] = -q6[4]
+        m[5] = (q6[5] + 2 * np.pi) % (2 * np.pi) - np.pi
+        lo, hi = self._range[6 * i : 6 * i + 6].T
+        return m if np.all(m >= lo) and np.all(m <= hi) else None
+
+    def _settle_roll(self, side, seed_q12, q6, pos, quat, tol, err, gain: float = 0.3,
+                     damping: float = 0.05) -> tuple[np.ndarray, float]:
+        """Move forearm_roll towards 0 along the Jacobian's (damped) null space, re-solve."""
+        if abs(q6[3]) < 1e-6:
+            return q6, err
+        i = SIDES.index(side)
+        physics = self.physics
+        q12 = np.array(seed_q12, dtype=float)
+        q12[6 * i : 6 * i + 6] = q6
+        physics.data.qpos[self.index.arm_qpos] = q12
+        model, data = physics.model.ptr, physics.data.ptr
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+        mujoco.mj_jacSite(model, data, jacp, jacr, self._site[side])
+        dofs = self.index.arm_dof[6 * i : 6 * i + 6]
+        J = np.vstack([jacp[:, dofs], jacr[:, dofs]])
+        null = damping**2 * np.linalg.inv(J.T @ J + damping**2 * np.eye(6))
+        step = null @ np.array([0, 0, 0, -gain * q6[3], 0, 0])
+        if np.linalg.norm(step) < 1e-6:
+            return q6, err
+        q12[6 * i : 6 * i + 6] = q6 + step
+        q6b, errb = self._dls(side, q12, pos, quat, tol)
+        return (q6b, errb) if errb <= max(err, 1e-4) else (q6, err)

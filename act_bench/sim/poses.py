@@ -75,3 +75,24 @@ TOP_DOWN = {
 }
 # Level: pointing at the other arm, fingers closing along the world y axis.
 LEVEL = {"left": np.array([1.0, 0, 0, 0]), "right": yaw_quat(np.pi)}
+
+
+def axis_angle_quat(axis, degrees: float) -> np.ndarray:
+    """Rotation by `degrees` about the unit vector `axis` (right-hand rule)."""
+    axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+    half = np.deg2rad(degrees) / 2
+    return np.array([np.cos(half), *(np.sin(half) * axis)])
+
+
+def world_rotated(q, axis, degrees: float) -> np.ndarray:
+    """Orientation q turned by `degrees` about a world axis."""
+    return quat_mul(axis_angle_quat(axis, degrees), q)
+
+
+# The original ACT expert's orientations. Its mocap starts level (identity), so "from the
+# start orientation" means from LEVEL, turned about world axes:
+# pitched 60 degrees down (left +60, right -60 about world y), for top-side grasps;
+PITCHED = {"left": world_rotated(LEVEL["left"], (0, 1, 0), 60.0),
+           "right": world_rotated(LEVEL["right"], (0, 1, 0), -60.0)}
+# the left hand rolled 90 degrees about world x, fingers closing along z (cube hand-over).
+ROLLED_LEFT = world_rotated(LEVEL["left"], (1, 0, 0), 90.0)

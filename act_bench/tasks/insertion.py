@@ -35,59 +35,43 @@ class InsertionStages(StageRule):
 
 
 class InsertionExpert(ScriptedExpert):
-    """Both arms grasp top-down (right: the peg's +x end, left: the socket's -x end), lift,
-    line the peg up with the socket's channel in mid-air, and push it in to the pin."""
+    """The original ACT release's insertion expert (docs/fidelity.md), open loop.
 
-    replan_steps = (190, 265)
-    PEG_GRASP = np.array([0.03, 0.0, 0.015])  # grip site relative to the peg centre
-    SOCKET_GRASP = np.array([-0.035, 0.0, 0.025])  # ... relative to the socket origin
-    CHANNEL = np.array([0.0, 0.0, 0.01675])  # channel axis point in the socket frame
-    PEG_HALF = 0.06
-    PIN_FACE = -0.006  # x of the pin's +x face in the socket frame
+    Both hands, pitched 60 degrees down, grasp their object at its centre (left: the socket,
+    right: the peg), lift them to either side of a fixed meeting point, and close in until
+    the peg is 2 cm inside the socket, on the pin.
+    """
+
+    MEET = np.array([0.0, 0.5, 0.15])
+    ABOVE = np.array([0.0, 0.0, 0.08])
+    PEG_GRASP = np.array([0.0, 0.0, 0.01715])  # grip site relative to the peg centre
+    SOCKET_GRASP = np.array([0.0, 0.0, 0.01])  # ... relative to the socket (channel) centre
+    RIGHT_LIFT = 0.00715  # the right hand carries the peg this much higher than the left hand
 
     def initial_plan(self):
         peg, _ = self.object_pose("peg")
         socket, _ = self.object_pose("socket")
-        self.meet = np.array([-0.06, 0.5, 0.22]) + self.jitter()
-        return {"right": self._grasp_and_lift("right", peg + self.PEG_GRASP),
-                "left": self._grasp_and_lift("left", socket + self.SOCKET_GRASP)}
+        meet = self.MEET + self.jitter()
+        lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE)
+        left.waypoints += [Waypoint(285, meet + [-0.1, 0, 0], P.PITCHED["left"], CLOSED),
+                           Waypoint(340, meet + [-0.05, 0, 0], P.PITCHED["left"], CLOSED)]
+        right = self._grasp("right", peg + self.PEG_GRASP, peg + self.ABOVE)
+        right.waypoints += [Waypoint(285, meet + [0.1, 0, 0] + lift, P.PITCHED["right"], CLOSED),
+                            Waypoint(340, meet + [0.05, 0, 0] + lift, P.PITCHED["right"], CLOSED)]
+        return {"left": left, "right": right}
 
-    def _grasp_and_lift(self, side: str, grasp: np.ndarray) -> Trajectory:
-        """Over the object, down, close, lift 12 cm: both arms do this at the same time."""
-        down = P.TOP_DOWN[side]
+    def _grasp(self, side: str, grasp: np.ndarray, above: np.ndarray) -> Trajectory:
+        """Over the object at t 120, down by t 170, closed by t 220 (both arms at once)."""
+        pick = P.PITCHED[side]
         return Trajectory([
             self.start_waypoint(side, CLOSED),
-            Waypoint(80, grasp + [0, 0, 0.10], down, OPEN),
-            Waypoint(115, grasp, down, OPEN),
-            Waypoint(135, grasp, down, CLOSED),
-            Waypoint(150, grasp, down, CLOSED),
-            Waypoint(185, grasp + [0, 0, 0.12], down, CLOSED),
+            Waypoint(120, above, pick, OPEN),
+            Waypoint(170, grasp, pick, OPEN),
+            Waypoint(220, grasp, pick, CLOSED),
         ])
 
-    def _peg_target(self, socket_pose: tuple, depth_x: float) -> tuple:
-        """Peg pose on the channel axis with its centre at x = depth_x in the socket frame."""
-        return P.compose(socket_pose, (self.CHANNEL + [depth_x, 0, 0], np.array([1.0, 0, 0, 0])))
 
-    def replan(self, t):
-        if t == self.replan_steps[0]:
-            # Carry the socket to the meeting point and the peg in front of its mouth.
-            socket_target = (self.meet, np.array([1.0, 0, 0, 0]))
-            left = self.grip_for_object("left", "socket", socket_target)
-            self.plan["left"].replace_from(t, [Waypoint(t + 60, *left, CLOSED)])
-            peg_target = self._peg_target(socket_target, 0.06 + self.PEG_HALF + 0.04)
-            right = self.grip_for_object("right", "peg", peg_target)
-            self.plan["right"].replace_from(t, [Waypoint(t + 60, *right, CLOSED)])
-        else:
-            # Line up against where the socket really is, then push in past the pin face.
-            socket = self.object_pose("socket")
-            lined_up = self.grip_for_object("right", "peg", self._peg_target(socket, 0.06 + self.PEG_HALF + 0.02))
-            inserted = self.grip_for_object("right", "peg", self._peg_target(socket, self.PIN_FACE + self.PEG_HALF - 0.006))
-            self.plan["right"].replace_from(t, [
-                Waypoint(t + 15, *lined_up, CLOSED),
-                Waypoint(t + 75, *inserted, CLOSED),
-            ])
-
-
-SPEC = register_task(TaskSpec(name="insertion", env_id="act_bench/Insertion-v0",
+SPEC = register_task(TaskSpec(name="insertion", env_id="act_bench/Insertion-v1",
                               stage_rule=InsertionStages, expert=InsertionExpert,
                               config_file=tasks_dir() / "insertion.toml"))

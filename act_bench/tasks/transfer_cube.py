@@ -33,52 +33,45 @@ class TransferCubeStages(StageRule):
 
 
 class TransferCubeExpert(ScriptedExpert):
-    """Right arm picks the cube top-down and lifts it to a meeting point; the left arm comes
-    in level from the -x side, grips the cube's free half, and the right arm lets go."""
+    """The original ACT release's transfer-cube expert (docs/fidelity.md), open loop.
 
-    replan_steps = (240,)
-    # The right fingers grip the +x half of the cube and the left fingers its -x half.
-    RIGHT_GRASP_OFFSET = np.array([0.011, 0.0, 0.006])
-    LEFT_GRASP_OFFSET = np.array([-0.030, 0.0, 0.0])
+    The right hand, pitched 60 degrees down, picks the cube and carries it to a fixed meeting
+    point; the left hand, rolled 90 degrees so its fingers close along z, slides in along a
+    path that is the same in every episode, clamps the cube's top and bottom, and the right
+    hand lets go. Only the pick depends on where the cube is.
+    """
+
+    MEET = np.array([0.0, 0.5, 0.25])
+    ABOVE = np.array([0.0, 0.0, 0.08])  # pre-grasp, as the original
+    GRASP = np.array([0.0, 0.0, 0.01])  # grip site relative to the cube centre
+    LEFT_OUT = np.array([-0.1, 0.0, -0.03])
+    LEFT_IN = np.array([-0.02, 0.0, -0.03])
 
     def initial_plan(self):
         cube, _ = self.object_pose("cube")
-        self.meet = np.array([0.0, 0.5, 0.25]) + self.jitter()
-        down = P.TOP_DOWN["right"]
-        grasp = cube + self.RIGHT_GRASP_OFFSET
+        meet = self.MEET + self.jitter()
+        pick = P.PITCHED["right"]
         right = Trajectory([
             self.start_waypoint("right", CLOSED),
-            Waypoint(90, grasp + [0, 0, 0.10], down, OPEN),
-            Waypoint(130, grasp, down, OPEN),
-            Waypoint(150, grasp, down, CLOSED),
-            Waypoint(165, grasp, down, CLOSED),
-            Waypoint(225, self.meet + self.RIGHT_GRASP_OFFSET, down, CLOSED),
+            Waypoint(90, cube + self.ABOVE, pick, OPEN),
+            Waypoint(130, cube + self.GRASP, pick, OPEN),
+            Waypoint(170, cube + self.GRASP, pick, CLOSED),
+            Waypoint(200, meet + [0.05, 0, 0], pick, CLOSED),
+            Waypoint(220, meet, pick, CLOSED),
+            Waypoint(310, meet, pick, OPEN),
+            Waypoint(360, meet + [0.1, 0, 0], pick, OPEN),
         ])
-        level = P.LEVEL["left"]
+        rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
         left = Trajectory([
             self.start_waypoint("left", CLOSED),
-            Waypoint(100, self.meet + [-0.2, 0, 0], level, OPEN),
+            Waypoint(100, meet + self.LEFT_OUT, rolled, OPEN),
+            Waypoint(260, meet + self.LEFT_IN, rolled, OPEN),
+            Waypoint(310, meet + self.LEFT_IN, rolled, CLOSED),
+            Waypoint(360, meet + self.LEFT_OUT, level, CLOSED),
         ])
         return {"right": right, "left": left}
 
-    def replan(self, t):
-        # Hand-over from where the cube really is in the right hand.
-        cube, _ = self.object_pose("cube")
-        level = P.LEVEL["left"]
-        self.plan["left"].replace_from(t, [
-            Waypoint(t + 25, cube + self.LEFT_GRASP_OFFSET + [-0.08, 0, 0], level, OPEN),
-            Waypoint(t + 55, cube + self.LEFT_GRASP_OFFSET, level, OPEN),
-            Waypoint(t + 70, cube + self.LEFT_GRASP_OFFSET, level, CLOSED),
-            Waypoint(t + 150, cube + self.LEFT_GRASP_OFFSET + [-0.05, 0, 0], level, CLOSED),
-        ])
-        rpos, rquat = self.control.grip_pose("right")
-        self.plan["right"].replace_from(t, [
-            Waypoint(t + 70, rpos, rquat, CLOSED),
-            Waypoint(t + 85, rpos, rquat, OPEN),
-            Waypoint(t + 120, rpos + [0.03, 0, 0.08], rquat, OPEN),
-        ])
 
-
-SPEC = register_task(TaskSpec(name="transfer_cube", env_id="act_bench/TransferCube-v0",
+SPEC = register_task(TaskSpec(name="transfer_cube", env_id="act_bench/TransferCube-v1",
                               stage_rule=TransferCubeStages, expert=TransferCubeExpert,
                               config_file=tasks_dir() / "transfer_cube.toml"))
