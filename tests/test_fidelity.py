@@ -157,3 +157,36 @@ def test_expert_succeeds_open_loop(task):
     for seed in (0, 1, 2):
         ep = record_episode(env, seed=seed)
         assert ep.attrs["success"], (task, seed, int(ep.stage.max()))
+
+
+def _readme_rows() -> dict[str, list[str]]:
+    """The README's fidelity tables: first cell -> the row's cells."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Fidelity to the original release"):readme.index("### Deviations, in short")]
+    return {cells[1].strip(): [c.strip() for c in cells[2:-1]]
+            for cells in (line.split("|") for line in section.splitlines() if line.startswith("| "))}
+
+
+def _fmt(v):
+    return f"{v:g}"
+
+
+def test_readme_table_states_the_model_numbers(insertion):
+    """What the README's table says (original | ours) is what the model holds."""
+    rows = _readme_rows()
+    plates, walls, pin = SOCKET["socket_bottom"][0], SOCKET["socket_left"][0], SOCKET["pin"][0]
+    for row, size in (("socket bottom / top plates", plates), ("socket side walls", walls), ("pin", pin)):
+        original, ours = rows[row][0], rows[row][1]
+        assert f"({', '.join(_fmt(v) for v in size)})" in original and ours == "same", row
+    m = insertion
+    assert m.geom_size[_geom(m, "socket_bottom")].tolist() == pytest.approx(plates)
+    for task, obj, row in (("transfer_cube", "cube", "cube range"), ("insertion", "peg", "peg range"),
+                           ("insertion", "socket", "socket range")):
+        r = load_task(task).objects[obj]
+        original, ours = rows[row][0], rows[row][1]
+        assert f"x U[{_fmt(r.x[0])}, {_fmt(r.x[1])}], y U[{_fmt(r.y[0])}, {_fmt(r.y[1])}]" in original, row
+        assert ours == f"same, z = {_fmt(r.z[0])}", row
+    assert rows["table colour"][0] == "rgba (0.2, 0.2, 0.2)" and rows["table colour"][1].startswith("same")
+    assert rows["channel"][0].startswith("36 x 36 mm, 8 mm clearance")
