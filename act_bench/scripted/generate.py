@@ -104,13 +104,14 @@ def generate_demos(
     episodes: int,
     out_dir: str | Path,
     seed: int = 0,
-    cameras=("top",),
-    image_size=(480, 640),
+    cameras=None,
+    image_size=None,
     workers: int = 1,
     noise: float = 0.0,
     progress: bool = True,
 ) -> dict:
-    """Record `episodes` successful scripted episodes into out_dir; return the manifest."""
+    """Record `episodes` successful scripted episodes into out_dir; return the manifest.
+    cameras and image_size default to the task's TOML."""
     task_cfg = get_task(task).config()
     if episodes < 1:
         raise ActBenchError(f"--episodes must be at least 1, got {episodes}")
@@ -118,7 +119,8 @@ def generate_demos(
         raise ActBenchError(f"--workers must be at least 1, got {workers}")
     if noise < 0:
         raise ActBenchError(f"--noise must be >= 0, got {noise}")
-    cameras = list(cameras)
+    cameras = list(task_cfg.cameras if cameras is None else cameras)
+    image_size = task_cfg.image_size if image_size is None else image_size
     _check_cameras(task_cfg, cameras)
     out_dir = Path(out_dir)
     settings = {
@@ -219,8 +221,8 @@ def add_arguments(p) -> None:
     p.add_argument("--episodes", type=int, default=50, help="successful episodes to record (default 50)")
     p.add_argument("--out", default=None, help="output folder (default demos/TASK_HxW_CAMERAS)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--cameras", default="top", help="comma-separated cameras, or 'none' (default top)")
-    p.add_argument("--image-size", default="480x640", help="HEIGHTxWIDTH (default 480x640)")
+    p.add_argument("--cameras", default=None, help="comma-separated cameras, or 'none' (default: the task's, top)")
+    p.add_argument("--image-size", default=None, help="HEIGHTxWIDTH (default: the task's, 480x640)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: all cores)")
     p.add_argument("--noise", type=float, default=0.0, help="waypoint noise in metres for more varied demos (default 0)")
 
@@ -230,7 +232,9 @@ def parse_cameras(text: str) -> list[str]:
 
 
 def main(args) -> int:
-    cameras, size = parse_cameras(args.cameras), parse_image_size(args.image_size)
+    task = get_task(args.task).config()
+    cameras = list(task.cameras) if args.cameras is None else parse_cameras(args.cameras)
+    size = tuple(task.image_size) if args.image_size is None else parse_image_size(args.image_size)
     out = Path(args.out) if args.out else demo_dir(args.task, size, cameras)
     manifest = generate_demos(args.task, args.episodes, out, seed=args.seed, cameras=cameras, image_size=size,
                               workers=args.workers, noise=args.noise)
