@@ -23,9 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from act_bench.data.dataset import ChunkDataset, batch_to_torch  # noqa: E402
 from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.policies.config import METHODS, load_profile  # noqa: E402
-from act_bench.policies.registry import build_policy  # noqa: E402
-from act_bench.train import autocast_context, available_cores, make_optimizer, resolve_device, train_step  # noqa: E402
+from act_bench.device import resolve_device  # noqa: E402
+from act_bench.executors import available_cores  # noqa: E402
+from act_bench.policies.config import load_profile  # noqa: E402
+from act_bench.policies.registry import build_policy, policy_names  # noqa: E402
+from act_bench.train import autocast_context, make_optimizer, train_step  # noqa: E402
 
 # the bar for the cpu profile on a 2-core machine
 CPU_TARGET_STEPS_PER_S = 7.0
@@ -138,7 +140,7 @@ def measure(method: str, profile: str, device: torch.device, seconds: float, min
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", default="cpu,ci,paper", help="comma-separated (default: cpu,ci,paper)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated (default: all)")
+    parser.add_argument("--methods", default=",".join(policy_names()), help="comma-separated policies (default: all)")
     parser.add_argument("--seconds", type=float, default=15.0, help="time spent training per measurement")
     parser.add_argument("--min-steps", type=int, default=3)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
