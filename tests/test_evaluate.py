@@ -174,10 +174,14 @@ def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
     (run / "config.json").write_text(json.dumps({"task": "insertion", "seed": 2}))
     policy = FakePolicy(chunk_size=1)
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
-    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=Factory()))
-    assert evaluate.main(_cli_args(run=run, episodes=3, videos=0)) == 0
+    make = Factory()
+    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=make))
+    assert evaluate.main(_cli_args(run=run, episodes=3, videos=0, batch=2)) == 0
     out = run / "eval" / "bc_seed2"
     assert (out / "summary.json").exists() and "insertion / bc / seed 2" in capsys.readouterr().out
+    assert len(make.envs) == 2 and len(make.resets) == 3  # --batch 2: two envs for three episodes
+    with pytest.raises(ActBenchError, match="--batch must be >= 1"):
+        evaluate.main(_cli_args(run=run, episodes=4, videos=0, batch=0))
     with pytest.raises(ActBenchError, match="needs a 'act' policy"):
         evaluate.main(_cli_args(run=run, episodes=3, videos=0, method="act"))
 
