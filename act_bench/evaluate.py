@@ -5,6 +5,10 @@ Per episode we record the best stage reached, success and length; per run the su
 of every stage with a 95% Wilson interval. Results go to out_dir/episodes.csv (one row per
 episode, appended as they finish, so an interrupted evaluation resumes where it stopped),
 out_dir/summary.json (the done marker) and out_dir/videos/episode_XXX.mp4 for the first few.
+
+Episodes run `batch` at a time in lockstep (act_bench.lockstep: one batched policy query per
+step), each with the actions it would get alone, so the batch size changes no outcome beyond
+the float rounding of a batched forward pass, and rows are the same whatever it is.
 """
 from __future__ import annotations
 
@@ -21,18 +25,21 @@ from act_bench.device import DEVICES, resolve_device
 from act_bench.ensembling import Execution
 from act_bench.errors import ActBenchError
 from act_bench.policies.registry import get_method, method_names
-from act_bench.rollout import ChunkPolicy, run_episode
+from act_bench.lockstep import run_lockstep
+from act_bench.rollout import ChunkPolicy
 from act_bench.seeding import eval_seed
 from act_bench.stats import stage_rates
 from act_bench.tasks.registry import get_task
 
 VIDEO_SIZE = (240, 320)
+DEFAULT_BATCH = 16  # episodes stepped together; more buys little once the envs dominate
 
 
 @dataclass(frozen=True)
 class EvalSpec:
     """One evaluation: which task and method, which seeds, where, and of which checkpoint
-    (policy_id, from layout.run_identity; a different one is refused unless `fresh`)."""
+    (policy_id, from layout.run_identity; a different one is refused unless `fresh`).
+    batch: episodes stepped in lockstep (one env each), which changes no outcome."""
 
     task: str
     method: str
@@ -42,6 +49,7 @@ class EvalSpec:
     videos: int = 3
     policy_id: str | None = None
     fresh: bool = False
+    batch: int = DEFAULT_BATCH
 
 
 def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | None = None,
@@ -54,6 +62,8 @@ def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | 
     method = get_method(spec.method)
     if spec.episodes < 1:
         raise ActBenchError(f"--episodes must be >= 1, got {spec.episodes}")
+    if spec.batch < 1:
+        raise ActBenchError(f"--batch must be >= 1, got {spec.batch}")
     execution = execution or Execution.resolve(method.execution, int(policy.chunk_size), _eval_config(policy))
     out_dir = Path(spec.out_dir)
     _start(out_dir, {"task": spec.task, "method": spec.method, "seed": int(spec.seed), "policy_id": spec.policy_id,
@@ -62,14 +72,19 @@ def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | 
     todo = [i for i in range(spec.episodes) if i not in rows]
     if env_factory is None:
         from act_bench.envs import make_env as env_factory
-    env = env_factory(spec.task, cameras=tuple(policy.camera_names), image_size=tuple(policy.image_size),
-                      render_mode="rgb_array" if any(i < spec.videos for i in todo) else None)
-    stage_names = list(env.unwrapped.task_config.stage_names)
-    policy.eval()
+    # any env may get a video episode when a slot frees up, so all can render while one is due
+    render_mode = "rgb_array" if any(i < spec.videos for i in todo) else None
+    envs = []
     try:
-        _run_episodes(policy, spec, execution, env, stage_names, rows, todo, progress)
+        for _ in range(max(1, min(spec.batch, len(todo)))):
+            envs.append(env_factory(spec.task, cameras=tuple(policy.camera_names),
+                                    image_size=tuple(policy.image_size), render_mode=render_mode))
+        stage_names = list(envs[0].unwrapped.task_config.stage_names)
+        policy.eval()
+        _run_episodes(policy, spec, execution, envs, stage_names, rows, todo, progress)
     finally:
-        env.close()
+        for env in envs:
+            env.close()
     return _write_summary(spec, method.execution, execution, stage_names, rows, int(policy.chunk_size))
 
 
@@ -78,33 +93,32 @@ def _eval_config(policy):
     return getattr(profile, "eval", None)
 
 
-def _run_episodes(policy, spec: EvalSpec, execution: Execution, env, stage_names, rows: dict, todo, progress):
+def _run_episodes(policy, spec: EvalSpec, execution: Execution, envs, stage_names, rows: dict, todo, progress):
     import pandas as pd
     from tqdm import tqdm
 
-    selector = execution.selector()
     csv_path = Path(spec.out_dir) / "episodes.csv"
-    bar = tqdm(todo, desc=f"eval {spec.task} {spec.method} seed{spec.seed}", unit="ep", disable=not progress,
-               dynamic_ncols=True)
-    try:
-        for i in bar:
-            video = None
-            if i < spec.videos:
-                from act_bench.video import EpisodeVideo
+    bar = tqdm(total=len(todo), desc=f"eval {spec.task} {spec.method} seed{spec.seed}", unit="ep",
+               disable=not progress, dynamic_ncols=True)
 
-                video = EpisodeVideo(Path(spec.out_dir) / "videos" / f"episode_{i:03d}.mp4", stage_names,
-                                     size=VIDEO_SIZE)
-            ok = False
-            try:
-                row = run_episode(env, policy, selector, eval_seed(spec.seed, i), stage_names, video)
-                ok = True
-            finally:
-                if video is not None:
-                    video.close(ok=ok)
-            rows[i] = {"episode": i, "seed": eval_seed(spec.seed, i), **row}
-            write_csv(csv_path, pd.DataFrame([rows[j] for j in sorted(rows)]))
-            done = [rows[j] for j in range(spec.episodes) if j in rows]
-            bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
+    def make_video(i: int):
+        if i >= spec.videos:
+            return None
+        from act_bench.video import EpisodeVideo
+
+        return EpisodeVideo(Path(spec.out_dir) / "videos" / f"episode_{i:03d}.mp4", stage_names, size=VIDEO_SIZE)
+
+    def on_row(i: int, row: dict) -> None:
+        # written as each episode ends (so an interrupted evaluation resumes), ordered by index
+        rows[i] = {"episode": i, "seed": eval_seed(spec.seed, i), **row}
+        write_csv(csv_path, pd.DataFrame([rows[j] for j in sorted(rows)]))
+        done = [rows[j] for j in range(spec.episodes) if j in rows]
+        bar.update(1)
+        bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
+
+    try:
+        run_lockstep(envs, policy, execution, [(i, eval_seed(spec.seed, i)) for i in todo], stage_names, on_row,
+                     make_video)
     finally:
         bar.close()
 
@@ -189,6 +203,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="output folder (default: RUN/eval/METHOD_seedS, plus _mM or _nN when those are given)")
     parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                        help=f"episodes stepped together, one batched policy query per step (default {DEFAULT_BATCH}); "
+                             "changes no outcome")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -239,7 +256,8 @@ def main(args) -> int:
     if checkpoint:  # a named checkpoint is another policy than the run's default one
         policy_id = f"{policy_id or run_dir}: checkpoint {checkpoint} step {policy.checkpoint_meta.get('step')}"
     episodes = args.episodes if args.episodes is not None else getattr(_eval_config(policy), "episodes", 50)
-    spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, policy_id=policy_id, fresh=args.fresh)
+    spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, policy_id=policy_id, fresh=args.fresh,
+                    batch=args.batch)
     summary = evaluate_policy(policy, spec, execution, progress=not args.no_progress)
     print(format_summary(summary))
     print(f"results in {out}")

@@ -80,8 +80,13 @@ def run_episode(env, policy: ChunkPolicy, selector, episode_seed: int, stage_nam
             video.add(video_frame(env, obs, cameras), length, stage, max_stage, force=done)
     if video is not None:
         video.hold()  # show the final state for a moment
-    row = {"max_stage": max_stage, "success": int(max_stage >= n_stages), "length": length,
-           "queries": selector.queries}
+    return episode_row(max_stage, length, selector.queries, stage_names, start)
+
+
+def episode_row(max_stage: int, length: int, queries: int, stage_names: Sequence[str], start: float) -> dict:
+    """An episode's row of episodes.csv (less its index and seed)."""
+    n_stages = len(stage_names)
+    row = {"max_stage": max_stage, "success": int(max_stage >= n_stages), "length": length, "queries": int(queries)}
     for i, name in enumerate(stage_names, start=1):
         row[f"reached_{name}"] = int(max_stage >= i)
     row["seconds"] = round(time.perf_counter() - start, 3)

@@ -3,8 +3,11 @@ report tests need neither MuJoCo nor a trained network.
 
 FakeEnv: the env API (obs dict, info with stage/max_stage/is_success, task_config). The best
 stage an episode reaches is seed % 5, reached one stage every 3 steps, so success rates are
-known in advance. FakePolicy: predict_chunk returns chunks whose action[0] is the query
-number and action[1] the index inside the chunk, so tests can see what got executed.
+known in advance; qpos[0] is the step and qpos[1] the seed (mod 1000), and `by_seed` keeps the
+actions of each episode. FakePolicy: predict_chunk returns chunks whose action[0] is the query
+(call) number and action[1] the index inside the chunk, so tests can see what got executed;
+`rows` counts the observations queried (a batched call queries several). ObsPolicy: chunks
+that are a fixed function of the observation only, the same whatever the batch.
 FakeBackend: generate_demos / load_profile / train_policy / load_policy / make_env for
 act_bench.run, logging each call to a file (calls can come from worker processes).
 """
@@ -31,12 +34,15 @@ class FakeEnv:
         self.task_config = SimpleNamespace(episode_len=episode_len, max_stage=4, stage_names=STAGES[task])
         self.actions: list[np.ndarray] = []
         self.seeds: list[int] = []
+        self.by_seed: dict[int, list[np.ndarray]] = {}
         self.renders = 0
 
     def _obs(self):
         h, w = self.image_size
         img = np.full((h, w, 3), (self.t * 7) % 255, np.uint8)
-        return {"qpos": np.zeros(14), "qvel": np.zeros(14), "images": {c: img.copy() for c in self.cameras}}
+        qpos = np.zeros(14)
+        qpos[:2] = self.t, int(self.seeds[-1]) % 1000
+        return {"qpos": qpos, "qvel": np.zeros(14), "images": {c: img.copy() for c in self.cameras}}
 
     def _info(self):
         return {"stage": self.stage, "max_stage": self.max_stage, "is_success": self.max_stage == 4}
@@ -45,12 +51,14 @@ class FakeEnv:
         self.seeds.append(seed)
         self.t, self.stage, self.max_stage = 0, 0, 0
         self.cap = int(seed) % 5
+        self.by_seed[seed] = []
         return self._obs(), self._info()
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float64)
         assert action.shape == (14,)
         self.actions.append(action.copy())
+        self.by_seed[self.seeds[-1]].append(action.copy())
         self.t += 1
         self.stage = min(self.cap, self.t // 3)
         self.max_stage = max(self.max_stage, self.stage)
@@ -76,6 +84,7 @@ class FakePolicy(torch.nn.Module):
         self.chunk_size, self.camera_names, self.image_size = chunk_size, list(camera_names), tuple(image_size)
         self.weight = torch.nn.Parameter(torch.zeros(1))
         self.queries = 0
+        self.rows = 0
 
     def predict_chunk(self, qpos, images):
         b = qpos.shape[0]
@@ -87,7 +96,21 @@ class FakePolicy(torch.nn.Module):
         out[:, :, 0] = self.queries
         out[:, :, 1] = torch.arange(self.chunk_size, dtype=torch.float32)
         self.queries += 1
+        self.rows += b
         return out
+
+
+class ObsPolicy(FakePolicy):
+    """Chunks that depend on the observation only (step, seed and image), irregular enough that
+    ensembling mixes distinct values; elementwise float32 maths, so batching changes nothing."""
+
+    def predict_chunk(self, qpos, images):
+        super().predict_chunk(qpos, images)  # the checks and counts
+        i = torch.arange(self.chunk_size, dtype=torch.float32)[None, :, None]
+        j = torch.arange(14, dtype=torch.float32)[None, None, :]
+        t, seed = qpos[:, 0, None, None], qpos[:, 1, None, None]
+        pixel = images[:, 0, 0, 0, 0].float()[:, None, None]
+        return torch.sin(0.37 * t + 0.11 * seed + 0.5 * i + 0.013 * j * pixel) * (1 + 0.1 * j)
 
 
 def _log(path, **event):
@@ -178,7 +201,7 @@ def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", 
 
 
 def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=False, *, temporal_ensemble_m=None,
-             n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False) -> dict:
+             n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False, batch=16) -> dict:
     """evaluate_policy with the execution resolved as `act-bench eval` resolves it."""
     from act_bench.ensembling import Execution
     from act_bench.evaluate import EvalSpec, evaluate_policy
@@ -186,5 +209,6 @@ def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=F
 
     execution = Execution.resolve(get_method(method).execution, policy.chunk_size, None, temporal_ensemble_m,
                                   n_action_steps)
-    spec = EvalSpec(task, method, seed, episodes, out_dir, videos=videos, policy_id=policy_id, fresh=fresh)
+    spec = EvalSpec(task, method, seed, episodes, out_dir, videos=videos, policy_id=policy_id, fresh=fresh,
+                    batch=batch)
     return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)

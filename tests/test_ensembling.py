@@ -99,3 +99,56 @@ def test_open_loop_default_is_whole_chunk_and_rejects_too_long():
     single.add(np.zeros((1, 14)))
     single.pop()
     assert single.needs_query()
+
+
+# ---------------------------------------------------------------- batched selectors
+def _lockstep_against_single(execution, batch, d, k, rng, steps=60):
+    """Drive a batched selector and one single selector per row through the same random
+    schedule (rows restart at random steps, as slots of a batched evaluation do) and check that
+    every popped action is bit-for-bit the single selector's."""
+    batched = execution.batch_selector(batch, d)
+    singles = [execution.selector(d) for _ in range(batch)]
+    for t in range(steps):
+        restart = np.flatnonzero(rng.random(batch) < 0.05)
+        batched.reset(restart)
+        for r in restart:
+            singles[r].reset()
+        live = np.flatnonzero(rng.random(batch) < 0.8)  # rows not stepped this time stay put
+        need = live[batched.needs_query()[live]]
+        assert list(need) == [r for r in live if singles[r].needs_query()]
+        chunks = rng.normal(size=(len(need), k, d))
+        if len(need):
+            batched.add(chunks, need)
+        for r, c in zip(need, chunks):
+            singles[r].add(c)
+        got = batched.pop(live)
+        for r, a in zip(live, got):
+            np.testing.assert_array_equal(a, singles[r].pop())
+    assert list(batched.queries) == [s.queries for s in singles]
+    assert list(batched.t) == [s.t for s in singles]
+
+
+@pytest.mark.parametrize("k,m", [(1, 0.01), (5, 0.01), (17, 0.5), (4, 0.0)])
+def test_batched_ensembler_is_bit_for_bit_the_single_one(k, m):
+    _lockstep_against_single(Execution("ensemble", k, m=m), 7, 14, k, np.random.default_rng(k))
+
+
+@pytest.mark.parametrize("k,n", [(1, 1), (5, 2), (5, 5), (10, 3), (6, None)])
+def test_batched_chunker_is_bit_for_bit_the_single_one(k, n):
+    _lockstep_against_single(Execution("open_loop", k, n_action_steps=n), 6, 14, k, np.random.default_rng(k + 1))
+
+
+def test_batched_selectors_check_their_input():
+    ens = Execution("ensemble", 4, m=0.01).batch_selector(3, 2)
+    with pytest.raises(RuntimeError, match="no prediction"):
+        ens.pop([1])
+    with pytest.raises(ValueError):
+        ens.add(np.ones((2, 3, 2)), [0, 1])  # chunk of 3, not 4
+    with pytest.raises(ValueError):
+        ens.add(np.ones((1, 4, 2)), [0, 1])  # one chunk for two rows
+    ch = Execution("open_loop", 5, n_action_steps=2).batch_selector(2, 14)
+    assert list(ch.needs_query()) == [True, True]
+    with pytest.raises(RuntimeError, match="no action queued"):
+        ch.pop()
+    with pytest.raises(Exception, match="longer than"):
+        Execution("open_loop", 5, n_action_steps=6).batch_selector(1).add(np.zeros((1, 5, 14)))

@@ -15,13 +15,16 @@ from fakes import FakeEnv, FakePolicy, run_eval
 
 
 class Factory:
-    """make_env stand-in that remembers the envs it made."""
+    """make_env stand-in that remembers the envs it made and the seeds they were reset with, in
+    the order of the resets (episodes start in this order)."""
 
     def __init__(self):
-        self.envs = []
+        self.envs, self.resets = [], []
 
     def __call__(self, task, cameras=("top",), image_size=(480, 640), render_mode=None):
         env = FakeEnv(task, cameras, image_size, render_mode)
+        reset = env.reset
+        env.reset = lambda seed=None: (self.resets.append(seed), reset(seed))[1]
         self.envs.append(env)
         return env
 
@@ -69,7 +72,8 @@ def test_bc_one_action_per_step(tmp_path):
     s = run_eval(policy, "transfer_cube", "bc", 2, 0, tmp_path, videos=0, progress=False,
                                  env_factory=make)
     df = pd.read_csv(tmp_path / "episodes.csv")
-    assert (df["queries"] == df["length"]).all() and policy.queries == df["length"].sum()
+    assert (df["queries"] == df["length"]).all() and policy.rows == df["length"].sum()
+    assert policy.queries == df["length"].max()  # both episodes in one batched query per step
     assert s["policy"] == "bc"
 
 
@@ -79,8 +83,8 @@ def test_scores_seeds_csv_and_resume(tmp_path):
     run_eval(FakePolicy(), "transfer_cube", "act-no-te", 3, 7, tmp_path, **kw)
     s = run_eval(FakePolicy(), "transfer_cube", "act-no-te", 8, 7, tmp_path, **kw)
     seeds = [eval_seed(7, i) for i in range(8)]
-    # the second call ran only the 5 missing episodes, in order, on the eval seeds
-    assert make.envs[0].seeds == seeds[:3] and make.envs[1].seeds == seeds[3:]
+    # the second call ran only the 5 missing episodes, started in order, on the eval seeds
+    assert make.resets == seeds
     df = pd.read_csv(tmp_path / "episodes.csv")
     assert list(df["episode"]) == list(range(8)) and list(df["seed"]) == seeds
     best = [x % 5 for x in seeds]
@@ -95,7 +99,7 @@ def test_scores_seeds_csv_and_resume(tmp_path):
     assert layout.summary_is_complete(tmp_path, 8) and not layout.summary_is_complete(tmp_path, 9)
     # a smaller request reuses the first episodes only
     s4 = run_eval(FakePolicy(), "transfer_cube", "act-no-te", 4, 7, tmp_path, **kw)
-    assert len(make.envs[2].seeds) == 0 and s4["stages"][0]["episodes"] == 4
+    assert make.resets == seeds and s4["stages"][0]["episodes"] == 4
     with pytest.raises(ActBenchError, match="evaluation of seed 7, not 8"):
         run_eval(FakePolicy(), "transfer_cube", "act-no-te", 2, 8, tmp_path, **kw)
     with pytest.raises(ActBenchError, match="of method 'act-no-te', not 'act'"):
@@ -110,11 +114,11 @@ def test_another_checkpoint_is_refused_or_restarted(tmp_path):
     with pytest.raises(ActBenchError, match="another checkpoint"):
         run_eval(FakePolicy(), "insertion", "act", 3, 0, tmp_path, policy_id="b", **kw)
     s = run_eval(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
-    assert len(make.envs[-1].seeds) == 2 and s["policy_id"] == "b"  # old episodes were dropped
+    assert len(make.resets) == 3 + 2 and s["policy_id"] == "b"  # old episodes were dropped
     assert len(pd.read_csv(tmp_path / "episodes.csv")) == 2
     # same identity and fresh: nothing to discard, nothing rerun
     run_eval(FakePolicy(), "insertion", "act", 2, 0, tmp_path, policy_id="b", fresh=True, **kw)
-    assert len(make.envs[-1].seeds) == 0
+    assert len(make.resets) == 5
 
 
 def test_run_identity(tmp_path):
@@ -170,10 +174,14 @@ def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
     (run / "config.json").write_text(json.dumps({"task": "insertion", "seed": 2}))
     policy = FakePolicy(chunk_size=1)
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
-    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=Factory()))
-    assert evaluate.main(_cli_args(run=run, episodes=3, videos=0)) == 0
+    make = Factory()
+    monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=make))
+    assert evaluate.main(_cli_args(run=run, episodes=3, videos=0, batch=2)) == 0
     out = run / "eval" / "bc_seed2"
     assert (out / "summary.json").exists() and "insertion / bc / seed 2" in capsys.readouterr().out
+    assert len(make.envs) == 2 and len(make.resets) == 3  # --batch 2: two envs for three episodes
+    with pytest.raises(ActBenchError, match="--batch must be >= 1"):
+        evaluate.main(_cli_args(run=run, episodes=4, videos=0, batch=0))
     with pytest.raises(ActBenchError, match="needs a 'act' policy"):
         evaluate.main(_cli_args(run=run, episodes=3, videos=0, method="act"))
 

@@ -1,0 +1,108 @@
+"""Many evaluation episodes stepped in lockstep, with one batched policy query per step.
+
+Each of the N envs is a slot that runs one episode at a time. Every step, the live slots whose
+selector wants a new chunk are queried together (one predict_chunk call), then every live env
+steps with its own action. An episode that ends (time limit, or success) yields its row and
+hands its slot to the next pending episode, so the batch stays full while episodes remain.
+
+Each episode gets the actions run_episode would give it alone: the batched selectors are
+bit-for-bit the single-episode ones, and episode seeds fix each env's layout. Only the policy's
+batched forward pass may differ from a batch of one, by float rounding.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from act_bench.rollout import ChunkPolicy, episode_row, policy_device, video_frame
+
+
+@dataclass
+class _Episode:
+    """The episode a slot is running."""
+
+    index: int
+    obs: dict
+    video: Any = None
+    max_stage: int = 0
+    length: int = 0
+    start: float = 0.0
+
+
+def query_batch(policy: ChunkPolicy, observations: Sequence[dict], cameras: Sequence[str], device) -> np.ndarray:
+    """One query for several observations -> a (len(observations), k, A) float64 array; the
+    same tensors row by row as rollout.query builds for one."""
+    import torch
+
+    qpos = torch.as_tensor(np.stack([np.asarray(o["qpos"]) for o in observations]), dtype=torch.float32,
+                           device=device)
+    images = torch.from_numpy(np.stack([np.stack([o["images"][c] for c in cameras]) for o in observations]))
+    with torch.inference_mode():
+        chunk = policy.predict_chunk(qpos, images.to(device))
+    return torch.as_tensor(chunk).detach().to("cpu", torch.float64).numpy()
+
+
+def run_lockstep(envs: Sequence, policy: ChunkPolicy, execution, episodes: Sequence[tuple[int, int]],
+                 stage_names: Sequence[str], on_row: Callable[[int, dict], None],
+                 make_video: Callable[[int], Any] | None = None) -> None:
+    """Run `episodes` ((index, seed) pairs, started in this order) on the envs in lockstep.
+
+    on_row(index, row) is called as each episode ends; make_video(index) gives an EpisodeVideo
+    to record that episode into, or None. A row's "seconds" is the episode's wall time, shared
+    with the episodes stepped beside it."""
+    cameras, device = list(policy.camera_names), policy_device(policy)
+    selector = execution.batch_selector(len(envs))
+    pending = deque(episodes)
+    slots: list[_Episode | None] = [None] * len(envs)
+    try:
+        for j in range(len(envs)):
+            _start(envs, slots, j, selector, pending, cameras, make_video)
+        while any(ep is not None for ep in slots):
+            live = [j for j, ep in enumerate(slots) if ep is not None]
+            wants = selector.needs_query()
+            need = [j for j in live if wants[j]]
+            if need:
+                selector.add(query_batch(policy, [slots[j].obs for j in need], cameras, device), need)
+            for j, action in zip(live, selector.pop(live)):
+                ep = slots[j]
+                if _step(envs[j], ep, action, len(stage_names), cameras):
+                    if ep.video is not None:
+                        ep.video.hold()  # show the final state for a moment
+                        ep.video.close(ok=True)
+                        ep.video = None
+                    slots[j] = None
+                    on_row(ep.index, episode_row(ep.max_stage, ep.length, selector.queries[j], stage_names, ep.start))
+                    _start(envs, slots, j, selector, pending, cameras, make_video)
+    finally:
+        for ep in slots:
+            if ep is not None and ep.video is not None:
+                ep.video.close(ok=False)  # an unfinished episode leaves no video
+
+
+def _start(envs, slots: list, j: int, selector, pending: deque, cameras, make_video) -> None:
+    """Put the next pending episode (if any) in slot j: reset its env and its selector row."""
+    if not pending:
+        return
+    index, seed = pending.popleft()
+    start = time.perf_counter()
+    obs, _ = envs[j].reset(seed=int(seed))
+    selector.reset([j])
+    slots[j] = ep = _Episode(index, obs, start=start)
+    ep.video = make_video(index) if make_video is not None else None
+    if ep.video is not None:
+        ep.video.add(video_frame(envs[j], obs, cameras), 0, 0, 0, force=True)
+
+
+def _step(env, ep: _Episode, action, n_stages: int, cameras) -> bool:
+    """Step one episode; True when it has ended."""
+    ep.obs, _, terminated, truncated, info = env.step(action)
+    ep.length += 1
+    stage, ep.max_stage = int(info["stage"]), max(ep.max_stage, int(info["max_stage"]))
+    done = bool(terminated or truncated or ep.max_stage >= n_stages)
+    if ep.video is not None:
+        ep.video.add(video_frame(env, ep.obs, cameras), ep.length, stage, ep.max_stage, force=done)
+    return done
