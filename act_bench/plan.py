@@ -13,6 +13,7 @@ from pathlib import Path
 
 from act_bench import layout
 from act_bench.errors import ActBenchError
+from act_bench.executors import EXECUTORS
 from act_bench.policies.registry import get_method
 from act_bench.tasks.registry import get_task
 
@@ -51,6 +52,8 @@ class Grid:
             raise ActBenchError(f"--jobs must be >= 1, got {self.jobs}")
         if self.demos < 1:
             raise ActBenchError(f"--demos must be >= 1, got {self.demos}")
+        if self.executor not in EXECUTORS:
+            raise ActBenchError(f"unknown executor {self.executor!r}; choose from {', '.join(EXECUTORS)}")
 
     @property
     def policies(self) -> list[str]:
@@ -98,7 +101,6 @@ class EvalJob:
         return self.task, get_method(self.method).policy, self.seed
 
 
-@dataclass
 class Finished:
     """What is done on disk (the layout's done markers)."""
 

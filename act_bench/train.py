@@ -25,7 +25,7 @@ from act_bench.executors import available_cores
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import versions
 from act_bench.policies.config import Profile, TrainConfig, apply_overrides, load_profile
-from act_bench.policies.registry import build_policy, get_policy, policy_names
+from act_bench.policies.registry import build_policy, policy_names
 from act_bench.tasks.registry import get_task, task_names
 from act_bench.train_state import RunState, Window, check_run_dir, read_json, run_record
 

@@ -11,7 +11,6 @@ import numpy as np
 
 from act_bench.envs.ee_control import EndEffectorControl
 from act_bench.scripted.trajectory import Trajectory, Waypoint
-from act_bench.sim import poses as P
 from act_bench.sim.robot import SIDES
 
 OPEN, CLOSED = 1.0, 0.0
