@@ -2,13 +2,14 @@
 
     python -m act_bench.regression [--out ci-run] [--reference results/ci/reference.json]
 
-It records scripted demonstrations of both tasks (their success rate must stay at or above
-the floors in the reference file), then reproduces one cell of the committed reference run
-from scratch (by default ACT on transfer cube, cpu profile, seed 0, evaluated as act-no-te:
-about 30 minutes on 2 cores) and fails when its success is significantly below the committed
-figure in results/reference/results.csv: a one-sided binomial test, P(X <= k | n, p_ref) <
-alpha. Training is deterministic on a CPU, so on an unchanged code base the figure is
-normally reproduced exactly. A change meant to move the numbers updates the reference run.
+It records scripted demonstrations of every registered task (their success rate must stay at
+or above the floors in the reference file), then reproduces one cell of a committed results
+table from scratch (the file names it: ACT on transfer cube, cpu profile, seed 0, evaluated
+as act-no-te, from results/check-v1/results.csv: about 30 minutes on 2 cores) and fails when
+its success is significantly below the committed figure: a one-sided binomial test,
+P(X <= k | n, p_ref) < alpha. Training is deterministic on one CPU model, so on an unchanged
+code base the figure is normally reproduced exactly. A change meant to move the numbers
+updates the committed results.
 """
 from __future__ import annotations
 
