@@ -12,7 +12,6 @@ during each measurement is printed too: on a shared 2-core machine it explains s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -28,38 +27,12 @@ sys.path.insert(0, str(ROOT))
 from act_bench.envs import AlohaEnv  # noqa: E402
 from act_bench.evaluate import EvalSpec, evaluate_policy  # noqa: E402
 from act_bench.policies import build_policy, load_profile  # noqa: E402
+from act_bench.policies.registry import get_method  # noqa: E402
 from act_bench.tasks.registry import get_task  # noqa: E402
+from load_monitor import LoadMonitor  # noqa: E402
 
-METHODS = {"act": "act", "act-no-te": "act", "bc": "bc"}  # method -> the policy it runs
+METHODS = ("act", "act-no-te", "bc")
 OUTCOME = ["episode", "seed", "max_stage", "length", "queries"]
-
-
-class LoadMonitor:
-    """CPU time of other processes (in cores) between start() and stop(), from /proc/stat."""
-
-    def start(self) -> None:
-        self._t0, self._busy0, self._own0 = time.perf_counter(), _busy_seconds(), _own_seconds()
-
-    def stop(self) -> float | None:
-        busy = _busy_seconds()
-        if busy is None or self._busy0 is None:
-            return None
-        wall = time.perf_counter() - self._t0
-        return max(0.0, (busy - self._busy0) - (_own_seconds() - self._own0)) / max(wall, 1e-9)
-
-
-def _busy_seconds() -> float | None:
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def env_factory(episode_len: int):
@@ -99,7 +72,7 @@ def main() -> None:
     print(f"{'method':<10} {'batch':>5} {'episodes/s':>11} {'steps/s':>8} {'speedup':>8} {'other load':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.methods.split(","):
-            name = METHODS[method]
+            name = get_method(method).policy
             if name not in policies:
                 torch.manual_seed(0)
                 policies[name] = build_policy(load_profile(name, "cpu"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,39 +27,11 @@ from act_bench.executors import available_cores  # noqa: E402
 from act_bench.policies.config import load_profile  # noqa: E402
 from act_bench.policies.registry import build_policy, policy_names  # noqa: E402
 from act_bench.train import autocast_context, make_optimizer, train_step  # noqa: E402
+from load_monitor import LoadMonitor  # noqa: E402
 
 # the issue's bar for the cpu profile on a 2-core machine
 CPU_TARGET_STEPS_PER_S = 7.0
 CPU_TARGET_INFER_MS = 10.0
-
-
-class LoadMonitor:
-    """CPU time used by other processes (in cores) between start() and stop(), from /proc/stat."""
-
-    def start(self) -> None:
-        self._t0, self._busy0, self._own0 = time.perf_counter(), _busy_seconds(), _own_seconds()
-
-    def stop(self) -> float | None:
-        busy = _busy_seconds()
-        if busy is None or self._busy0 is None:
-            return None
-        wall = time.perf_counter() - self._t0
-        return max(0.0, (busy - self._busy0) - (_own_seconds() - self._own0)) / max(wall, 1e-9)
-
-
-def _busy_seconds() -> float | None:
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def synthetic_dataset(prof, frames: int, seed: int = 0) -> ChunkDataset:
