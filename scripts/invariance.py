@@ -74,12 +74,18 @@ def machine() -> dict:
     import platform
     from importlib.metadata import version
 
-    cpu = platform.processor()
+    import hashlib
+
+    cpu, flags = platform.processor(), ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        info = open("/proc/cpuinfo").read().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+        flags = next(line.split(":", 1)[1] for line in info if line.startswith("flags"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, **{p: version(p) for p in ("torch", "mujoco", "numpy")}}
+    # the instruction sets decide which kernels torch and numpy pick, and so the rounding
+    isa = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16]
+    return {"cpu": cpu, "cpu_flags_sha256": isa, **{p: version(p) for p in ("torch", "mujoco", "numpy")}}
 
 
 def _differences(a, b, prefix=""):
