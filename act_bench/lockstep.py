@@ -16,9 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
-from act_bench.rollout import ChunkPolicy, episode_row, policy_device, video_frame
+from act_bench.rollout import ChunkPolicy, episode_row, policy_device, query_batch, video_frame
 
 
 @dataclass
@@ -31,19 +30,6 @@ class _Episode:
     max_stage: int = 0
     length: int = 0
     start: float = 0.0
-
-
-def query_batch(policy: ChunkPolicy, observations: Sequence[dict], cameras: Sequence[str], device) -> np.ndarray:
-    """One query for several observations -> a (len(observations), k, A) float64 array; the
-    same tensors row by row as rollout.query builds for one."""
-    import torch
-
-    qpos = torch.as_tensor(np.stack([np.asarray(o["qpos"]) for o in observations]), dtype=torch.float32,
-                           device=device)
-    images = torch.from_numpy(np.stack([np.stack([o["images"][c] for c in cameras]) for o in observations]))
-    with torch.inference_mode():
-        chunk = policy.predict_chunk(qpos, images.to(device))
-    return torch.as_tensor(chunk).detach().to("cpu", torch.float64).numpy()
 
 
 def run_lockstep(envs: Sequence, policy: ChunkPolicy, execution, episodes: Sequence[tuple[int, int]],

@@ -31,15 +31,21 @@ def policy_device(policy: ChunkPolicy):
         return "cpu"
 
 
-def query(policy: ChunkPolicy, obs: dict, cameras: Sequence[str], device) -> np.ndarray:
-    """One batch-1 query -> a (1, k, A) float64 chunk."""
+def query_batch(policy: ChunkPolicy, observations: Sequence[dict], cameras: Sequence[str], device) -> np.ndarray:
+    """One query for several observations -> a (len(observations), k, A) float64 array."""
     import torch
 
-    qpos = torch.as_tensor(np.asarray(obs["qpos"]), dtype=torch.float32, device=device)[None]
-    images = torch.from_numpy(np.stack([obs["images"][c] for c in cameras]))[None].to(device)
+    qpos = torch.as_tensor(np.stack([np.asarray(o["qpos"]) for o in observations]), dtype=torch.float32,
+                           device=device)
+    images = torch.from_numpy(np.stack([np.stack([o["images"][c] for c in cameras]) for o in observations]))
     with torch.inference_mode():
-        chunk = policy.predict_chunk(qpos, images)
+        chunk = policy.predict_chunk(qpos, images.to(device))
     return torch.as_tensor(chunk).detach().to("cpu", torch.float64).numpy()
+
+
+def query(policy: ChunkPolicy, obs: dict, cameras: Sequence[str], device) -> np.ndarray:
+    """One batch-1 query -> a (1, k, A) float64 chunk."""
+    return query_batch(policy, [obs], cameras, device)
 
 
 def video_frame(env, obs: dict, cameras: Sequence[str]) -> np.ndarray:
@@ -57,7 +63,7 @@ def video_frame(env, obs: dict, cameras: Sequence[str]) -> np.ndarray:
 
 def run_episode(env, policy: ChunkPolicy, selector, episode_seed: int, stage_names: Sequence[str],
                 video=None) -> dict:
-    """One rollout. Stops at the time limit, or at success (max_stage is final by then, so
+    """One rollout on its own (the reference the lockstep evaluation is tested against). Stops at the time limit, or at success (max_stage is final by then, so
     stopping early changes no outcome)."""
     cameras = list(policy.camera_names)
     device = policy_device(policy)
