@@ -153,10 +153,13 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
     (run_dir / layout.RUN_DONE).unlink(missing_ok=True)  # training more steps: not done any more
     threads = torch.get_num_threads()
     try:
-        if dev.type == "cpu":
-            torch.set_num_threads(prof.train.num_threads or available_cores())
-        else:
+        # threads come from the cores this job was given, on a GPU machine too (its data path)
+        torch.set_num_threads(prof.train.num_threads or available_cores())
+        if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
+            # fp32 means fp32, as on the CPU: TF32 would round convolutions to 10-bit mantissas
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         _run_training(task, method, prof, seed, data_dir, run_dir, dev, resume, progress, callback)
     finally:
         torch.set_num_threads(threads)  # callers (act-bench run, tests) keep their own setting
