@@ -81,6 +81,12 @@ def eval_job(backend, job: EvalJob) -> dict:
     return evaluate_policy(policy, spec, env_factory=backend.make_env, progress=job.progress)
 
 
+def timed_job(fn, backend, job) -> tuple:
+    """(fn's result, its wall seconds in the worker): the grid's time split by job kind."""
+    start = time.perf_counter()
+    return fn(backend, job), time.perf_counter() - start
+
+
 # ---------------------------------------------------------------- the three steps
 def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     """Run the benchmark grid; returns {"results": DataFrame, "failures": [...], "report": {...}}."""
@@ -88,6 +94,7 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     backend = backend or ActBackend()
     profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
     plan = make_plan(grid, profiles, progress=progress)
+    start = time.perf_counter()
     _record_invocation(grid.out / "run.json", {
         "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
         "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
@@ -98,13 +105,23 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
                                image_size=job.image_size, workers=grid.jobs, progress=progress)
     for (t, p, s), run_dir in plan.run_dirs.items():  # a run of another config must not be skipped as done
         backend.check_run(run_dir, t, p, profiles[p], s)
-    failures = execute(plan, backend, make_executor(grid.executor, grid.jobs), progress)
-    return collect(grid, plan, failures)
+    demos_done = time.perf_counter()
+    job_seconds: dict[str, float] = {"train": 0.0, "eval": 0.0}
+    failures = execute(plan, backend, make_executor(grid.executor, grid.jobs), progress, job_seconds)
+    jobs_done = time.perf_counter()
+    result = collect(grid, plan, failures)
+    end = time.perf_counter()
+    _record_timing(grid.out / "run.json", {
+        "wall_s": round(end - start, 1), "demos_s": round(demos_done - start, 1),
+        "jobs_wall_s": round(jobs_done - demos_done, 1), "report_s": round(end - jobs_done, 1),
+        "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
+        "jobs": grid.jobs, "executor": grid.executor})
+    return result
 
 
-def execute(plan: Plan, backend, pool, progress: bool = True) -> list[str]:
+def execute(plan: Plan, backend, pool, progress: bool = True, job_seconds: dict[str, float] | None = None) -> list[str]:
     """Run the plan's trainings; each policy's evaluations start as soon as it is trained.
-    Returns one line per failed (or skipped) job."""
+    Returns one line per failed (or skipped) job; adds each kind's job seconds to job_seconds."""
     from tqdm import tqdm
 
     failures: list[str] = []
@@ -115,7 +132,7 @@ def execute(plan: Plan, backend, pool, progress: bool = True) -> list[str]:
     def submit_evals(trained):
         for key, job in plan.evals.items():
             if job.train_key == trained:
-                futures[pool.submit(eval_job, backend, job)] = ("eval", key)
+                futures[pool.submit(timed_job, eval_job, backend, job)] = ("eval", key)
 
     def handle(fut):
         kind, key = futures.pop(fut)
@@ -123,6 +140,8 @@ def execute(plan: Plan, backend, pool, progress: bool = True) -> list[str]:
         label = f"{kind} {'/'.join(map(str, key))}"
         exc = fut.exception()
         if exc is None:
+            if job_seconds is not None:
+                job_seconds[kind] = job_seconds.get(kind, 0.0) + fut.result()[1]
             if kind == "train":
                 submit_evals(key)
             return
@@ -136,7 +155,7 @@ def execute(plan: Plan, backend, pool, progress: bool = True) -> list[str]:
 
     try:
         for key, job in plan.trainings.items():
-            fut = pool.submit(train_job, backend, job)
+            fut = pool.submit(timed_job, train_job, backend, job)
             futures[fut] = ("train", key)
             if fut.done():  # inline: evaluate each policy as soon as it is trained
                 handle(fut)
@@ -194,6 +213,15 @@ def _record_invocation(path: Path, entry: dict) -> None:
     if previous:
         history = previous.get("history") or [{k: v for k, v in previous.items() if k != "history"}]
     write_json(path, {**entry, "history": [*history, entry]})
+
+
+def _record_timing(path: Path, timing: dict) -> None:
+    """Add this invocation's wall-time split to run.json (top level and its history entry)."""
+    record = json.loads(path.read_text())
+    record["timing"] = timing
+    if record.get("history"):
+        record["history"][-1]["timing"] = timing
+    write_json(path, record)
 
 
 # ---------------------------------------------------------------- CLI

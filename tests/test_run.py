@@ -49,6 +49,11 @@ def test_grid_shares_models_and_skips_finished_work(tmp_path, capsys):
                  "training/insertion/bc/seed1/metrics.csv", "evals/insertion/act-no-te/seed1/videos/episode_000.mp4"):
         assert (out / name).exists(), name
     assert (tmp_path / "runs" / "insertion" / "act" / "cpu" / "seed1" / "done.json").exists()
+    timing = json.loads((out / "run.json").read_text())["timing"]  # the wall time, split by phase
+    assert timing["wall_s"] >= timing["demos_s"] + timing["jobs_wall_s"] - 0.2
+    # one job at a time: the jobs' own seconds fit inside the jobs phase
+    assert 0 <= timing["train_jobs_s"] + timing["eval_jobs_s"] <= timing["jobs_wall_s"] + 0.2
+    assert timing["jobs"] == 1 and timing["executor"] == "local"
     printed = capsys.readouterr().out
     assert "## transfer_cube" in printed and "| act-no-te |" in printed
     # a second run finds everything done: no new calls, same results
