@@ -3,7 +3,8 @@
 #   1. a separate Python 3.12 venv with lerobot 0.6.1 (CPU; built once, reused)
 #   2. demos of each task -> act-bench export-lerobot
 #   3. LeRobot's LeRobotDataset loads each export; states, actions and frames vs our HDF5
-#   4. a short LeRobot ACT training (lerobot-train, tiny settings, CPU) on the transfer-cube export
+#   4. a short LeRobot ACT training (lerobot-train, tiny settings, CPU) on the transfer-cube export;
+#      act-bench training on the same export imported back (import-lerobot), a few steps
 #   5. that checkpoint evaluated in act-bench's env: act-bench eval --policy act_bench_lerobot:load
 # Settings (environment): WORK (default /tmp/act-bench-verify-lerobot), ACT_PY (a python with
 # act-bench and its lerobot extra; default .venv/bin/python), PY312 (python >= 3.12 for lerobot),
@@ -53,9 +54,14 @@ rm -rf "$WORK/train_act"
   --policy.n_decoder_layers=1 --policy.n_vae_encoder_layers=2 --policy.chunk_size=20 --policy.n_action_steps=20 \
   --policy.optimizer_lr=1e-4 --policy.optimizer_lr_backbone=1e-4 \
   --batch_size=8 --steps="$STEPS" --log_freq=25 --save_freq="$STEPS" --num_workers=0 --seed=0 \
-  --wandb.enable=false --output_dir="$WORK/train_act" 2>&1 | grep -v -i torchcodec | grep -E "step:|loss|Output dir|ERROR|Error|rror:" || true
+  --wandb.enable=false --output_dir="$WORK/train_act" 2>&1 | tr '\r' '\n' \
+  | grep -o -E "INFO.*(step:|Output dir|effective batch).*|.*(Error|ERROR).*" || true
 CKPT="$WORK/train_act/checkpoints/last/pretrained_model"
 [ -f "$CKPT/model.safetensors" ] || { echo "no checkpoint at $CKPT"; exit 1; }
+
+step "4b. act-bench trains on the transfer_cube export, imported back (a few steps: it runs)"
+"$ACT_PY" -m act_bench.cli train --task transfer_cube --method act --profile ci --data "$WORK/imported_transfer_cube" \
+  --out "$WORK/act_on_imported" --fresh --set train.steps=20 --set "data.image_size=[${SIZE%x*},${SIZE#*x}]" --no-progress
 
 step "5. act-bench eval --policy act_bench_lerobot:load (the LeRobot checkpoint in act-bench's env)"
 PYTHONPATH="$REPO:$REPO/examples/lerobot_policy" "$VENV/bin/python" -m act_bench.cli eval \
