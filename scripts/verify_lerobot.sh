@@ -55,6 +55,7 @@ rm -rf "$WORK/train_act"
   --policy.optimizer_lr=1e-4 --policy.optimizer_lr_backbone=1e-4 \
   --batch_size=8 --steps="$STEPS" --log_freq=25 --save_freq="$STEPS" --num_workers=0 --seed=0 \
   --wandb.enable=false --output_dir="$WORK/train_act" 2>&1 | tr '\r' '\n' \
+  | grep -v -E "torchcodec|libavutil|Could not load this library|those versions" \
   | grep -o -E "INFO.*(step:|Output dir|effective batch).*|.*(Error|ERROR).*" || true
 CKPT="$WORK/train_act/checkpoints/last/pretrained_model"
 [ -f "$CKPT/model.safetensors" ] || { echo "no checkpoint at $CKPT"; exit 1; }
