@@ -121,3 +121,20 @@ def test_policy_args():
     assert parse_policy_args(["checkpoint=a=b", "device=cpu"]) == {"checkpoint": "a=b", "device": "cpu"}
     with pytest.raises(ActBenchError, match="KEY=VALUE"):
         parse_policy_args(["nokey"])
+
+
+def test_lerobot_example_imports_lerobot_only_when_loading(tmp_path, monkeypatch):
+    """examples/lerobot_policy is importable without lerobot; loading a checkpoint needs it (the
+    real run is scripts/verify_lerobot.sh, in LeRobot's own venv)."""
+    import importlib.util
+    from pathlib import Path
+
+    if importlib.util.find_spec("lerobot") is not None:
+        pytest.skip("lerobot is installed here; this checks the error without it")
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "examples" / "lerobot_policy"))
+    import act_bench_lerobot
+
+    assert callable(act_bench_lerobot.load)
+    with pytest.raises(ActBenchError, match="No module named 'lerobot'"):
+        evaluate_external("act_bench_lerobot:load", {"checkpoint": str(tmp_path)}, "transfer_cube", 0, 1, tmp_path,
+                          progress=False)
