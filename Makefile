@@ -1,5 +1,5 @@
 # One-command set-up on a fresh machine (Python 3.10+; see README for the Debian GL packages).
-#   make test   create .venv, install act-bench with test extras, run the test suite
+#   make test   create .venv, install act-bench with test and lerobot extras, run the test suite
 #   make run    create .venv, install act-bench, run the benchmark on the default (cpu) profile
 #   make ci-regression   the CI regression job (train to a success rate, compare with results/ci)
 PY ?= python3
@@ -8,10 +8,10 @@ BIN = $(VENV)/bin
 
 $(BIN)/act-bench: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,lerobot]"
 	touch $@
 
-.PHONY: install test run ci-regression
+.PHONY: install test run ci-regression verify-lerobot
 install: $(BIN)/act-bench
 
 test: install
@@ -22,3 +22,7 @@ run: install
 
 ci-regression: install
 	MUJOCO_GL=egl $(BIN)/python -m act_bench.regression --out ci-run
+
+# Check export-lerobot against LeRobot itself (builds a Python 3.12 venv with lerobot; see README)
+verify-lerobot: install
+	bash scripts/verify_lerobot.sh

@@ -21,6 +21,8 @@ COMMANDS = {
     "eval": ("act_bench.evaluate", "roll a trained policy out and score it"),
     "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),
     "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
+    "export-lerobot": ("act_bench.interop.lerobot_export", "write a demo folder as a LeRobotDataset (v3.0)"),
+    "import-lerobot": ("act_bench.interop.lerobot_import", "read a LeRobotDataset into a demo folder to train on"),
 }
 
 

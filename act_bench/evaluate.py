@@ -5,6 +5,8 @@ Per episode we record the best stage reached, success and length; per run the su
 of every stage with a 95% Wilson interval. Results go to out_dir/episodes.csv (one row per
 episode, appended as they finish, so an interrupted evaluation resumes where it stopped),
 out_dir/summary.json (the done marker) and out_dir/videos/episode_XXX.mp4 for the first few.
+`--policy module:factory` evaluates a policy trained elsewhere the same way (the interface it
+offers: act_bench.policies.external).
 
 Episodes run `batch` at a time in lockstep (act_bench.lockstep: one batched policy query per
 step), each with the actions it would get alone, so the batch size changes no outcome beyond
@@ -189,7 +191,14 @@ def format_summary(summary: dict) -> str:
 
 # ---------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run directory (or checkpoint) to evaluate")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", help="run directory (or checkpoint) to evaluate")
+    what.add_argument("--policy", metavar="MODULE:FACTORY",
+                      help="evaluate the policy factory(**policy args) returns (any policy offering act(obs) or "
+                           "predict_chunk; see act_bench.policies.external), or a plugin's registered NAME; "
+                           "needs --task and --out")
+    parser.add_argument("--policy-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument for the --policy factory (repeatable; values are strings)")
     parser.add_argument("--episodes", type=int, default=None, help="episodes (default: the profile's eval.episodes)")
     parser.add_argument("--method", choices=method_names(), default=None,
                         help="how to execute the policy (default: the run's policy's first method)")
@@ -231,7 +240,55 @@ def _choose_method(requested: str | None, policy_name: str) -> str:
     return requested
 
 
+def evaluate_external(spec: str, kwargs: dict, task: str, seed: int, episodes: int, out: Path, videos: int = 3,
+                      fresh: bool = False, batch: int = DEFAULT_BATCH, progress: bool = True,
+                      n_action_steps: int | None = None) -> dict:
+    """Evaluate the policy a --policy factory returns; results as for a trained run."""
+    from act_bench.envs import make_env
+    from act_bench.policies.external import ExternalPolicy, load_external
+    from act_bench.policies.registry import register_method
+
+    policy = ExternalPolicy(load_external(spec, kwargs), get_task(task).config())
+    try:  # the policy's name becomes a method of its own, executed as the policy says
+        register_method(policy.name, policy.name, policy.execution)
+    except ValueError as exc:
+        raise ActBenchError(f"policy {policy.name!r}: {exc}; give it another name") from None
+    if n_action_steps is None:
+        n_action_steps = getattr(policy.policy, "n_action_steps", None)
+    execution = Execution.resolve(policy.execution, policy.chunk_size, None, n_action_steps=n_action_steps)
+    policy_id = " ".join([f"external {spec}", *(f"{k}={v}" for k, v in sorted(kwargs.items()))])
+    spec_ = EvalSpec(task, policy.name, seed, episodes, out, videos=videos, policy_id=policy_id, fresh=fresh,
+                     batch=min(batch, policy.max_batch or batch))
+
+    def env_factory(*a, **kw):
+        return policy.wrap_env(make_env(*a, **kw))
+
+    return evaluate_policy(policy, spec_, execution, env_factory=env_factory, progress=progress)
+
+
+def _main_external(args) -> int:
+    from act_bench.policies.external import parse_policy_args
+
+    if args.task is None or args.out is None:
+        raise ActBenchError("--policy needs --task and --out")
+    if args.method is not None or args.temporal_ensemble_m is not None:
+        raise ActBenchError("--method and --m apply to --run; a --policy says how it runs itself")
+    get_task(args.task)
+    summary = evaluate_external(args.policy, parse_policy_args(args.policy_arg), args.task,
+                                args.seed if args.seed is not None else 0,
+                                args.episodes if args.episodes is not None else 50, Path(args.out),
+                                videos=args.videos, fresh=args.fresh, batch=args.batch, progress=not args.no_progress,
+                                n_action_steps=args.n_action_steps)
+    print(format_summary(summary))
+    print(f"results in {args.out}")
+    return 0
+
+
 def main(args) -> int:
+    if args.policy is not None:
+        return _main_external(args)
+    if args.policy_arg:
+        raise ActBenchError("--policy-arg goes with --policy")
     run = Path(args.run)
     if not run.exists() and not any(run.parent.glob(run.name + ".*")):
         raise ActBenchError(f"run directory or checkpoint not found: {run}")

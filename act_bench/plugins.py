@@ -2,7 +2,9 @@
 
 A package declares an entry point in the `act_bench.plugins` group naming a module; act-bench
 imports that module the first time it lists tasks or methods, and the module registers what it
-adds with `register_task` and/or `register_policy` / `register_method`:
+adds with `register_task`, `register_policy` / `register_method` (policies act-bench trains) and/or
+`register_agent` (a factory of a policy trained elsewhere, evaluated by `act-bench eval --policy
+NAME`; see act_bench.policies.external for the interface it returns):
 
     [project.entry-points."act_bench.plugins"]
     my_task = "my_package.my_task"

@@ -59,7 +59,9 @@ def main(args) -> int:
           f"success (stage 4) in {sum(s == 4 for s in stages)}/{len(stages)}")
     if manifest.exists():
         m = json.loads(manifest.read_text())
-        print(f"task {m['task']}, base seed {m['seed']}, scripted success {m['scripted_success_rate']:.1%}, "
+        rate = m.get("scripted_success_rate")  # None for imported data (no scripted attempts)
+        source = f"scripted success {rate:.1%}" if rate is not None else f"from {m.get('source', '?')}"
+        print(f"task {m['task']}, base seed {m['seed']}, {source}, "
               f"image size {m['image_size'][0]}x{m['image_size'][1]}, noise {m['noise']}")
     elif not rows:
         raise DataError(f"{args.dir}: no episodes")

@@ -1,6 +1,7 @@
 """The bimanual ALOHA as a Gymnasium environment (joint-space control at 50 Hz)."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import gymnasium as gym
@@ -17,6 +18,26 @@ from act_bench.sim.robot import STATE_DIM, RobotIndex, load_model, start_qpos
 
 VIDEO_CAMERA = "angle"
 VIDEO_SIZE = (240, 320)
+FPS = 50
+# act-bench's own layout, and gym-aloha's two (what LeRobot's env processing expects: "pixels"
+# becomes observation.images.{cam}, "agent_pos" observation.state)
+OBS_TYPES = ("default", "pixels", "pixels_agent_pos")
+AGENT_POS_BOUND = 1000.0  # gym-aloha's Box bounds for agent_pos
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def format_observation(obs: dict, obs_type: str) -> dict:
+    """Our observation in the given layout: default {"qpos", "qvel", "images": {cam}};
+    pixels {"pixels": {cam}}; pixels_agent_pos {"pixels": {cam}, "agent_pos": qpos}."""
+    if obs_type == "default":
+        return obs
+    out = {"pixels": obs["images"]}
+    if obs_type == "pixels_agent_pos":
+        out["agent_pos"] = obs["qpos"]
+    return out
 
 
 class AlohaEnv(gym.Env):
@@ -24,17 +45,21 @@ class AlohaEnv(gym.Env):
 
     Action: 14 absolute joint targets [left 6 joints, left gripper, right 6, right gripper],
     grippers in [0, 1] (0 closed). Out-of-range values are clipped; NaN/inf raise ValueError.
-    Observation: {"qpos": (14,), "qvel": (14,), "images": {camera: (H, W, 3) uint8}}; with no
-    cameras the "images" key is absent.
+    Observation (obs_type="default"): {"qpos": (14,), "qvel": (14,), "images": {camera: (H, W, 3)
+    uint8}}; with no cameras the "images" key is absent. obs_type="pixels" / "pixels_agent_pos"
+    give gym-aloha's layouts: {"pixels": {camera: (H, W, 3)}} / plus "agent_pos": qpos (14,).
     Reward: the current stage (0..4); info["max_stage"] is the best so far and
     info["is_success"] says whether the last stage was ever reached.
     Episodes are truncated after `episode_len` steps. By default reaching the last stage does
     not terminate (fixed-length episodes, as in the ACT paper); `terminate_on_success=True`
     ends the episode there (act-bench's evaluator stops at success on its own, with the same
     effect on the outcome).
+    render_mode "rgb_array": render() returns the `render_camera` view; "human" shows the scene in
+    MuJoCo's viewer window (needs a display). Like LeRobot's env plugins, the env carries its
+    task_description, _max_episode_steps and metadata["render_fps"] (50).
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": FPS}
 
     def __init__(
         self,
@@ -45,13 +70,27 @@ class AlohaEnv(gym.Env):
         terminate_on_success: bool = False,
         render_camera: str = VIDEO_CAMERA,
         render_size: tuple[int, int] = VIDEO_SIZE,
+        obs_type: str = "default",
     ):
         spec = get_task(task.name if isinstance(task, TaskConfig) else task)
         self.task_config = task if isinstance(task, TaskConfig) else spec.config()
         cfg = self.task_config
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None, 'rgb_array' or 'human', got {render_mode!r}")
+        if obs_type not in OBS_TYPES:
+            raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
+        if render_mode == "human" and not _has_display():
+            raise ValueError("render_mode='human' needs a display (DISPLAY is not set); use render_mode='rgb_array'")
+        self.obs_type = obs_type
+        self.task_description = cfg.description or cfg.name.replace("_", " ")
+        self._max_episode_steps = cfg.episode_len
+        # "human" is offered only where it can work, so checkers that try every mode pass headless
+        modes = [m for m in type(self).metadata["render_modes"] if m != "human" or _has_display()]
+        self.metadata = {**type(self).metadata, "render_modes": modes, "task": cfg.name,
+                         "task_description": self.task_description, "max_episode_steps": cfg.episode_len}
         self.cameras = tuple(cfg.cameras if cameras is None else cameras)
+        if obs_type != "default" and not self.cameras:
+            raise ValueError(f"obs_type {obs_type!r} needs at least one camera")
         self.image_size = tuple(int(v) for v in (cfg.image_size if image_size is None else image_size))
         self.render_mode = render_mode
         self.terminate_on_success = terminate_on_success
@@ -71,12 +110,19 @@ class AlohaEnv(gym.Env):
         h, w = self.image_size
         if self.cameras:  # gymnasium forbids an empty Dict space, so no cameras -> no "images"
             obs_spaces["images"] = spaces.Dict({c: spaces.Box(0, 255, (h, w, 3), np.uint8) for c in self.cameras})
-        self.observation_space = spaces.Dict(obs_spaces)
+        if obs_type == "default":
+            self.observation_space = spaces.Dict(obs_spaces)
+        else:
+            layout = {"pixels": obs_spaces["images"]}
+            if obs_type == "pixels_agent_pos":
+                layout["agent_pos"] = spaces.Box(-AGENT_POS_BOUND, AGENT_POS_BOUND, (STATE_DIM,), np.float64)
+            self.observation_space = spaces.Dict(layout)
 
         self._camera_renderer = CameraRenderer(self.model, self.cameras, h, w) if self.cameras else None
         self._video_renderer = (
             CameraRenderer(self.model, (render_camera,), *render_size) if render_mode == "rgb_array" else None
         )
+        self._viewer = None
         self._step = 0
         self._max_stage = 0
         self.object_poses: dict[str, np.ndarray] = {}
@@ -92,6 +138,8 @@ class AlohaEnv(gym.Env):
         mujoco.mj_forward(self.model, self.data)
         self._step = 0
         self._max_stage = self.task.stage(self.data)
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), self._info(self._max_stage)
 
     def step(self, action):
@@ -108,9 +156,19 @@ class AlohaEnv(gym.Env):
         success = self._max_stage == self.task_config.max_stage
         terminated = bool(self.terminate_on_success and success)
         truncated = self._step >= self.task_config.episode_len
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), float(stage), terminated, truncated, self._info(stage)
 
     def render(self):
+        if self.render_mode == "human":
+            if self._viewer is None:
+                import mujoco.viewer
+
+                self._viewer = mujoco.viewer.launch_passive(self.model, self.data, show_left_ui=False,
+                                                            show_right_ui=False)
+            self._viewer.sync()
+            return None
         if self._video_renderer is None:
             return None
         return next(iter(self._video_renderer.render(self.data).values()))
@@ -119,13 +177,16 @@ class AlohaEnv(gym.Env):
         for r in (self._camera_renderer, self._video_renderer):
             if r is not None:
                 r.close()
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None
 
     # --- helpers --------------------------------------------------------------------
     def _observation(self) -> dict[str, Any]:
         obs = {"qpos": self.robot.qpos(self.data), "qvel": self.robot.qvel(self.data)}
         if self._camera_renderer is not None:
             obs["images"] = self._camera_renderer.render(self.data)
-        return obs
+        return format_observation(obs, self.obs_type)
 
     def _info(self, stage: int) -> dict[str, Any]:
         return {

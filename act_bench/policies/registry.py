@@ -6,6 +6,7 @@ what results tables compare: ACT registers `act` (temporal ensembling) and `act-
 (open-loop chunks) over the one trained `act` policy. Every list of methods (CLI choices,
 evaluation, report order) is read from here. The built-in policy modules are imported on the
 first lookup; installed packages add theirs through the `act_bench.plugins` entry points.
+Policies trained elsewhere (act_bench.policies.external) are added by name with register_agent.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ EXECUTIONS = ("ensemble", "open_loop", "single")
 _BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc")
 _POLICIES: dict[str, "PolicySpec"] = {}
 _METHODS: dict[str, "MethodSpec"] = {}
+_AGENTS: dict[str, Callable] = {}  # external policies' factories, by name (register_agent)
 _loaded = False
 
 
@@ -68,6 +70,28 @@ def register_method(name: str, policy: str, execution: str) -> MethodSpec:
         raise ValueError(f"method {name!r} is already registered")
     _METHODS[name] = spec
     return spec
+
+
+def register_agent(name: str, factory: Callable) -> Callable:
+    """Register a factory of an external policy (act_bench.policies.external) under `name`, so
+    `act-bench eval --policy NAME` evaluates what factory(**policy_args) returns. Also a decorator."""
+    if _AGENTS.get(name, factory) is not factory:
+        raise ValueError(f"policy factory {name!r} is already registered")
+    _AGENTS[name] = factory
+    return factory
+
+
+def agent_names() -> tuple[str, ...]:
+    _load()
+    return tuple(_AGENTS)
+
+
+def get_agent(name: str) -> Callable:
+    _load()
+    if name not in _AGENTS:
+        known = ", ".join(_AGENTS) or "none registered"
+        raise ActBenchError(f"unknown policy {name!r} (use module:factory, or a registered name: {known})")
+    return _AGENTS[name]
 
 
 def _load() -> None:

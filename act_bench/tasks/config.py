@@ -37,6 +37,8 @@ class TaskConfig:
     image_size: tuple[int, int]
     stage_names: tuple[str, ...]
     objects: dict[str, ObjectRange] = field(default_factory=dict)
+    # one sentence saying what the robot does: LeRobot's task string and the env's metadata
+    description: str = ""
 
     @property
     def max_stage(self) -> int:
@@ -70,4 +72,5 @@ def read_task_config(path: str | Path) -> TaskConfig:
         image_size=tuple(raw["image_size"]),
         stage_names=tuple(raw["stage_names"]),
         objects=objects,
+        description=str(raw.get("description", "")),
     )

@@ -58,7 +58,10 @@ def _register_env(spec: TaskSpec) -> None:
     import gymnasium as gym
 
     if spec.env_id not in gym.registry:  # a string entry point: mujoco loads on the first gym.make
-        gym.register(id=spec.env_id, entry_point="act_bench.envs.aloha:AlohaEnv", kwargs={"task": spec.name})
+        # max_episode_steps: what LeRobot's env factories and gym's TimeLimit read (the env
+        # also truncates there itself)
+        gym.register(id=spec.env_id, entry_point="act_bench.envs.aloha:AlohaEnv", kwargs={"task": spec.name},
+                     max_episode_steps=spec.config().episode_len)
 
 
 def load_builtin_tasks() -> None:
