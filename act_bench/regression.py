@@ -5,11 +5,11 @@
 It records scripted demonstrations of every registered task (their success rate must stay at
 or above the floors in the reference file), then reproduces one cell of a committed results
 table from scratch (the file names it: ACT on transfer cube, cpu profile, seed 0, evaluated
-as act-no-te, from results/check-v1/results.csv: about 30 minutes on 2 cores) and fails when
+as act-no-te, from results/reference-v1/results.csv: about 30 minutes on 2 cores) and fails when
 its success is significantly below the committed figure: a one-sided binomial test,
-P(X <= k | n, p_ref) < alpha. Training is deterministic on one CPU model, so on an unchanged
-code base the figure is normally reproduced exactly. A change meant to move the numbers
-updates the committed results.
+P(X <= k | n, p_ref) < alpha. The reference's models were trained on a GPU, so the CPU rerun
+is another draw of the same cell (36/50 against the committed 35/50 when last run), not a
+bit-exact copy. A change meant to move the numbers updates the committed results.
 """
 from __future__ import annotations
 
