@@ -74,7 +74,7 @@ class TrainConfig:
     val_batches: int = 8
     checkpoint_every: int = 1000
     num_threads: int = 0  # 0 = one per core this job was given
-    amp: str = "none"  # "bf16": autocast on CUDA (ignored on CPU)
+    amp: str = "none"  # "bf16": autocast (CUDA or CPU); the shipped profiles measure in fp32
 
 
 @dataclass

@@ -1,0 +1,76 @@
+"""Collect the headline performance figures from results/bench/*.csv into results/bench/summary.json.
+
+Each figure is read from the CSV a benchmark wrote (never typed in); a figure whose benchmark has
+not been run is null, with the command that produces it under "missing".
+
+    python benchmarks/summary.py [--grid-run RESULTS_DIR]
+
+--grid-run names an `act-bench run --seeds 0` output folder whose run.json holds the timing that
+`act-bench run` records (wall seconds split into demos, jobs and report).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "results" / "bench"
+
+
+def rows(name: str) -> list[dict]:
+    path = BENCH / name
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def pick(table: list[dict], column: str, **match) -> float | None:
+    for row in table:
+        if all(str(row.get(k)) == str(v) for k, v in match.items()):
+            return float(row[column])
+    return None
+
+
+def grid_timing(run_dir: Path | None) -> dict | None:
+    if run_dir is None:
+        return None
+    record = json.loads((run_dir / "run.json").read_text())
+    return record.get("timing")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--grid-run", type=Path, default=None)
+    args = p.parse_args()
+    timing = grid_timing(args.grid_run)
+    peers = rows("vs_lerobot.csv")
+    figures = {
+        "grid_1seed_wall_s": timing["wall_s"] if timing else None,
+        "act_paper_step_ratio_vs_lerobot_96x128": pick(peers, "ratio", what="train_step", image_size="96x128"),
+        "act_paper_step_ratio_vs_lerobot_480x640": pick(peers, "ratio", what="train_step", image_size="480x640"),
+        "act_cpu_steps_per_s": pick(rows("train_speedups.csv"), "steps_per_s", variant="baseline", profile="cpu"),
+        "eval_speedup_act_te": pick(rows("eval_speed.csv"), "speedup", method="act", batch=16),
+    }
+    commands = {
+        "grid_1seed_wall_s": "act-bench run --seeds 0 --out DIR, then --grid-run DIR",
+        "act_paper_step_ratio_vs_lerobot_96x128": "python benchmarks/vs_lerobot.py",
+        "act_paper_step_ratio_vs_lerobot_480x640": "python benchmarks/vs_lerobot.py",
+        "act_cpu_steps_per_s": "python benchmarks/train_speedups.py",
+        "eval_speedup_act_te": "python benchmarks/eval_speed.py",
+    }
+    out = {**figures, "grid_timing": timing,
+           "missing": {k: commands[k] for k, v in figures.items() if v is None}}
+    tmp = BENCH / "summary.json.tmp"
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    tmp.replace(BENCH / "summary.json")
+    for k, v in figures.items():
+        print(f"{k:42s} {v if v is not None else '-'}")
+    print(f"wrote {BENCH / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
