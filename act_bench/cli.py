@@ -21,6 +21,7 @@ COMMANDS = {
     "eval": ("act_bench.evaluate", "roll a trained policy out and score it"),
     "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),
     "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
+    "verify": ("act_bench.data.verify", "recompute a demo folder's content hashes, reading every chunk"),
 }
 
 
@@ -44,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(importlib.import_module(args._module).main(args) or 0)
     except ActBenchError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # numpy's ArrayMemoryError included: say so in one line, not a traceback
+        print(f"{prog}: error: out of memory ({' '.join(str(exc).split())[:200]}); use smaller sizes", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file system problem outside the atomic writers (read-only, disk full)
+        where = f" ({exc.filename})" if exc.filename else ""
+        why = exc.strerror or " ".join(str(exc).split())
+        print(f"{prog}: error: {why}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
