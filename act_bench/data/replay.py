@@ -9,6 +9,7 @@ import numpy as np
 
 from act_bench.data.dataset import _read, inspect_episode
 from act_bench.data.inspect import recorded_cameras
+from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError
 from act_bench.video import EpisodeVideo
 
@@ -19,6 +20,7 @@ def episode_frames(path: str | Path, cameras=None) -> np.ndarray:
     if not cameras:
         raise ActBenchError(f"{path}: the episode has no recorded camera images to replay")
     inspect_episode(path, cameras)
+    verify_episode(path)  # an edited or corrupt episode is refused, as training refuses it
     with h5py.File(path, "r") as f:  # a corrupt chunk is a one-line DataError, not a traceback
         frames = [_read(f, Path(path), f"observations/images/{c}") for c in cameras]
     height = min(fr.shape[1] for fr in frames)
