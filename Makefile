@@ -1,5 +1,6 @@
 # One-command set-up on a fresh machine (Python 3.10+; see README for the Debian GL packages).
-#   make test   create .venv, install act-bench with test and lerobot extras, run the test suite
+#   make test   create .venv, install act-bench with test, lerobot and ray extras, run the test
+#               suite (the fault suite, pytest -m faults, and the same-cell test with a local Ray included)
 #   make run    create .venv, install act-bench, run the benchmark on the default (cpu) profile
 #   make ci-regression   the CI regression job (train to a success rate, compare with results/ci)
 PY ?= python3
@@ -8,7 +9,7 @@ BIN = $(VENV)/bin
 
 $(BIN)/act-bench: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test,lerobot]"
+	$(BIN)/pip install --quiet -e ".[test,lerobot,ray]"
 	touch $@
 
 .PHONY: install test run ci-regression verify-lerobot

@@ -12,8 +12,20 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from act_bench.errors import ActBenchError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+class WriteError(ActBenchError):
+    """A file could not be written (read-only folder, disk full, size limit); the old one is kept."""
+
+    def __init__(self, path: Path, exc: OSError):
+        why = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+        if exc.errno is None and "errno = 28" in str(exc):  # HDF5 reports ENOSPC in its own words
+            why = "No space left on device"
+        super().__init__(f"cannot write {path}: {why}")
 
 
 @contextlib.contextmanager
@@ -21,14 +33,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix, so writers infer the format);
     move it onto `path` when the block succeeds, delete it when it fails."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise WriteError(path, exc) from None
     tmp = Path(tmp)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, file too large, read-only: one line naming the file
+        raise WriteError(path, exc) from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -23,6 +23,7 @@ COMMANDS = {
     "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
     "export-lerobot": ("act_bench.interop.lerobot_export", "write a demo folder as a LeRobotDataset (v3.0)"),
     "import-lerobot": ("act_bench.interop.lerobot_import", "read a LeRobotDataset into a demo folder to train on"),
+    "verify": ("act_bench.data.verify", "recompute a demo folder's content hashes, reading every chunk"),
 }
 
 
@@ -46,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(importlib.import_module(args._module).main(args) or 0)
     except ActBenchError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # numpy's ArrayMemoryError included: say so in one line, not a traceback
+        print(f"{prog}: error: out of memory ({' '.join(str(exc).split())[:200]}); use smaller sizes", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file system problem outside the atomic writers (read-only, disk full)
+        where = f" ({exc.filename})" if exc.filename else ""
+        why = exc.strerror or " ".join(str(exc).split())
+        print(f"{prog}: error: {why}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)

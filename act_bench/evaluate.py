@@ -32,6 +32,7 @@ from act_bench.rollout import ChunkPolicy
 from act_bench.seeding import eval_seed
 from act_bench.stats import stage_rates
 from act_bench.tasks.registry import get_task
+from act_bench.threads import torch_threads
 
 VIDEO_SIZE = (240, 320)
 DEFAULT_BATCH = 16  # episodes stepped together; more buys little once the envs dominate
@@ -52,6 +53,7 @@ class EvalSpec:
     policy_id: str | None = None
     fresh: bool = False
     batch: int = DEFAULT_BATCH
+    trained_on: dict | None = None  # trained_on(run_dir): demos, threads, CPU; shown in eval.json and results
 
 
 def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | None = None,
@@ -69,7 +71,7 @@ def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | 
     execution = execution or Execution.resolve(method.execution, int(policy.chunk_size), _eval_config(policy))
     out_dir = Path(spec.out_dir)
     _start(out_dir, {"task": spec.task, "method": spec.method, "seed": int(spec.seed), "policy_id": spec.policy_id,
-                     **execution.settings()}, spec.fresh)
+                     **execution.settings()}, spec.fresh, _provenance(spec))
     rows = _load_rows(out_dir / "episodes.csv", spec.seed)
     todo = [i for i in range(spec.episodes) if i not in rows]
     if env_factory is None:
@@ -139,16 +141,44 @@ def _write_summary(spec: EvalSpec, mode: str, execution: Execution, stage_names,
         "mean_seconds": float(np.mean([r["seconds"] for r in used])),
         "chunk_size": chunk_size,
         **execution.settings(),
+        **_provenance(spec),
         "videos": sorted(str(p.relative_to(out_dir)) for p in (out_dir / "videos").glob("episode_*.mp4")),
     }
     write_json(out_dir / layout.EVAL_SUMMARY, summary)
     return summary
 
 
-def _start(out_dir: Path, meta: dict, fresh: bool) -> None:
-    """Check that out_dir holds (a part of) this same evaluation, or clear it when `fresh`."""
+def trained_on(run_dir) -> dict:
+    """What a run was trained on and where: its demos (provenance.run_demos), thread count,
+    CPU and versions, from its config.json ({} when there is none)."""
+    from act_bench.data.provenance import run_demos
+
+    try:
+        config = json.loads((Path(run_dir) / layout.RUN_CONFIG).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {"demos": run_demos(config), "threads": config.get("threads"), **(config.get("machine") or {}),
+            "versions": config.get("versions")}
+
+
+def _provenance(spec: EvalSpec) -> dict:
+    """eval.json / summary.json fields: the training's record and this evaluation's machine."""
+    from act_bench import machine
+    from act_bench.threads import job_threads
+
+    import torch
+
+    return {"trained_on": spec.trained_on or {},
+            "evaluated_on": machine.record(torch.get_num_threads())}
+
+
+def _start(out_dir: Path, meta: dict, fresh: bool, provenance: dict | None = None) -> None:
+    """Check that out_dir holds (a part of) this same evaluation, or clear it when `fresh`.
+    eval.json also carries `provenance` (not compared: it describes, it does not decide)."""
     path = out_dir / "eval.json"
     old = json.loads(path.read_text()) if path.exists() else None
+    if old is not None:
+        old = {k: v for k, v in old.items() if k not in ("trained_on", "evaluated_on")}
     if old is not None and not fresh:
         for key in ("task", "method", "seed"):
             if old.get(key) != meta[key]:
@@ -166,7 +196,7 @@ def _start(out_dir: Path, meta: dict, fresh: bool) -> None:
             (out_dir / name).unlink(missing_ok=True)
         for video in (out_dir / "videos").glob("episode_*.mp4"):
             video.unlink()
-    write_json(path, meta)
+    write_json(path, {**meta, **(provenance or {})})
 
 
 def _load_rows(csv_path: Path, seed: int) -> dict[int, dict]:
@@ -217,6 +247,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "changes no outcome")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     parser.add_argument("--no-progress", action="store_true")
+
+
+def eval_threads(run_dir) -> int:
+    """Evaluation uses the run's training thread count when recorded (one cell, one count),
+    else the job's: never the machine's (threads.py)."""
+    from act_bench.threads import job_threads
+    from act_bench.train_state import recorded_threads
+
+    try:
+        return recorded_threads(run_dir) or job_threads()
+    except ActBenchError:
+        return job_threads()
 
 
 def _run_facts(run_dir: Path, policy) -> dict:
@@ -314,8 +356,9 @@ def main(args) -> int:
         policy_id = f"{policy_id or run_dir}: checkpoint {checkpoint} step {policy.checkpoint_meta.get('step')}"
     episodes = args.episodes if args.episodes is not None else getattr(_eval_config(policy), "episodes", 50)
     spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, policy_id=policy_id, fresh=args.fresh,
-                    batch=args.batch)
-    summary = evaluate_policy(policy, spec, execution, progress=not args.no_progress)
+                    batch=args.batch, trained_on=trained_on(run_dir))
+    with torch_threads(eval_threads(run_dir)):
+        summary = evaluate_policy(policy, spec, execution, progress=not args.no_progress)
     print(format_summary(summary))
     print(f"results in {out}")
     return 0

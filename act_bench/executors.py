@@ -12,24 +12,19 @@ import multiprocessing
 import os
 
 from act_bench.errors import ActBenchError
+from act_bench.threads import job_threads, machine_cores, set_job_threads
 
 EXECUTORS = ("local", "ray")
 
 
 def limit_threads(threads: int) -> None:
-    """Cap torch / BLAS threads in this process."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
+    """Make this process a job of `threads` threads (train and eval read it: threads.py)."""
+    set_job_threads(threads)
 
 
 def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    """The threads this job was given (the executor's share, else this process's cores)."""
+    return job_threads()
 
 
 def pin_cores(index: int, threads: int) -> None:
@@ -91,13 +86,16 @@ class LocalPoolExecutor:
 
 
 class RayExecutor:
-    """Ray tasks (a local Ray, or the cluster in RAY_ADDRESS); each asks for `threads` CPUs."""
+    """Ray tasks (a local Ray, or the cluster in RAY_ADDRESS); each asks for `threads` CPUs and
+    runs with exactly that many torch threads, as a local pool worker does (Ray does not pin
+    its workers, so without this a job would size its threads by the whole machine)."""
 
     def __init__(self, jobs: int, threads: int, gpus_per_job: float = 0.0):
         try:
             import ray
         except ImportError:
-            raise ActBenchError("--executor ray needs Ray: pip install 'act-bench[ray]'") from None
+            raise ActBenchError("--executor ray needs Ray: pip install 'ray==2.60.0' "
+                                "(in a clone: pip install -e '.[ray]')") from None
         self._ray = ray
         if not ray.is_initialized():
             ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True,
@@ -121,7 +119,7 @@ def make_executor(kind: str = "local", jobs: int = 1, cores: int | None = None):
     """Build an executor; threads per job = cores // jobs (at least 1)."""
     if jobs < 1:
         raise ActBenchError(f"--jobs must be >= 1, got {jobs}")
-    threads = max(1, (cores or available_cores()) // jobs)
+    threads = max(1, (cores or machine_cores()) // jobs)
     if kind == "local":
         return InlineExecutor() if jobs == 1 else LocalPoolExecutor(jobs, threads)
     if kind == "ray":

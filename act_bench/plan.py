@@ -82,6 +82,7 @@ class TrainJob:
     overrides: tuple[str, ...]
     device: str
     progress: bool
+    episodes: int | None = None  # demos trained on: the first N of data_dir
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class Plan:
     demos: list[DemoJob] = field(default_factory=list)
     trainings: dict[tuple, TrainJob] = field(default_factory=dict)
     evals: dict[tuple, EvalJob] = field(default_factory=dict)
+    data_dirs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (task, policy) -> demo folder
 
 
 def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, progress: bool = True) -> Plan:
@@ -134,7 +136,7 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
     plan = Plan(episodes, {(t, p, s): layout.run_dir(t, p, grid.profile, s, grid.runs_root)
                            for t in grid.tasks for p in grid.policies for s in grid.seeds})
-    data_dirs = {}
+    data_dirs = plan.data_dirs
     for t in grid.tasks:
         for p in grid.policies:
             data = profiles[p].data
@@ -146,7 +148,7 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     for (t, p, s), run_dir in plan.run_dirs.items():
         if finished.trained_steps(run_dir) < profiles[p].train.steps:
             plan.trainings[(t, p, s)] = TrainJob(t, p, s, grid.profile, data_dirs[(t, p)], run_dir,
-                                                 tuple(grid.overrides), grid.device, worker_progress)
+                                                 tuple(grid.overrides), grid.device, worker_progress, grid.demos)
     for t in grid.tasks:
         for m in grid.methods:
             for s in grid.seeds:

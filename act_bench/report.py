@@ -22,6 +22,12 @@ from act_bench.stats import aggregate_over_seeds
 
 COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
            "ci_low", "ci_high"]
+# which demos, thread count and CPU produced each row (absent from results.csv of older runs)
+PROVENANCE = ["demos", "demo_episodes", "demo_hash", "train_threads", "train_cpu", "eval_threads", "eval_cpu"]
+PROVENANCE_NOTE = ("Each policy's demonstrations (folder, episodes used, hash of their content hashes; "
+                   "'recomputed': a run that predates the record, hashed from its folder's manifest later), "
+                   "and the torch thread count and CPU of its training and evaluation: float results "
+                   "depend on both (README, What reproduces where).")
 CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets the 95% Wilson interval "
            "of all evaluation episodes pooled over seeds. A stage counts as reached if the episode's best "
            "stage was at least that stage. The pooled interval leaves out seed-to-seed variation, so the "
@@ -34,10 +40,33 @@ def collect_results(out_dir) -> pd.DataFrame:
     rows = []
     for path in sorted(Path(out_dir).glob("evals/*/*/seed*/summary.json")):
         s = json.loads(path.read_text())
+        prov = _provenance_row(s)
         for st in s["stages"]:
             rows.append({"task": s["task"], "method": s["method"], "seed": int(s["seed"]),
-                         **{k: st[k] for k in COLUMNS[3:]}})
-    return _ordered(pd.DataFrame(rows, columns=COLUMNS))
+                         **{k: st[k] for k in COLUMNS[3:]}, **prov})
+    return _ordered(pd.DataFrame(rows, columns=COLUMNS + PROVENANCE))
+
+
+def _provenance_row(summary: dict) -> dict:
+    from act_bench.data.provenance import short
+
+    trained, evaluated = summary.get("trained_on") or {}, summary.get("evaluated_on") or {}
+    demos = trained.get("demos") or {}
+    digest = short(demos.get("content_hash")) if demos else None
+    if digest and demos.get("hash_source"):
+        digest += " (recomputed)"
+    return {"demos": Path(demos["dir"]).name if demos.get("dir") else None, "demo_episodes": demos.get("episodes"),
+            "demo_hash": digest, "train_threads": trained.get("threads"), "train_cpu": trained.get("cpu"),
+            "eval_threads": evaluated.get("threads"), "eval_cpu": evaluated.get("cpu")}
+
+
+def provenance_table(results: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per task, method and seed: which demos and machine; None for older results."""
+    cols = [c for c in PROVENANCE if c in results.columns]
+    if not cols or results[cols].isna().all().all():
+        return None
+    table = results.drop_duplicates(["task", "method", "seed"])[["task", "method", "seed", *cols]]
+    return table.astype(object).where(table.notna(), "-").reset_index(drop=True)
 
 
 def _order_key(order, name: str) -> tuple[int, str]:
@@ -126,6 +155,9 @@ def summary_markdown(results: pd.DataFrame) -> str:
              "`episodes` is the pooled number of evaluation episodes.", ""]
     for task, table in summary_tables(results).items():
         parts += [f"## {task}", "", _md_table(table), ""]
+    prov = provenance_table(results)
+    if prov is not None:
+        parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
     return "\n".join(parts)
 
 
@@ -270,6 +302,10 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
     for task, table in tables.items():
         parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")
+    prov = provenance_table(results)
+    if prov is not None:
+        parts.append(f"<h2>Demonstrations and machines</h2><p class='caption'>{html.escape(PROVENANCE_NOTE)}</p>"
+                     f"{_html_table(prov)}")
     for title, path in images.items():
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{_data_uri(path, 'image/png')}'>")
     if videos:

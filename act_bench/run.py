@@ -36,10 +36,13 @@ class ActBackend:
 
         return load_profile(method, profile, overrides)
 
-    def check_run(self, run_dir, task, method, cfg, seed):
+    def check_run(self, run_dir, task, method, cfg, seed, data_dir=None, episodes=None):
+        from act_bench.data.provenance import demo_record
         from act_bench.train_state import check_run_dir
 
-        check_run_dir(run_dir, task, method, cfg, seed)
+        check_run_dir(run_dir, task, method, cfg, seed)  # the config first: it needs no demos read
+        if data_dir is not None and (Path(run_dir) / layout.RUN_CONFIG).is_file():
+            check_run_dir(run_dir, task, method, cfg, seed, demo_record(data_dir, episodes))
 
     def generate_demos(self, *args, **kwargs):
         from act_bench.scripted.generate import generate_demos
@@ -66,19 +69,21 @@ class ActBackend:
 def train_job(backend, job: TrainJob) -> str:
     run_dir = backend.train_policy(job.task, job.policy, job.profile, job.seed, job.data_dir, job.run_dir,
                                    overrides=list(job.overrides) or None, resume=True, progress=job.progress,
-                                   device=job.device)
+                                   device=job.device, episodes=job.episodes)
     return str(run_dir or job.run_dir)
 
 
 def eval_job(backend, job: EvalJob) -> dict:
     from act_bench.device import resolve_device
-    from act_bench.evaluate import EvalSpec, evaluate_policy
+    from act_bench.evaluate import EvalSpec, eval_threads, evaluate_policy, trained_on
+    from act_bench.threads import torch_threads
 
     policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
     spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos,
-                    policy_id=layout.run_identity(job.run_dir), fresh=True)
-    return evaluate_policy(policy, spec, env_factory=backend.make_env, progress=job.progress)
+                    policy_id=layout.run_identity(job.run_dir), fresh=True, trained_on=trained_on(job.run_dir))
+    with torch_threads(eval_threads(job.run_dir)):
+        return evaluate_policy(policy, spec, env_factory=backend.make_env, progress=job.progress)
 
 
 def timed_job(fn, backend, job) -> tuple:
@@ -94,20 +99,26 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     backend = backend or ActBackend()
     profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
     plan = make_plan(grid, profiles, progress=progress)
+    pool = make_executor(grid.executor, grid.jobs)  # first: a missing Ray stops the run before it writes anything
     start = time.perf_counter()
-    _record_invocation(grid.out / "run.json", {
-        "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
-        "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
-        "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
-    for job in plan.demos:  # in this process, before any training needs them
-        print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
-        backend.generate_demos(job.task, job.episodes, job.data_dir, seed=job.seed, cameras=job.cameras,
-                               image_size=job.image_size, workers=grid.jobs, progress=progress)
-    for (t, p, s), run_dir in plan.run_dirs.items():  # a run of another config must not be skipped as done
-        backend.check_run(run_dir, t, p, profiles[p], s)
+    try:
+        _record_invocation(grid.out / "run.json", {
+            "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
+            "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
+            "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
+            "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
+        for job in plan.demos:  # in this process, before any training needs them
+            print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
+            backend.generate_demos(job.task, job.episodes, job.data_dir, seed=job.seed, cameras=job.cameras,
+                                   image_size=job.image_size, workers=grid.jobs, progress=progress)
+        for (t, p, s), run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
+            backend.check_run(run_dir, t, p, profiles[p], s, plan.data_dirs[(t, p)], grid.demos)
+    except BaseException:
+        pool.shutdown(cancel=True)
+        raise
     demos_done = time.perf_counter()
     job_seconds: dict[str, float] = {"train": 0.0, "eval": 0.0}
-    failures = execute(plan, backend, make_executor(grid.executor, grid.jobs), progress, job_seconds)
+    failures = execute(plan, backend, pool, progress, job_seconds)
     jobs_done = time.perf_counter()
     result = collect(grid, plan, failures)
     end = time.perf_counter()

@@ -16,9 +16,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from act_bench import layout
+from act_bench import layout, machine
 from act_bench.atomic_io import write_json
 from act_bench.data.dataset import ChunkDataset, batch_to_torch, load_training_data
+from act_bench.data.provenance import demo_record
 from act_bench.device import DEVICES, resolve_device
 from act_bench.errors import ActBenchError
 from act_bench.executors import available_cores
@@ -27,7 +28,8 @@ from act_bench.policies.checkpoint import versions
 from act_bench.policies.config import Profile, TrainConfig, apply_overrides, load_profile
 from act_bench.policies.registry import build_policy, policy_names
 from act_bench.tasks.registry import get_task, task_names
-from act_bench.train_state import RunState, Window, check_run_dir, read_json, run_record
+from act_bench.threads import torch_threads
+from act_bench.train_state import RunState, Window, check_run_dir, read_json, recorded_threads, run_record
 
 __all__ = ["add_arguments", "main", "train_policy", "load_profile", "train_step"]
 
@@ -56,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="delete the run dir's results and start over")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile field, e.g. --set train.steps=2000 (repeatable)")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="train on the first N episodes of the demo folder (default: data.max_episodes, or all)")
     parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
@@ -63,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     run_dir = train_policy(args.task, args.method, args.profile, args.seed, args.data, args.out,
                            overrides=args.overrides, resume=args.resume, progress=args.progress,
-                           device=args.device)
+                           device=args.device, episodes=args.episodes)
     print(f"trained {args.method} on {args.task}: {run_dir}")
     return 0
 
@@ -120,10 +124,12 @@ def validation_loss(policy: Policy, dataset: ChunkDataset, batches: list[np.ndar
 def train_policy(task: str, method: str, profile: str | Profile, seed: int, data_dir=None, out_dir=None,
                  overrides: Mapping[str, Any] | list[str] | None = None, resume: bool = True,
                  progress: bool = True, device: str | torch.device = "auto",
-                 callback: Callable[[int, dict[str, float] | None], None] | None = None) -> Path:
+                 callback: Callable[[int, dict[str, float] | None], None] | None = None,
+                 episodes: int | None = None) -> Path:
     """Train (or resume, or skip if complete) one policy; returns the run dir.
 
     profile is a profile name (baselines/{method}/{profile}.toml) or a ready Profile.
+    episodes: train on the first N demos of data_dir (default: data.max_episodes, or all).
     callback(step, row) runs after every step (row is the metrics row when one was logged)."""
     get_task(task)
     if isinstance(profile, Profile):
@@ -139,40 +145,40 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
             raise ActBenchError(f"no demos in {data_dir}; record them with `act-bench generate-demos --task {task} "
                                 f"--image-size {h}x{w} --cameras {','.join(prof.data.cameras)}` or pass --data")
     data_dir = Path(data_dir)
+    if episodes is not None and episodes < 1:
+        raise ActBenchError(f"--episodes must be >= 1, got {episodes}")
     run_dir = Path(out_dir) if out_dir is not None else layout.run_dir(task, method, prof.profile, seed)
     dev = resolve_device(device)
+    demos = demo_record(data_dir, episodes or prof.data.max_episodes or None)  # before --fresh deletes anything
     if not resume:
         for name in _RUN_FILES:
             target = run_dir / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    check_run_dir(run_dir, task, method, prof, seed)
+    check_run_dir(run_dir, task, method, prof, seed, demos)
     done = read_json(run_dir / layout.RUN_DONE)
     if done is not None and done.get("step", 0) >= prof.train.steps:
         if progress:
             print(f"{run_dir}: already trained ({done['step']} steps); skipping")
         return run_dir
 
-    (run_dir / layout.RUN_DONE).unlink(missing_ok=True)  # training more steps: not done any more
-    threads = torch.get_num_threads()
-    try:
-        # threads come from the cores this job was given, on a GPU machine too (its data path)
-        torch.set_num_threads(prof.train.num_threads or available_cores())
+    # the thread count changes the weights (threads.py): a run keeps the one it started with;
+    # a new one takes train.num_threads, else the cores this job was given (on a GPU too: its data path)
+    threads = prof.train.num_threads or recorded_threads(run_dir) or available_cores()
+    with torch_threads(threads):
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
             # fp32 means fp32, as on the CPU: TF32 would round convolutions to 10-bit mantissas
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-        _run_training(task, method, prof, seed, data_dir, run_dir, dev, resume, progress, callback)
-    finally:
-        torch.set_num_threads(threads)  # callers (act-bench run, tests) keep their own setting
+        _run_training(task, method, prof, seed, data_dir, run_dir, dev, resume, progress, callback, demos, threads)
     return run_dir
 
 
 def _run_training(task: str, method: str, prof: Profile, seed: int, data_dir: Path, run_dir: Path,
-                  dev: torch.device, resume: bool, progress: bool, callback) -> None:
+                  dev: torch.device, resume: bool, progress: bool, callback, demos: dict, threads: int) -> None:
     data = load_training_data(data_dir, prof.data.cameras, prof.data.image_size, prof.model.chunk_size,
-                              prof.data.val_fraction, seed, prof.data.max_episodes, task,
-                              prof.model.state_dim, prof.model.action_dim, progress)
+                              prof.data.val_fraction, seed, demos["episodes"], task,
+                              prof.model.state_dim, prof.model.action_dim, progress, demos["episode_hashes"])
     torch.manual_seed(seed)
     policy = build_policy(prof, data.stats).to(dev)
     optimizer = make_optimizer(policy, prof.train)
@@ -180,8 +186,9 @@ def _run_training(task: str, method: str, prof: Profile, seed: int, data_dir: Pa
     if resume:
         run.restore(policy, optimizer)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / layout.RUN_CONFIG, {**run_record(task, method, prof, seed), "data": data.info,
-                                             "device": str(dev), "versions": versions()})
+    write_json(run_dir / layout.RUN_CONFIG, {**run_record(task, method, prof, seed),
+                                             "data": {**data.info, "demos": demos}, "threads": threads,
+                                             "device": str(dev), "machine": machine.cpu(), "versions": versions()})
     _loop(policy, optimizer, data, prof.train, run, dev, progress, callback)
     run.mark_done(prof.train.steps)
 

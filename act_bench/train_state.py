@@ -64,6 +64,7 @@ class RunState:
         self.window: dict | None = None
         self.rows: list[dict[str, Any]] = []
         self.started = time.perf_counter()
+        self._undone = False
 
     def elapsed(self) -> float:
         return self.elapsed0 + time.perf_counter() - self.started
@@ -93,14 +94,23 @@ class RunState:
         self.rows = [r for r in _read_metrics(self.run_dir / layout.RUN_METRICS) if int(r["step"]) <= self.step]
         self.started = time.perf_counter()
 
+    def _undo_done(self) -> None:
+        """A finished run trained further stops being done only when its checkpoints change,
+        so a run that fails before that keeps its done.json."""
+        if not self._undone:
+            (self.run_dir / layout.RUN_DONE).unlink(missing_ok=True)
+            self._undone = True
+
     def offer_best(self, policy: Policy, step: int, val_loss: float) -> None:
         if val_loss < self.best_val_loss:
+            self._undo_done()
             self.best_val_loss, self.best_step = val_loss, step
             save_checkpoint(policy, self.ckpt_dir / "best", step, {"val_loss": val_loss, "task": self.task,
                                                                    "seed": self.seed})
 
     def save(self, policy: Policy, optimizer: torch.optim.Optimizer, step: int, window: Window, no_val: bool) -> None:
         """The resumable last checkpoint, then the metrics rows up to it."""
+        self._undo_done()
         self.step, elapsed = step, self.elapsed()
         tensors, opt_meta = optimizer_state_to_tensors(optimizer.state_dict())
         opt_sha = save_tensors(self.ckpt_dir / "last_state.safetensors", tensors)
@@ -127,13 +137,45 @@ def run_record(task: str, method: str, prof: Profile, seed: int) -> dict[str, An
     return {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()}
 
 
-def check_run_dir(run_dir, task: str, method: str, prof: Profile, seed: int) -> None:
+def check_run_dir(run_dir, task: str, method: str, prof: Profile, seed: int, demos: dict | None = None) -> None:
     """Raise ActBenchError when run_dir already holds a different training: resuming or skipping
-    is only right for the same task, policy, seed and training settings (train.steps may grow;
-    the eval section does not change the weights)."""
+    is only right for the same task, policy, seed, training settings (train.steps may grow;
+    the eval section does not change the weights) and demonstrations (`demos`, a
+    provenance.demo_record: settings, episode count, content hash)."""
     old = read_json(Path(run_dir) / layout.RUN_CONFIG)
     if old is None:
         return
+    _check_config(run_dir, old, task, method, prof, seed)
+    if demos is not None and isinstance(old.get("data"), dict):
+        diff = _demo_difference(old["data"], demos)
+        if diff:
+            raise ActBenchError(f"{run_dir} was trained on other demos ({diff}); use --fresh to replace it "
+                                "or another --out")
+
+
+def _demo_difference(data: dict, demos: dict) -> str | None:
+    from act_bench.data.provenance import identity, legacy_difference, short
+
+    if "demos" not in data:  # trained before demo hashes were recorded
+        return legacy_difference(data, demos)
+    old, new = identity(data["demos"]), identity(demos)
+    if old["settings"] != new["settings"]:
+        return _first_difference(old["settings"] or {}, new["settings"] or {}, "demos.settings.")
+    if old["episodes"] != new["episodes"]:
+        return f"demos.episodes: {old['episodes']!r} there, {new['episodes']!r} here"
+    if old["content_hash"] != new["content_hash"]:
+        return f"demos.content_hash: {short(old['content_hash'])} there, {short(new['content_hash'])} here"
+    return None
+
+
+def recorded_threads(run_dir) -> int | None:
+    """The torch thread count a run was started with (None for runs that predate the record)."""
+    old = read_json(Path(run_dir) / layout.RUN_CONFIG) or {}
+    value = old.get("threads")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _check_config(run_dir, old: dict, task: str, method: str, prof: Profile, seed: int) -> None:
     new_id = {"task": task, "method": method, "seed": int(seed), "config": prof.training_identity()}
     old_id = {k: old.get(k) for k in new_id}
     try:  # fields added since that run was made take their defaults

@@ -135,7 +135,7 @@ class FakeBackend:
         return load_profile(method, "ci", {"data.image_size": [24, 32], "train.steps": self.steps,
                                            "eval.episodes": 4})
 
-    def check_run(self, run_dir, task, method, cfg, seed):
+    def check_run(self, run_dir, task, method, cfg, seed, data_dir=None, episodes=None):
         pass  # fake runs have no config to compare
 
     def generate_demos(self, task, episodes, out_dir, seed=0, cameras=("top",), image_size=(480, 640),
@@ -148,7 +148,7 @@ class FakeBackend:
         return manifest
 
     def train_policy(self, task, method, profile, seed, data_dir, out_dir, overrides=None, resume=True,
-                     progress=True, device="auto"):
+                     progress=True, device="auto", episodes=None):
         out = Path(out_dir)
         if (out / "done.json").exists() and json.loads((out / "done.json").read_text())["step"] >= self.steps:
             return out

@@ -35,7 +35,7 @@ def _load_script():
 
 def test_results_csv_columns_and_rows(results_dir):
     df = pd.read_csv(results_dir / "results.csv")
-    assert list(df.columns) == report.COLUMNS
+    assert list(df.columns) == report.COLUMNS + report.PROVENANCE
     assert len(df) == 2 * 2 * 2 * 4  # tasks x methods x seeds x stages
     assert list(df["task"].unique()) == ["transfer_cube", "insertion"]
     r = df.iloc[0]

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from act_bench.data.normalization import NormStats
+from act_bench.data.verify import check_hash, hash_open_file, open_episode, stored_hash
 from act_bench.errors import DataError
 
 _EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
@@ -117,15 +118,21 @@ def read_vectors(info: EpisodeInfo) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def read_frames_into(info: EpisodeInfo, cameras: Sequence[str], out: np.ndarray) -> None:
-    """Decode every frame of `cameras` into out (T, n_cam, h, w, 3) uint8, resizing as needed."""
+def read_frames_into(info: EpisodeInfo, cameras: Sequence[str], out: np.ndarray, expected: str | None = None) -> str:
+    """Decode every frame of `cameras` into out (T, n_cam, h, w, 3) uint8, resizing as needed,
+    while recomputing the episode's content hash from every dataset (all chunks read); a file
+    that differs from its own hash or from `expected` (the manifest's) is a DataError."""
     h, w = out.shape[2:4]
-    with h5py.File(info.path, "r") as f:
-        for c, cam in enumerate(cameras):
-            key = f"observations/images/{cam}"
-            for start in range(0, info.length, _READ_BLOCK):
-                block = _read(f, info.path, key, slice(start, start + _READ_BLOCK))
-                out[start:start + len(block), c] = resize_images(block, (h, w))
+    index = {cam: c for c, cam in enumerate(cameras)}
+
+    def fill(cam: str, start: int, block: np.ndarray) -> None:
+        if cam in index:
+            out[start:start + len(block), index[cam]] = resize_images(block, (h, w))
+
+    with open_episode(info.path) as f:
+        computed = hash_open_file(f, info.path, fill)
+        check_hash(info.path, stored_hash(f), computed, expected)
+    return computed
 
 
 def resize_images(frames, size: tuple[int, int]):
@@ -222,10 +229,16 @@ def split_episodes(n: int, val_fraction: float, seed: int) -> tuple[list[int], l
 def load_training_data(data_dir: str | os.PathLike, cameras: Sequence[str], image_size: tuple[int, int],
                        chunk_size: int, val_fraction: float = 0.1, seed: int = 0, max_episodes: int = 0,
                        task: str | None = None, state_dim: int = 14, action_dim: int = 14,
-                       progress: bool = False) -> TrainingData:
-    """Validate every episode of data_dir, then load it into memory split into train/validation."""
+                       progress: bool = False, expected_hashes: Sequence[str] | None = None) -> TrainingData:
+    """Validate every episode of data_dir, then load it into memory split into train/validation.
+    Every episode's content hash is recomputed as it is read and checked against the file's own
+    and `expected_hashes` (the run's demo record, in episode order)."""
     cameras = list(cameras)
-    infos = [inspect_episode(p, cameras, state_dim, action_dim) for p in episode_paths(data_dir, max_episodes)]
+    paths = episode_paths(data_dir, max_episodes)
+    if max_episodes > 0 and len(paths) < max_episodes:
+        raise DataError(f"{data_dir} holds {len(paths)} episodes, fewer than the {max_episodes} asked for")
+    infos = [inspect_episode(p, cameras, state_dim, action_dim) for p in paths]
+    expected = dict(zip(paths, expected_hashes)) if expected_hashes is not None else {}
     if task is not None:
         for info in infos:
             file_task = info.attrs.get("task")
@@ -236,8 +249,8 @@ def load_training_data(data_dir: str | os.PathLike, cameras: Sequence[str], imag
     train_ids, val_ids = split_episodes(len(infos), val_fraction, seed)
     bar = _progress(len(infos), f"loading {Path(data_dir).name}", progress)
     try:
-        train = _load_split([infos[i] for i in train_ids], cameras, (h, w), chunk_size, bar)
-        val = _load_split([infos[i] for i in val_ids], cameras, (h, w), chunk_size, bar) if val_ids else None
+        train = _load_split([infos[i] for i in train_ids], cameras, (h, w), chunk_size, bar, expected)
+        val = _load_split([infos[i] for i in val_ids], cameras, (h, w), chunk_size, bar, expected) if val_ids else None
     finally:
         if bar is not None:
             bar.close()
@@ -259,13 +272,13 @@ def load_training_data(data_dir: str | os.PathLike, cameras: Sequence[str], imag
 
 
 def _load_split(infos: list[EpisodeInfo], cameras: list[str], size: tuple[int, int], chunk_size: int,
-                bar) -> ChunkDataset:
+                bar, expected: dict) -> ChunkDataset:
     total = sum(i.length for i in infos)
     images = np.empty((total, len(cameras), size[0], size[1], 3), np.uint8)  # filled in place: no 2x peak
     qpos, actions, ends, start = [], [], [], 0
     for info in infos:
         q, a = read_vectors(info)
-        read_frames_into(info, cameras, images[start:start + info.length])
+        read_frames_into(info, cameras, images[start:start + info.length], expected.get(info.path))
         qpos.append(q)
         actions.append(a)
         start += info.length

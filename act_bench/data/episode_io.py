@@ -13,6 +13,7 @@ Files are written under a temporary name and renamed, so a reader never sees hal
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from act_bench.atomic_io import atomic_path
+from act_bench.atomic_io import write_bytes
 
 IMAGE_COMPRESSION = {"compression": "gzip", "compression_opts": 4}
 
@@ -49,7 +50,10 @@ class Episode:
 def write_episode(path: str | Path, episode: Episode) -> str:
     """Write `episode` atomically; return its content hash."""
     digest = episode.content_hash()
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # built in memory, then written in one go: HDF5 crashes (segfault) when a write to disk
+    # fails, so a full disk or a read-only folder must meet plain file writes only
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
         f.attrs["sim"] = True
         for key, value in episode.attrs.items():
             f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
@@ -62,4 +66,5 @@ def write_episode(path: str | Path, episode: Episode) -> str:
             img.create_dataset(cam, data=frames, dtype=np.uint8, chunks=(1, *frames.shape[1:]), **IMAGE_COMPRESSION)
         f.create_dataset("action", data=episode.action.astype(np.float64))
         f.create_dataset("stage", data=episode.stage.astype(np.int8))
+    write_bytes(path, buf.getvalue())
     return digest

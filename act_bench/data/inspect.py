@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 
 from act_bench.data.dataset import episode_paths, inspect_episode
+from act_bench.data.verify import manifest_hashes, verify_episode
 from act_bench.errors import DataError
 
 
@@ -22,9 +23,10 @@ def recorded_cameras(path: Path) -> list[str]:
 
 def summarize(data_dir: str | Path) -> list[dict]:
     """One row per episode: index, length, best stage, first step of each stage, cameras."""
-    rows = []
+    rows, listed = [], manifest_hashes(Path(data_dir))
     for path in episode_paths(data_dir):
         info = inspect_episode(path, recorded_cameras(path))  # validates keys, shapes and dtypes
+        verify_episode(path, listed.get(path.name))  # and the content hash, every chunk read
         with h5py.File(path, "r") as f:
             stage = f["stage"][()] if "stage" in f else None
             seed = f.attrs.get("seed")

@@ -18,7 +18,8 @@ import h5py
 from tqdm import tqdm
 
 from act_bench.atomic_io import write_json
-from act_bench.errors import ActBenchError
+from act_bench.data.verify import verify_episode
+from act_bench.errors import ActBenchError, DataError
 from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path
 from act_bench.seeding import demo_seed
 from act_bench.tasks.registry import get_task, task_names
@@ -26,6 +27,7 @@ from act_bench.versions import package_versions
 
 FORMAT_VERSION = 1
 MAX_ATTEMPTS = 10  # tries per episode before the scripted policy is declared broken
+MAX_IMAGE_SIDE = 4096  # beyond common GL offscreen buffer limits
 
 
 def parse_image_size(text: str) -> tuple[int, int]:
@@ -73,15 +75,16 @@ def _record(job: dict) -> dict:
 
 # --- driver side -----------------------------------------------------------------------
 def _existing_episode_ok(path: Path, settings: dict) -> bool:
-    """A finished file of these settings (renamed into place, so complete unless damaged)."""
+    """A finished file of these settings whose content still matches its hash (every chunk
+    read): an edited, corrupt or truncated episode is recorded again."""
     try:
         with h5py.File(path, "r") as f:
-            return (
-                f.attrs.get("task") == settings["task"]
-                and "content_hash" in f.attrs
-                and f["action"].shape[0] == settings["episode_len"]
-            )
-    except (OSError, KeyError):
+            if not (f.attrs.get("task") == settings["task"] and "content_hash" in f.attrs
+                    and f["action"].shape[0] == settings["episode_len"]):
+                return False
+        verify_episode(path)
+        return True
+    except (OSError, KeyError, ValueError, RuntimeError, DataError):
         return False
 
 
@@ -122,6 +125,7 @@ def generate_demos(
     cameras = list(task_cfg.cameras if cameras is None else cameras)
     image_size = task_cfg.image_size if image_size is None else image_size
     _check_cameras(task_cfg, cameras)
+    _check_size(task_cfg.episode_len, image_size, cameras)
     out_dir = Path(out_dir)
     settings = {
         "format_version": FORMAT_VERSION,
@@ -132,20 +136,21 @@ def generate_demos(
         "noise": float(noise),
         "episode_len": task_cfg.episode_len,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     _check_folder(out_dir, settings)
-    write_json(out_dir / DEMO_SETTINGS, settings)
-    for stale in out_dir.glob(".*.tmp*"):  # left by a run killed mid-write
-        stale.unlink()
-
     versions = package_versions()
     todo = []
     for i in range(episodes):
         path = episode_path(out_dir, i)
         if path.exists() and _existing_episode_ok(path, settings):
             continue
-        path.unlink(missing_ok=True)
         todo.append({**settings, "index": i, "path": str(path), "versions": versions})
+    if todo:  # rendering works (a missing GL stack is a one-line error) before anything is written
+        _env(task, cameras, image_size)
+    _write_if_changed(out_dir / DEMO_SETTINGS, settings)  # a finished folder may be read-only
+    for stale in out_dir.glob(".*.tmp*"):  # left by a run killed mid-write
+        stale.unlink()
+    for job in todo:  # failed verification or an unfinished write: recorded again
+        Path(job["path"]).unlink(missing_ok=True)
 
     bar = tqdm(total=episodes, initial=episodes - len(todo), desc=f"demos {task}", unit="ep",
                disable=not progress, file=sys.stderr)
@@ -162,9 +167,31 @@ def generate_demos(
             f"{failed[:5]}; it is broken for these settings (episodes already recorded are kept)"
         )
     manifest = build_manifest(out_dir, settings, episodes, versions)
-    write_json(out_dir / DEMO_MANIFEST, manifest)
+    _write_if_changed(out_dir / DEMO_MANIFEST, manifest)
     return manifest
 
+
+def _write_if_changed(path: Path, obj: dict) -> None:
+    try:
+        if json.loads(path.read_text()) == obj:
+            return
+    except (OSError, ValueError):
+        pass
+    write_json(path, obj)
+
+
+def _check_size(episode_len: int, image_size, cameras) -> None:
+    """Refuse image sizes one episode's frames cannot fit in memory, before any folder is made."""
+    from act_bench.data.dataset import _available_memory
+
+    h, w = (int(v) for v in image_size)
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise ActBenchError(f"image size {h}x{w} is too large (at most {MAX_IMAGE_SIDE} pixels a side)")
+    need = episode_len * h * w * 3 * len(cameras)
+    available = _available_memory()
+    if available is not None and need > 0.5 * available:
+        raise ActBenchError(f"image size {h}x{w} needs {need / 2**30:.1f} GiB per episode in memory but only "
+                            f"{available / 2**30:.1f} GiB is free; use a smaller --image-size")
 
 def build_manifest(out_dir: Path, settings: dict, episodes: int, versions: dict) -> dict:
     seeds, hashes, attempts = [], [], 0

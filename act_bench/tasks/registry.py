@@ -9,6 +9,7 @@ tasks are imported on the first lookup; installed packages add theirs through th
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,8 +65,26 @@ def _register_env(spec: TaskSpec) -> None:
                      max_episode_steps=spec.config().episode_len)
 
 
+def import_mujoco() -> None:
+    """Import mujoco, which loads the GL library MUJOCO_GL names at import time: a missing one
+    is a RenderingUnavailable (one line from the CLI), not PyOpenGL's AttributeError."""
+    try:
+        import mujoco  # noqa: F401
+    except ImportError:
+        raise
+    except Exception as exc:
+        from act_bench.errors import RenderingUnavailable
+
+        gl = os.environ.get("MUJOCO_GL")
+        raise RenderingUnavailable(
+            f"MuJoCo cannot load the GL library for MUJOCO_GL={gl} ({type(exc).__name__}: {exc}); install it "
+            "(osmesa: libosmesa6; egl: libegl1 libgl1 libgles2 libglvnd0 libgl1-mesa-dri) or choose another "
+            "MUJOCO_GL") from None
+
+
 def load_builtin_tasks() -> None:
     """Import the built-in task modules (`import act_bench` does, registering their env ids)."""
+    import_mujoco()
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
 
