@@ -26,14 +26,7 @@ exec > >(tee "$WORK/verify.log") 2>&1
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
 
 step "1. LeRobot venv at $VENV"
-if [ ! -x "$VENV/bin/lerobot-train" ]; then
-  "$PY312" -m venv "$VENV"
-  # lerobot 0.6.1 accepts torch >= 2.7, < 2.12; torchvision < 0.27. The rest is what act-bench's
-  # env and evaluator need at run time (act-bench itself goes on PYTHONPATH: its torch pin differs).
-  "$VENV/bin/pip" install --quiet "lerobot[dataset,training]==0.6.1" "torch==2.11.0" "torchvision==0.26.0" \
-    h5py "mujoco==3.17.0" imageio imageio-ffmpeg matplotlib
-fi
-"$VENV/bin/python" -c "import lerobot, torch, sys; print('lerobot', lerobot.__version__, 'torch', torch.__version__, 'python', sys.version.split()[0])"
+PY312="$PY312" scripts/lerobot_venv.sh "$VENV"
 
 for task in transfer_cube insertion; do
   step "2. $task: $EPISODES demos at $SIZE -> export-lerobot"
