@@ -22,7 +22,7 @@ from act_bench import layout
 from act_bench.atomic_io import atomic_path, write_csv, write_json
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
-from act_bench.executors import EXECUTORS, make_executor
+from act_bench.executors import EXECUTORS, available_cores, make_executor
 from act_bench.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan
 from act_bench.policies.registry import method_names
 from act_bench.tasks.registry import task_names
@@ -107,10 +107,10 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
             "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
             "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
             "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
-        for job in plan.demos:  # in this process, before any training needs them
+        for job in plan.demos:  # in this process, before any training needs them: on every core
             print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
             backend.generate_demos(job.task, job.episodes, job.data_dir, seed=job.seed, cameras=job.cameras,
-                                   image_size=job.image_size, workers=grid.jobs, progress=progress)
+                                   image_size=job.image_size, workers=available_cores(), progress=progress)
         for (t, p, s), run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
             backend.check_run(run_dir, t, p, profiles[p], s, plan.data_dirs[(t, p)], grid.demos)
     except BaseException:
