@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from act_bench.atomic_io import write_json
+from act_bench.atomic_io import atomic_dir, write_json
 from act_bench.errors import ActBenchError, DataError
 from act_bench.interop import lerobot_format as fmt
 from act_bench.interop.video_codec import DEFAULT_CRF, Mp4Writer
@@ -75,18 +72,10 @@ def export_lerobot(demos: str | Path, out: str | Path, dtype: str = "float32", c
     task = settings["task"]
     task_text = task_text or task_description(task)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         info = _write_dataset(tmp, paths, cameras, (h, w), dtype, crf, task_text, pa, pq, progress)
         write_json(tmp / fmt.OURS_PATH, {"task": task, "source": str(demos), "demo_settings": settings,
                                          "seeds": info.pop("_seeds"), "dtype": dtype})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return info
 
 

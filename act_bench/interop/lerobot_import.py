@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from act_bench.atomic_io import write_json
+from act_bench.atomic_io import atomic_dir, write_json
 from act_bench.errors import ActBenchError, DataError
 from act_bench.interop import lerobot_format as fmt
 from act_bench.interop.lerobot_export import _pyarrow
@@ -99,9 +96,7 @@ def import_lerobot(root: str | Path, out: str | Path, task: str | None = None, f
     episodes = _read_table(root, "meta/episodes", pq).sort_values("episode_index").reset_index(drop=True)
     index = data["index"].to_numpy()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         seeds = list(ours.get("seeds") or [])
         files, hashes, lengths = [], [], []
         for i, ep in enumerate(tqdm(episodes.to_dict("records"), desc="import-lerobot", unit="ep",
@@ -139,12 +134,6 @@ def import_lerobot(root: str | Path, out: str | Path, task: str | None = None, f
         manifest = {**settings, "episodes": len(files), "files": files, "seeds": seeds[:len(files)],
                     "attempts": len(files), "scripted_success_rate": None, "content_hashes": hashes}
         write_json(tmp / DEMO_MANIFEST, manifest)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return manifest
 
 
