@@ -34,21 +34,25 @@ def pick(table: list[dict], column: str, **match) -> float | None:
     return None
 
 
-def grid_timing(run_dir: Path | None) -> dict | None:
+def grid_record(run_dir: Path | None) -> dict | None:
+    """The grid's settings and timing from its run.json (the settings say what was timed)."""
     if run_dir is None:
         return None
     record = json.loads((run_dir / "run.json").read_text())
-    return record.get("timing")
+    if "timing" not in record:
+        raise SystemExit(f"{run_dir}/run.json has no timing (made before act-bench recorded it)")
+    keep = ("methods", "tasks", "seeds", "profile", "overrides", "episodes", "demos", "jobs", "timing")
+    return {"dir": str(run_dir), **{k: record.get(k) for k in keep}}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid-run", type=Path, default=None)
     args = p.parse_args()
-    timing = grid_timing(args.grid_run)
+    grid = grid_record(args.grid_run)
     peers = rows("vs_lerobot.csv")
     figures = {
-        "grid_1seed_wall_s": timing["wall_s"] if timing else None,
+        "grid_1seed_wall_s": grid["timing"]["wall_s"] if grid else None,
         "act_paper_step_ratio_vs_lerobot_96x128": pick(peers, "ratio", what="train_step", image_size="96x128"),
         "act_paper_step_ratio_vs_lerobot_480x640": pick(peers, "ratio", what="train_step", image_size="480x640"),
         "act_cpu_steps_per_s": pick(rows("train_speedups.csv"), "steps_per_s", variant="baseline", profile="cpu"),
@@ -61,7 +65,7 @@ def main() -> int:
         "act_cpu_steps_per_s": "python benchmarks/train_speedups.py",
         "eval_speedup_act_te": "python benchmarks/eval_speed.py",
     }
-    out = {**figures, "grid_timing": timing,
+    out = {**figures, "grid_run": grid,
            "missing": {k: commands[k] for k, v in figures.items() if v is None}}
     tmp = BENCH / "summary.json.tmp"
     tmp.write_text(json.dumps(out, indent=2) + "\n")
