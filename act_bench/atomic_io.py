@@ -74,6 +74,21 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+def remove_stale_temps(folder: str | os.PathLike) -> None:
+    """Delete what a killed writer left in `folder`: the hidden `.NAME.XXXX.tmp*` files and
+    folders of atomic_path and atomic_dir (a kill -9 skips their clean-up). Call it when a job
+    starts on a folder it owns; the finished files are untouched."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if p.name.startswith(".") and ".tmp" in p.name:
+            try:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            except OSError as exc:
+                raise WriteError(p, exc) from None
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

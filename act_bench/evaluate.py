@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from act_bench import layout
-from act_bench.atomic_io import write_csv, write_json
+from act_bench.atomic_io import remove_stale_temps, write_csv, write_json
 from act_bench.device import DEVICES, resolve_device
 from act_bench.ensembling import Execution
 from act_bench.errors import ActBenchError
@@ -72,6 +72,8 @@ def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | 
     out_dir = Path(spec.out_dir)
     _start(out_dir, {"task": spec.task, "method": spec.method, "seed": int(spec.seed), "policy_id": spec.policy_id,
                      **execution.settings()}, spec.fresh, _provenance(spec))
+    for folder in (out_dir, out_dir / "videos"):  # what a kill -9 left half-written
+        remove_stale_temps(folder)
     rows = _load_rows(out_dir / "episodes.csv", spec.seed)
     todo = [i for i in range(spec.episodes) if i not in rows]
     if env_factory is None:
@@ -163,10 +165,9 @@ def trained_on(run_dir) -> dict:
 
 def _provenance(spec: EvalSpec) -> dict:
     """eval.json / summary.json fields: the training's record and this evaluation's machine."""
-    from act_bench import machine
-    from act_bench.threads import job_threads
-
     import torch
+
+    from act_bench import machine
 
     return {"trained_on": spec.trained_on or {},
             "evaluated_on": machine.record(torch.get_num_threads())}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from act_bench import layout, machine
-from act_bench.atomic_io import write_json
+from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.dataset import ChunkDataset, batch_to_torch, load_training_data
 from act_bench.data.provenance import demo_record
 from act_bench.device import DEVICES, resolve_device
@@ -155,6 +155,8 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
             target = run_dir / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     check_run_dir(run_dir, task, method, prof, seed, demos)
+    for folder in (run_dir, run_dir / layout.RUN_CHECKPOINTS):  # what a kill -9 left half-written
+        remove_stale_temps(folder)
     done = read_json(run_dir / layout.RUN_DONE)
     if done is not None and done.get("step", 0) >= prof.train.steps:
         if progress:

@@ -1,7 +1,7 @@
 """Atomic writes: a file or folder is either the old one or the complete new one."""
 import pytest
 
-from act_bench.atomic_io import atomic_dir, atomic_path, write_json
+from act_bench.atomic_io import atomic_dir, atomic_path, remove_stale_temps, write_json
 
 
 def test_atomic_path_keeps_the_old_file_when_the_write_fails(tmp_path):
@@ -28,3 +28,15 @@ def test_atomic_dir_replaces_a_folder_whole_or_not_at_all(tmp_path):
         (tmp / "z").write_text("3")
     assert sorted(p.name for p in out.iterdir()) == ["z"]  # replaced, not merged
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_stale_temps_are_removed_and_finished_files_kept(tmp_path):
+    """A kill -9 inside atomic_path/atomic_dir leaves hidden temporaries; a job starting on the
+    folder removes them (so a resumed run ends with the same files as an undisturbed one)."""
+    keep = write_json(tmp_path / "best.json", {"v": 1})
+    (tmp_path / ".best.ab12cd.tmp.safetensors").write_bytes(b"")
+    (tmp_path / ".out.xy34.tmp").mkdir()
+    (tmp_path / ".hidden_but_finished").write_text("kept")
+    remove_stale_temps(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden_but_finished", keep.name]
+    remove_stale_temps(tmp_path / "missing")  # nothing to do

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ctypes.util
 import hashlib
-import io
 import os
 import random
 import resource

@@ -1,10 +1,7 @@
 """A run's identity includes its demonstrations: a changed demo set is refused, runs recorded
 before demo hashes are compared on what they recorded, and results name the demos."""
 import json
-import shutil
 
-import h5py
-import pandas as pd
 import pytest
 
 from act_bench import report, train

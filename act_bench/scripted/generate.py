@@ -17,7 +17,7 @@ from pathlib import Path
 import h5py
 from tqdm import tqdm
 
-from act_bench.atomic_io import write_json
+from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError, DataError
 from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path
@@ -137,6 +137,7 @@ def generate_demos(
         "episode_len": task_cfg.episode_len,
     }
     _check_folder(out_dir, settings)
+    remove_stale_temps(out_dir)  # what a kill -9 left half-written
     versions = package_versions()
     todo = []
     for i in range(episodes):
