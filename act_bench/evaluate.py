@@ -15,6 +15,7 @@ the float rounding of a batched forward pass, and rows are the same whatever it 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,11 @@ from act_bench import layout
 from act_bench.atomic_io import remove_stale_temps, write_csv, write_json
 from act_bench.device import DEVICES, resolve_device
 from act_bench.ensembling import Execution
+from act_bench.env_slots import default_workers, make_slots
 from act_bench.errors import ActBenchError
 from act_bench.policies.registry import get_method, method_names
 from act_bench.lockstep import run_lockstep
-from act_bench.rollout import ChunkPolicy
+from act_bench.rollout import ChunkPolicy, policy_device
 from act_bench.seeding import eval_seed
 from act_bench.stats import stage_rates
 from act_bench.tasks.registry import get_task
@@ -54,6 +56,7 @@ class EvalSpec:
     fresh: bool = False
     batch: int = DEFAULT_BATCH
     trained_on: dict | None = None  # trained_on(run_dir): demos, threads, CPU; shown in eval.json and results
+    env_workers: int = 0  # processes stepping the envs (0 or 1: in this process); changes no outcome
 
 
 def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | None = None,
@@ -80,17 +83,15 @@ def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | 
         from act_bench.envs import make_env as env_factory
     # any env may get a video episode when a slot frees up, so all can render while one is due
     render_mode = "rgb_array" if any(i < spec.videos for i in todo) else None
-    envs = []
+    make = functools.partial(env_factory, spec.task, cameras=tuple(policy.camera_names),
+                             image_size=tuple(policy.image_size), render_mode=render_mode)
+    envs = make_slots(make, max(1, min(spec.batch, len(todo))), policy.camera_names, spec.env_workers)
     try:
-        for _ in range(max(1, min(spec.batch, len(todo)))):
-            envs.append(env_factory(spec.task, cameras=tuple(policy.camera_names),
-                                    image_size=tuple(policy.image_size), render_mode=render_mode))
-        stage_names = list(envs[0].unwrapped.task_config.stage_names)
+        stage_names = envs.stage_names
         policy.eval()
         _run_episodes(policy, spec, execution, envs, stage_names, rows, todo, progress)
     finally:
-        for env in envs:
-            env.close()
+        envs.close()
     return _write_summary(spec, method.execution, execution, stage_names, rows, int(policy.chunk_size))
 
 
@@ -246,6 +247,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
                         help=f"episodes stepped together, one batched policy query per step (default {DEFAULT_BATCH}); "
                              "changes no outcome")
+    parser.add_argument("--env-workers", type=int, default=None,
+                        help="processes stepping the envs while this one runs the policy (default: one per core "
+                             "when the policy runs on a GPU, else 0: in this process); changes no outcome")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -356,9 +360,13 @@ def main(args) -> int:
     if checkpoint:  # a named checkpoint is another policy than the run's default one
         policy_id = f"{policy_id or run_dir}: checkpoint {checkpoint} step {policy.checkpoint_meta.get('step')}"
     episodes = args.episodes if args.episodes is not None else getattr(_eval_config(policy), "episodes", 50)
+    threads = eval_threads(run_dir)
+    if args.env_workers is not None and args.env_workers < 0:
+        raise ActBenchError(f"--env-workers must be >= 0, got {args.env_workers}")
+    workers = default_workers(threads, str(policy_device(policy))) if args.env_workers is None else args.env_workers
     spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, policy_id=policy_id, fresh=args.fresh,
-                    batch=args.batch, trained_on=trained_on(run_dir))
-    with torch_threads(eval_threads(run_dir)):
+                    batch=args.batch, trained_on=trained_on(run_dir), env_workers=workers)
+    with torch_threads(threads):
         summary = evaluate_policy(policy, spec, execution, progress=not args.no_progress)
     print(format_summary(summary))
     print(f"results in {out}")

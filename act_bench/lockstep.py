@@ -2,7 +2,7 @@
 
 Each of the N envs is a slot that runs one episode at a time. Every step, the live slots whose
 selector wants a new chunk are queried together (one predict_chunk call), then every live env
-steps with its own action. An episode that ends (time limit, or success) yields its row and
+steps with its own action (env_slots: in this process, or in worker processes at once). An episode that ends (time limit, or success) yields its row and
 hands its slot to the next pending episode, so the batch stays full while episodes remain.
 
 Each episode gets the actions run_episode would give it alone: the batched selectors are
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 
-from act_bench.rollout import ChunkPolicy, episode_row, policy_device, query_batch, video_frame
+from act_bench.rollout import ChunkPolicy, episode_row, policy_device, query_batch
 
 
 @dataclass
@@ -32,63 +32,64 @@ class _Episode:
     start: float = 0.0
 
 
-def run_lockstep(envs: Sequence, policy: ChunkPolicy, execution, episodes: Sequence[tuple[int, int]],
+def run_lockstep(envs, policy: ChunkPolicy, execution, episodes: Sequence[tuple[int, int]],
                  stage_names: Sequence[str], on_row: Callable[[int, dict], None],
                  make_video: Callable[[int], Any] | None = None) -> None:
-    """Run `episodes` ((index, seed) pairs, started in this order) on the envs in lockstep.
+    """Run `episodes` ((index, seed) pairs, started in this order) on the env slots in lockstep.
 
-    on_row(index, row) is called as each episode ends; make_video(index) gives an EpisodeVideo
-    to record that episode into, or None. A row's "seconds" is the episode's wall time, shared
-    with the episodes stepped beside it."""
+    envs: an env_slots.InlineSlots or WorkerSlots. on_row(index, row) is called as each episode
+    ends; make_video(index) gives an EpisodeVideo to record that episode into, or None. A row's
+    "seconds" is the episode's wall time, shared with the episodes stepped beside it."""
     cameras, device = list(policy.camera_names), policy_device(policy)
-    selector = execution.batch_selector(len(envs))
+    selector = execution.batch_selector(envs.n)
     pending = deque(episodes)
-    slots: list[_Episode | None] = [None] * len(envs)
+    slots: list[_Episode | None] = [None] * envs.n
     try:
-        for j in range(len(envs)):
-            _start(envs, slots, j, selector, pending, cameras, make_video)
+        for j in range(envs.n):
+            _start(envs, slots, j, selector, pending, make_video)
         while any(ep is not None for ep in slots):
             live = [j for j, ep in enumerate(slots) if ep is not None]
             wants = selector.needs_query()
             need = [j for j in live if wants[j]]
             if need:
                 selector.add(query_batch(policy, [slots[j].obs for j in need], cameras, device), need)
-            for j, action in zip(live, selector.pop(live)):
+            moves = [(j, action, slots[j].video is not None) for j, action in zip(live, selector.pop(live))]
+            for j, result in zip(live, envs.step(moves)):
                 ep = slots[j]
-                if _step(envs[j], ep, action, len(stage_names), cameras):
+                if _record(ep, result, len(stage_names)):
                     if ep.video is not None:
                         ep.video.hold()  # show the final state for a moment
                         ep.video.close(ok=True)
                         ep.video = None
                     slots[j] = None
                     on_row(ep.index, episode_row(ep.max_stage, ep.length, selector.queries[j], stage_names, ep.start))
-                    _start(envs, slots, j, selector, pending, cameras, make_video)
+                    _start(envs, slots, j, selector, pending, make_video)
     finally:
         for ep in slots:
             if ep is not None and ep.video is not None:
                 ep.video.close(ok=False)  # an unfinished episode leaves no video
 
 
-def _start(envs, slots: list, j: int, selector, pending: deque, cameras, make_video) -> None:
+def _start(envs, slots: list, j: int, selector, pending: deque, make_video) -> None:
     """Put the next pending episode (if any) in slot j: reset its env and its selector row."""
     if not pending:
         return
     index, seed = pending.popleft()
     start = time.perf_counter()
-    obs, _ = envs[j].reset(seed=int(seed))
+    video = make_video(index) if make_video is not None else None
+    obs, frame = envs.reset(j, seed, record=video is not None)
     selector.reset([j])
-    slots[j] = ep = _Episode(index, obs, start=start)
-    ep.video = make_video(index) if make_video is not None else None
-    if ep.video is not None:
-        ep.video.add(video_frame(envs[j], obs, cameras), 0, 0, 0, force=True)
+    slots[j] = _Episode(index, obs, video=video, start=start)
+    if video is not None:
+        video.add(frame, 0, 0, 0, force=True)
 
 
-def _step(env, ep: _Episode, action, n_stages: int, cameras) -> bool:
-    """Step one episode; True when it has ended."""
-    ep.obs, _, terminated, truncated, info = env.step(action)
+def _record(ep: _Episode, result, n_stages: int) -> bool:
+    """Take one step's result into the episode; True when it has ended."""
+    ep.obs, terminated, truncated, info, frame = result
     ep.length += 1
     stage, ep.max_stage = int(info["stage"]), max(ep.max_stage, int(info["max_stage"]))
     done = bool(terminated or truncated or ep.max_stage >= n_stages)
     if ep.video is not None:
-        ep.video.add(video_frame(env, ep.obs, cameras), ep.length, stage, ep.max_stage, force=done)
+        ep.video.add(frame, ep.length, stage, ep.max_stage, force=done)
     return done

@@ -11,6 +11,23 @@ import platform
 @functools.lru_cache(maxsize=1)
 def cpu() -> dict[str, str]:
     """{"cpu": model name, "cpu_flags": sha256 of the sorted flags (16 hex)}; from /proc/cpuinfo."""
+    model, flags = _cpuinfo()
+    isa = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16] if flags else "unknown"
+    return {"cpu": model or "unknown", "cpu_flags": isa}
+
+
+def native_bf16() -> bool | None:
+    """Whether the CPU computes bf16 natively (x86 AVX-512 BF16 or AMX, ARM BF16): elsewhere
+    torch emulates it and bf16 training is slower than fp32. None where unknown (no /proc/cpuinfo)."""
+    flags = set(_cpuinfo()[1].split())
+    if not flags:
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuinfo() -> tuple[str, str]:
+    """(model name, flags) from /proc/cpuinfo ("" where unknown)."""
     model, flags = platform.processor() or platform.machine(), ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -23,8 +40,7 @@ def cpu() -> dict[str, str]:
                     flags = value
     except OSError:
         pass
-    isa = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16] if flags else "unknown"
-    return {"cpu": model or "unknown", "cpu_flags": isa}
+    return model, flags
 
 
 def record(threads: int | None) -> dict:

@@ -5,11 +5,12 @@
 It records scripted demonstrations of every registered task (their success rate must stay at
 or above the floors in the reference file), then reproduces one cell of a committed results
 table from scratch (the file names it: ACT on transfer cube, cpu profile, seed 0, evaluated
-as act-no-te, from results/reference-v1/results.csv: about 30 minutes on 2 cores) and fails when
+as act-no-te, from results/reference-v1/results.csv: about 20 minutes on 2 cores) and fails when
 its success is significantly below the committed figure: a one-sided binomial test,
-P(X <= k | n, p_ref) < alpha. The reference's models were trained on a GPU, so the CPU rerun
-is another draw of the same cell (36/50 against the committed 35/50 when last run), not a
-bit-exact copy. A change meant to move the numbers updates the committed results.
+P(X <= k | n, p_ref) < alpha. The reference was trained on a 2-core AMD EPYC with 2 threads, so
+on such a machine the rerun repeats that run (39/50); elsewhere it is another draw of the same
+cell (README: What reproduces where). A change meant to move the numbers updates the committed
+results.
 """
 from __future__ import annotations
 

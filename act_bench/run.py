@@ -64,6 +64,11 @@ class ActBackend:
 
         return make_env(*args, **kwargs)
 
+    def env_workers(self, threads: int, device: str = "cpu") -> int:
+        from act_bench.env_slots import default_workers
+
+        return default_workers(threads, device)
+
 
 # ---------------------------------------------------------------- jobs (run in workers)
 def train_job(backend, job: TrainJob) -> str:
@@ -76,13 +81,16 @@ def train_job(backend, job: TrainJob) -> str:
 def eval_job(backend, job: EvalJob) -> dict:
     from act_bench.device import resolve_device
     from act_bench.evaluate import EvalSpec, eval_threads, evaluate_policy, trained_on
+    from act_bench.rollout import policy_device
     from act_bench.threads import torch_threads
 
     policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
+    threads = eval_threads(job.run_dir)
     spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos,
-                    policy_id=layout.run_identity(job.run_dir), fresh=True, trained_on=trained_on(job.run_dir))
-    with torch_threads(eval_threads(job.run_dir)):
+                    policy_id=layout.run_identity(job.run_dir), fresh=True, trained_on=trained_on(job.run_dir),
+                    env_workers=backend.env_workers(threads, str(policy_device(policy))))
+    with torch_threads(threads):
         return evaluate_policy(policy, spec, env_factory=backend.make_env, progress=job.progress)
 
 

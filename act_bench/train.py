@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -83,10 +84,25 @@ def make_optimizer(policy: Policy, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """train.amp as run: "auto" is "bf16" where the device computes bf16 natively (a CUDA GPU
+    that supports it; a CPU with AVX-512 BF16, AMX or ARM BF16: 1.66x on ours), else "none"
+    (emulated bf16 was 12x slower than fp32 on our CPU capped at AVX2: results/bench)."""
+    if amp != "auto":
+        return amp
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "none"
+    return "bf16" if device.type == "cpu" and machine.native_bf16() else "none"
+
+
 def autocast_context(device: torch.device, amp: str):
-    """bf16 autocast on CUDA, and on the CPU too (oneDNN uses AVX-512 BF16 where the CPU has it;
-    elsewhere it may be slower). Off by default: it changes the numbers a profile was measured with."""
+    """bf16 autocast on CUDA, and on the CPU too (oneDNN uses AVX-512 BF16 or AMX where the CPU
+    has them; elsewhere bf16 is emulated and slower than fp32, so we say so)."""
     if amp == "bf16":
+        if device.type == "cpu" and machine.native_bf16() is False:
+            print("warning: train.amp=bf16 on a CPU without native bf16 (no avx512_bf16 / amx_bf16): torch "
+                  "emulates it, slower than fp32 here; --set train.amp=none trains in fp32 (other numbers than "
+                  "the reference's)", file=sys.stderr)
         return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext
 
@@ -166,18 +182,22 @@ def train_policy(task: str, method: str, profile: str | Profile, seed: int, data
     # the thread count changes the weights (threads.py): a run keeps the one it started with;
     # a new one takes train.num_threads, else the cores this job was given (on a GPU too: its data path)
     threads = prof.train.num_threads or recorded_threads(run_dir) or available_cores()
+    # likewise the precision train.amp="auto" chose when the run started
+    amp = (read_json(run_dir / layout.RUN_CONFIG) or {}).get("amp") or resolve_amp(prof.train.amp, dev)
     with torch_threads(threads):
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
             # fp32 means fp32, as on the CPU: TF32 would round convolutions to 10-bit mantissas
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-        _run_training(task, method, prof, seed, data_dir, run_dir, dev, resume, progress, callback, demos, threads)
+        _run_training(task, method, prof, seed, data_dir, run_dir, dev, resume, progress, callback, demos, threads,
+                      amp)
     return run_dir
 
 
 def _run_training(task: str, method: str, prof: Profile, seed: int, data_dir: Path, run_dir: Path,
-                  dev: torch.device, resume: bool, progress: bool, callback, demos: dict, threads: int) -> None:
+                  dev: torch.device, resume: bool, progress: bool, callback, demos: dict, threads: int,
+                  amp: str) -> None:
     data = load_training_data(data_dir, prof.data.cameras, prof.data.image_size, prof.model.chunk_size,
                               prof.data.val_fraction, seed, demos["episodes"], task,
                               prof.model.state_dim, prof.model.action_dim, progress, demos["episode_hashes"])
@@ -189,17 +209,17 @@ def _run_training(task: str, method: str, prof: Profile, seed: int, data_dir: Pa
         run.restore(policy, optimizer)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / layout.RUN_CONFIG, {**run_record(task, method, prof, seed),
-                                             "data": {**data.info, "demos": demos}, "threads": threads,
+                                             "data": {**data.info, "demos": demos}, "threads": threads, "amp": amp,
                                              "device": str(dev), "machine": machine.cpu(), "versions": versions()})
-    _loop(policy, optimizer, data, prof.train, run, dev, progress, callback)
+    _loop(policy, optimizer, data, prof.train, run, dev, progress, callback, amp)
     run.mark_done(prof.train.steps)
 
 
 def _loop(policy: Policy, optimizer, data, cfg: TrainConfig, run: "RunState", dev: torch.device, progress: bool,
-          callback) -> None:
+          callback, amp: str) -> None:
     """Train from run.step to cfg.steps: log every log_every, validate (and keep the best
     checkpoint) every val_every, save the resumable last checkpoint every checkpoint_every."""
-    autocast = autocast_context(dev, cfg.amp)
+    autocast = autocast_context(dev, amp)
     val_batches = _validation_batches(data.val, cfg, run.seed)
     policy.train()
     bar = _progress_bar(cfg.steps, run.step, f"{policy.name} {run.task} seed{run.seed}", progress)

@@ -30,5 +30,6 @@ def _busy_seconds() -> float | None:
 
 
 def _own_seconds() -> float:
+    """This process's CPU time and its finished children's (e.g. env workers, joined by then)."""
     t = os.times()
-    return t.user + t.system
+    return t.user + t.system + t.children_user + t.children_system

@@ -16,7 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "results" / "bench"
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "results" / "bench"
+sys.path.insert(0, str(ROOT))
+
+from act_bench.env_slots import default_workers  # noqa: E402
 
 
 def rows(name: str) -> list[dict]:
@@ -50,13 +54,22 @@ def main() -> int:
     p.add_argument("--grid-run", type=Path, default=None)
     args = p.parse_args()
     grid = grid_record(args.grid_run)
-    peers = rows("vs_lerobot.csv")
+    peers, peers_bf16 = rows("vs_lerobot.csv"), rows("vs_lerobot_bf16.csv")
+    evals = rows("eval_speed.csv")
     figures = {
         "grid_1seed_wall_s": grid["timing"]["wall_s"] if grid else None,
         "act_paper_step_ratio_vs_lerobot_96x128": pick(peers, "ratio", what="train_step", image_size="96x128"),
         "act_paper_step_ratio_vs_lerobot_480x640": pick(peers, "ratio", what="train_step", image_size="480x640"),
         "act_cpu_steps_per_s": pick(rows("train_speedups.csv"), "steps_per_s", variant="baseline", profile="cpu"),
-        "eval_speedup_act_te": pick(rows("eval_speed.csv"), "speedup", method="act", batch=16),
+        # the configuration an evaluation job of `act-bench run` uses (batch 16, its default env workers)
+        "eval_speedup_act_te": next((float(r["speedup"]) for r in evals if r["method"] == "act" and r["batch"] == "16"
+                                     and int(r.get("env_workers") or 0) == default_workers(int(r["threads"]))
+                                     and r.get("precision", "fp32") == "fp32"), None),
+        # both sides in bf16 autocast (our train.amp=bf16, LeRobot's use_amp)
+        "act_paper_step_ratio_vs_lerobot_96x128_bf16": pick(peers_bf16, "ratio", what="train_step",
+                                                            image_size="96x128"),
+        "act_paper_step_ratio_vs_lerobot_480x640_bf16": pick(peers_bf16, "ratio", what="train_step",
+                                                             image_size="480x640"),
     }
     commands = {
         "grid_1seed_wall_s": "act-bench run --seeds 0 --out DIR, then --grid-run DIR",
@@ -64,6 +77,8 @@ def main() -> int:
         "act_paper_step_ratio_vs_lerobot_480x640": "python benchmarks/vs_lerobot.py",
         "act_cpu_steps_per_s": "python benchmarks/train_speedups.py",
         "eval_speedup_act_te": "python benchmarks/eval_speed.py",
+        "act_paper_step_ratio_vs_lerobot_96x128_bf16": "python benchmarks/vs_lerobot.py --precision bf16",
+        "act_paper_step_ratio_vs_lerobot_480x640_bf16": "python benchmarks/vs_lerobot.py --precision bf16",
     }
     out = {**figures, "grid_run": grid,
            "missing": {k: commands[k] for k, v in figures.items() if v is None}}

@@ -13,12 +13,19 @@ loss after the timed steps is printed beside it: a variant that changes the numb
 shows it there, and is kept only if the reference is rerun with it.
 
     PYTHONPATH=. python benchmarks/train_speedups.py [--profile cpu] [--rounds 5] [--steps 10]
+
+On a CPU without AVX-512 BF16 (most laptops) bf16 is emulated; to see what that costs here, cap
+both oneDNN and ATen at AVX2:
+
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 PYTHONPATH=. python benchmarks/train_speedups.py \
+        --variants baseline,bf16 --out results/bench/train_bf16_avx2.csv
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import csv
+import os
 import queue
 import sys
 import threading
@@ -136,7 +143,9 @@ def main() -> int:
         row = {"variant": v.name, "method": args.method, "profile": args.profile, "threads": torch.get_num_threads(),
                "ms_per_step": round(1e3 * med, 1), "steps_per_s": round(1 / med, 2), "ratio": round(base / med, 3),
                "loss_after": round(v.loss, 6), "steps": len(v.times) * args.steps + 3,
-               "other_load_cores": None if load is None else round(load, 2)}
+               "other_load_cores": None if load is None else round(load, 2),
+               # set to e.g. AVX2 to time a CPU without AVX-512 BF16 (oneDNN and ATen capped alike)
+               "isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA", "none")}
         rows.append(row)
         print(f"{v.name:14s} {row['ms_per_step']:8.1f} {row['steps_per_s']:8.2f} {row['ratio']:6.2f} {v.loss:10.6f}")
     out = Path(args.out)

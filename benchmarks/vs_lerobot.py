@@ -2,8 +2,11 @@
 
 Both sides at the paper sizes (baselines/act/paper.toml; LeRobot's ACTConfig set to match:
 ResNet18 from scratch, d_model 512, feed-forward 3200, 4 encoder / 1 decoder / 4 CVAE-encoder
-layers, latent 32, chunk 100, batch 8, one 'top' camera, 14-dim state and action), fp32 on the CPU,
+layers, latent 32, chunk 100, batch 8, one 'top' camera, 14-dim state and action), on the CPU,
 at 96x128 and 480x640, on synthetic random data (identity normalisation: mean 0, std 1).
+--precision fp32 (the default, both sides' shipped setting) or bf16: both sides' forward passes
+(training and inference) under torch.autocast("cpu", bfloat16), which is what our train.amp=bf16
+does and what LeRobot's use_amp does through Accelerate on the CPU; writes vs_lerobot_bf16.csv.
 
   ours:    act_bench's build_policy + make_optimizer + train_step (AdamW, clip 10); inference is
            policy.predict_chunk (raw qpos and uint8 image in, raw actions out).
@@ -53,7 +56,15 @@ PLAN = {(96, 128): (3, 10), (480, 640): (2, 4)}
 
 
 # --- workers: each builds its model for one image size, then times steps on request ----------------
-def our_handlers(threads: int) -> dict:
+def autocast_for(torch, precision: str):
+    import contextlib
+
+    if precision == "bf16":
+        return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def our_handlers(threads: int, precision: str = "fp32") -> dict:
     import numpy as np
     import torch
 
@@ -64,10 +75,12 @@ def our_handlers(threads: int) -> dict:
 
     torch.set_num_threads(threads)
     state: dict = {}
+    autocast = autocast_for(torch, precision)
 
     def setup(image_size, overrides=()):
         h, w = image_size
-        prof = load_profile("act", "paper", [f"data.image_size=[{h},{w}]", *overrides])
+        amp = ["train.amp=bf16"] if precision == "bf16" else []
+        prof = load_profile("act", "paper", [f"data.image_size=[{h},{w}]", *amp, *overrides])
         torch.manual_seed(0)
         rng = np.random.default_rng(0)
         policy = build_policy(prof, NormStats.identity(DIM, DIM))
@@ -75,14 +88,18 @@ def our_handlers(threads: int) -> dict:
         batch = {"qpos": torch.randn(BATCH, DIM), "actions": torch.randn(BATCH, CHUNK, DIM),
                  "images": torch.from_numpy(rng.integers(0, 256, (BATCH, 1, h, w, 3), dtype=np.uint8)),
                  "is_pad": torch.zeros(BATCH, CHUNK, dtype=torch.bool)}
-        state.update(policy=policy, train=lambda: train_step(policy, optimizer, batch, prof.train.grad_clip),
-                     infer=lambda: policy.predict_chunk(batch["qpos"][:1], batch["images"][:1]))
+        def infer():
+            with autocast():
+                return policy.predict_chunk(batch["qpos"][:1], batch["images"][:1])
+
+        state.update(policy=policy, train=lambda: train_step(policy, optimizer, batch, prof.train.grad_clip, autocast),
+                     infer=infer)
         return warm_up(state, policy)
 
     return worker_handlers(state, setup, torch)
 
 
-def lerobot_handlers(threads: int) -> dict:
+def lerobot_handlers(threads: int, precision: str = "fp32") -> dict:
     import torch
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.act.configuration_act import ACTConfig
@@ -91,6 +108,7 @@ def lerobot_handlers(threads: int) -> dict:
 
     torch.set_num_threads(threads)
     state: dict = {}
+    autocast = autocast_for(torch, precision)  # lerobot-train's Accelerate autocast, for use_amp on the CPU
 
     def setup(image_size, overrides=()):
         h, w = image_size
@@ -114,13 +132,18 @@ def lerobot_handlers(threads: int) -> dict:
         obs = {k: batch[k][:1] for k in ("observation.state", "observation.images.top")}
 
         def train():
-            loss, _ = policy.forward(pre(batch))
+            with autocast():
+                loss, _ = policy.forward(pre(batch))
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.parameters(), preset.grad_clip_norm)
             optimizer.step()
 
-        state.update(policy=policy, train=train, infer=lambda: post(policy.predict_action_chunk(pre(obs))))
+        def infer():
+            with autocast():
+                return post(policy.predict_action_chunk(pre(obs)))
+
+        state.update(policy=policy, train=train, infer=infer)
         return warm_up(state, policy)
 
     return worker_handlers(state, setup, torch)
@@ -172,7 +195,8 @@ def ensure_lerobot_venv(venv: Path) -> Path:
     return python
 
 
-def start_workers(lerobot_python: Path, threads: int, same_torch: bool, log_dir: Path) -> list[Worker]:
+def start_workers(lerobot_python: Path, threads: int, same_torch: bool, log_dir: Path,
+                  precision: str = "fp32") -> list[Worker]:
     cores = bench_cores(threads)
     env = thread_env(threads)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -181,7 +205,8 @@ def start_workers(lerobot_python: Path, threads: int, same_torch: bool, log_dir:
     if same_torch:
         sides.append(("ours@lerobot-torch", str(lerobot_python), "ours"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    return [Worker(name, [python, script, "--worker", kind, "--threads", str(threads)], cores, env, str(REPO),
+    return [Worker(name, [python, script, "--worker", kind, "--threads", str(threads), "--precision", precision],
+                   cores, env, str(REPO),
                    str(log_dir / f"vs_lerobot_{name}.log")) for name, python, kind in sides]
 
 
@@ -219,12 +244,13 @@ def print_row(row: dict, names: list[str]) -> None:
           f"{row['rounds']:4d}x{row['n_per_round']:<2d} {load:>16s}", flush=True)
 
 
-def write_csv(path: Path, rows: list[dict], infos: dict[str, dict], names: list[str], cores: list[int]) -> None:
+def write_csv(path: Path, rows: list[dict], infos: dict[str, dict], names: list[str], cores: list[int],
+              precision: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     date = utc_now()
     out = []
     for row in rows:
-        rec = {"what": row["what"], "image_size": row["image_size"], "ours_s": f"{row['ours']:.4f}",
+        rec = {"what": row["what"], "image_size": row["image_size"], "precision": precision, "ours_s": f"{row['ours']:.4f}",
                "lerobot_s": f"{row['lerobot']:.4f}", "ratio": f"{row['lerobot'] / row['ours']:.3f}"}
         if "ours@lerobot-torch" in names:
             rec["ours_lerobot_torch_s"] = f"{row['ours@lerobot-torch']:.4f}"
@@ -249,7 +275,7 @@ def write_csv(path: Path, rows: list[dict], infos: dict[str, dict], names: list[
 def drive(args: argparse.Namespace) -> int:
     lerobot_python = ensure_lerobot_venv(Path(args.venv))
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    workers = start_workers(lerobot_python, args.threads, args.same_torch, Path(args.log_dir))
+    workers = start_workers(lerobot_python, args.threads, args.same_torch, Path(args.log_dir), args.precision)
     names = [w.name for w in workers]
     try:
         infos = {w.name: w.call("info") for w in workers}
@@ -257,7 +283,7 @@ def drive(args: argparse.Namespace) -> int:
         for name, info in infos.items():
             extra = f", lerobot {info['lerobot']}" if "lerobot" in info else ""
             print(f"{name}: python {info['python']}, torch {info['torch']}{extra}, {info['threads']} threads, "
-                  f"cores {cores}")
+                  f"cores {cores}, {args.precision}")
         if infos["ours"]["torch"] != infos["lerobot"]["torch"]:
             print(f"note: different torch builds (ours {infos['ours']['torch']}, LeRobot {infos['lerobot']['torch']})")
         print("seconds per call, medians over rounds; lerobot/ours > 1: act-bench faster; same torch = "
@@ -270,8 +296,10 @@ def drive(args: argparse.Namespace) -> int:
     finally:
         for w in workers:
             w.close()
-    write_csv(Path(args.out), rows, infos, names, cores)
-    print(f"wrote {args.out}")
+    out = Path(args.out or REPO / "results" / "bench" / ("vs_lerobot.csv" if args.precision == "fp32"
+                                                          else f"vs_lerobot_{args.precision}.csv"))
+    write_csv(out, rows, infos, names, cores, args.precision)
+    print(f"wrote {out}")
     return 0
 
 
@@ -285,12 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--same-torch", action=argparse.BooleanOptionalAction, default=True,
                    help="also time our code under LeRobot's torch (a third worker; default on)")
     p.add_argument("--venv", default=os.environ.get("LEROBOT_VENV", DEFAULT_VENV))
-    p.add_argument("--out", default=str(REPO / "results" / "bench" / "vs_lerobot.csv"))
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument("--out", default=None, help="default results/bench/vs_lerobot.csv (vs_lerobot_bf16.csv for bf16)")
     p.add_argument("--log-dir", default="/tmp/act-bench-bench-logs", help="workers' stderr")
     p.add_argument("--worker", choices=("ours", "lerobot"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        serve((our_handlers if args.worker == "ours" else lerobot_handlers)(args.threads))
+        serve((our_handlers if args.worker == "ours" else lerobot_handlers)(args.threads, args.precision))
         return 0
     return drive(args)
 

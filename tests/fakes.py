@@ -180,6 +180,9 @@ class FakeBackend:
     def make_env(self, task, cameras=("top",), image_size=(480, 640), render_mode=None):
         return FakeEnv(task, cameras, image_size, render_mode)
 
+    def env_workers(self, threads, device="cpu"):
+        return 0  # the fakes' envs stay in the test's process
+
 
 def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", "bc"), seeds=(0, 1),
                      episodes=6, videos=1) -> Path:
@@ -201,7 +204,8 @@ def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", 
 
 
 def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=False, *, temporal_ensemble_m=None,
-             n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False, batch=16) -> dict:
+             n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False, batch=16,
+             env_workers=0) -> dict:
     """evaluate_policy with the execution resolved as `act-bench eval` resolves it."""
     from act_bench.ensembling import Execution
     from act_bench.evaluate import EvalSpec, evaluate_policy
@@ -210,5 +214,5 @@ def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=F
     execution = Execution.resolve(get_method(method).execution, policy.chunk_size, None, temporal_ensemble_m,
                                   n_action_steps)
     spec = EvalSpec(task, method, seed, episodes, out_dir, videos=videos, policy_id=policy_id, fresh=fresh,
-                    batch=batch)
+                    batch=batch, env_workers=env_workers)
     return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)

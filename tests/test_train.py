@@ -143,3 +143,51 @@ def test_bf16_autocast_trains_on_the_cpu(demos, tmp_path):
     losses = [float(r["train_loss"]) for r in bf16]
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses != [float(r["train_loss"]) for r in fp32]  # autocast really ran in bf16
+
+
+def test_bf16_on_a_cpu_without_native_bf16_says_so(monkeypatch, capsys):
+    """bf16 autocast is emulated (slower than fp32) on CPUs without AVX-512 BF16 / AMX / ARM BF16."""
+    from act_bench import machine
+    from act_bench.train import autocast_context
+
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: ("laptop", "fpu sse2 avx2 fma"))
+    assert machine.native_bf16() is False
+    with autocast_context(torch.device("cpu"), "bf16")():
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+    assert "without native bf16" in capsys.readouterr().err
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: ("server", "avx2 avx512f avx512_bf16"))
+    assert machine.native_bf16() is True
+    autocast_context(torch.device("cpu"), "bf16")
+    autocast_context(torch.device("cpu"), "none")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(machine, "_cpuinfo", lambda: ("unknown", ""))
+    assert machine.native_bf16() is None
+
+
+def test_amp_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch):
+    from act_bench import machine
+    from act_bench.train import resolve_amp
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(machine, "native_bf16", lambda: True)
+    assert resolve_amp("auto", cpu) == "bf16"
+    monkeypatch.setattr(machine, "native_bf16", lambda: False)
+    assert resolve_amp("auto", cpu) == "none"
+    monkeypatch.setattr(machine, "native_bf16", lambda: None)  # unknown: fp32, never a 12x slowdown
+    assert resolve_amp("auto", cpu) == "none"
+    assert resolve_amp("bf16", cpu) == "bf16" and resolve_amp("none", cpu) == "none"
+
+
+def test_a_run_records_and_keeps_the_precision_auto_chose(tmp_path, demos, monkeypatch):
+    """config.json says what "auto" became; a resume keeps it even where auto would choose otherwise."""
+    from act_bench import machine
+
+    prof = tiny_profile("act", {"train.amp": "auto", "train.steps": 2})
+    monkeypatch.setattr(machine, "native_bf16", lambda: True)
+    run = train.train_policy("transfer_cube", "act", prof, 0, demos, tmp_path / "run", progress=False)
+    config = json.loads((run / "config.json").read_text())
+    assert config["amp"] == "bf16" and config["config"]["train"]["amp"] == "auto"
+    monkeypatch.setattr(machine, "native_bf16", lambda: False)
+    longer = tiny_profile("act", {"train.amp": "auto", "train.steps": 3})
+    train.train_policy("transfer_cube", "act", longer, 0, demos, run, progress=False)
+    assert json.loads((run / "config.json").read_text())["amp"] == "bf16"

@@ -74,7 +74,7 @@ class TrainConfig:
     val_batches: int = 8
     checkpoint_every: int = 1000
     num_threads: int = 0  # 0 = one per core this job was given
-    amp: str = "none"  # "bf16": autocast (CUDA or CPU); the shipped profiles measure in fp32
+    amp: str = "none"  # "bf16": autocast (CUDA or CPU); "auto": bf16 where the device computes it natively (train.py)
 
 
 @dataclass
@@ -141,7 +141,7 @@ class Profile:
             (min(t.log_every, t.val_every, t.checkpoint_every, t.val_batches) >= 1,
              "train.log_every, val_every, checkpoint_every and val_batches must be >= 1"),
             (t.num_threads >= 0, "train.num_threads must be >= 0"),
-            (t.amp in ("none", "bf16"), "train.amp must be 'none' or 'bf16'"),
+            (t.amp in ("none", "bf16", "auto"), "train.amp must be 'none', 'bf16' or 'auto'"),
             (e.temporal_ensemble_m >= 0, "eval.temporal_ensemble_m must be >= 0"),
             (0 <= e.n_action_steps <= self.model.chunk_size, "eval.n_action_steps must be in [0, model.chunk_size]"),
             (e.episodes >= 1, "eval.episodes must be >= 1"),
