@@ -76,16 +76,23 @@ def main() -> int:
     p.add_argument("--task", required=True)
     p.add_argument("--methods", default="act,act-no-te")
     args = p.parse_args()
+    from act_bench.errors import ActBenchError
     from act_bench.tasks.registry import get_task
 
-    stages = list(get_task(args.task).config().stage_names)
+    try:
+        stages = list(get_task(args.task).config().stage_names)
+    except ActBenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    found_any = False
     for method in args.methods.split(","):
         found = table(args.results, args.task, method)
         if found is None:
             print(f"{method}: no episodes.csv under {args.results / 'evals' / args.task / method}", file=sys.stderr)
             continue
+        found_any = True
         report(*found, stages, method)
-    return 0
+    return 0 if found_any else 2
 
 
 if __name__ == "__main__":
