@@ -77,7 +77,12 @@ def _start(envs, slots: list, j: int, selector, pending: deque, make_video) -> N
     index, seed = pending.popleft()
     start = time.perf_counter()
     video = make_video(index) if make_video is not None else None
-    obs, frame = envs.reset(j, seed, record=video is not None)
+    try:
+        obs, frame = envs.reset(j, seed, record=video is not None)
+    except BaseException:
+        if video is not None:
+            video.close(ok=False)  # not yet in a slot, so the caller's cleanup would miss it
+        raise
     selector.reset([j])
     slots[j] = _Episode(index, obs, video=video, start=start)
     if video is not None:
