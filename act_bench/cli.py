@@ -18,7 +18,7 @@ COMMANDS = {
     "inspect": ("act_bench.data.inspect", "summarise a folder of demonstrations"),
     "replay": ("act_bench.data.replay", "render a recorded episode to a video"),
     "train": ("act_bench.train", "train one policy"),
-    "eval": ("act_bench.evaluate", "roll a trained policy out and score it"),
+    "eval": ("act_bench.evaluation.cli", "roll a trained policy out and score it"),
     "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),
     "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
     "export-lerobot": ("act_bench.interop.lerobot_export", "write a demo folder as a LeRobotDataset (v3.0)"),

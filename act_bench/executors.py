@@ -17,6 +17,14 @@ from act_bench.threads import job_threads, machine_cores, set_job_threads
 EXECUTORS = ("local", "ray")
 
 
+def check_executor(kind: str, jobs: int) -> None:
+    """--executor names a known executor and --jobs is at least 1."""
+    if kind not in EXECUTORS:
+        raise ActBenchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
+    if jobs < 1:
+        raise ActBenchError(f"--jobs must be >= 1, got {jobs}")
+
+
 def limit_threads(threads: int) -> None:
     """Make this process a job of `threads` threads (train and eval read it: threads.py)."""
     set_job_threads(threads)
@@ -117,11 +125,10 @@ class RayExecutor:
 
 def make_executor(kind: str = "local", jobs: int = 1, cores: int | None = None):
     """Build an executor; threads per job = cores // jobs (at least 1)."""
-    if jobs < 1:
-        raise ActBenchError(f"--jobs must be >= 1, got {jobs}")
+    check_executor(kind, jobs)
     threads = max(1, (cores or machine_cores()) // jobs)
     if kind == "local":
         return InlineExecutor() if jobs == 1 else LocalPoolExecutor(jobs, threads)
     if kind == "ray":
         return RayExecutor(jobs, threads)
-    raise ActBenchError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
+    raise AssertionError(kind)  # check_executor knows every kind

@@ -1,32 +1,70 @@
-"""The on-disk layout, in one place: demo folders, run folders, evaluation folders and the
-done markers that let every long job skip finished work and resume unfinished work.
+"""The on-disk layout, in one place: every file and folder name act-bench reads or writes, the
+done markers that let every long job skip finished work and resume unfinished work, the
+iterators the report walks, and the one reader of a run's config.json.
 
     {demos_root}/{task}_{H}x{W}_{cameras}/   episode_{i}.hdf5, settings.json, manifest.json (done)
     {runs_root}/{task}/{policy}/{profile}/seed{S}/
-        config.json, metrics.csv, checkpoints/{best,last}.{json,safetensors}, done.json (done)
-    {out}/evals/{task}/{method}/seed{S}/     episodes.csv, eval.json, summary.json (done), videos/
+        config.json, metrics.csv, done.json (done),
+        checkpoints/{best,last}.{json,safetensors}, checkpoints/last_state.safetensors
+    {out}/  run.json, results.csv, summary.md, success.png, loss_curves.png, report.html
+    {out}/evals/{task}/{method}/seed{S}/     eval.json, episodes.csv, summary.json (done),
+                                              videos/episode_{i:03d}.mp4
     {out}/training/{task}/{policy}/seed{S}/metrics.csv
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
+from act_bench.errors import ActBenchError
+
+# demonstrations
 DEMO_SETTINGS = "settings.json"
 DEMO_MANIFEST = "manifest.json"
+# a training run
 RUN_CONFIG = "config.json"
 RUN_METRICS = "metrics.csv"
 RUN_DONE = "done.json"
 RUN_CHECKPOINTS = "checkpoints"
+BEST, LAST = "best", "last"  # checkpoint stems: best validation loss, and the resumable last one
+LAST_STATE = "last_state.safetensors"  # the optimizer state beside the last checkpoint
+# an evaluation
+EVAL_META = "eval.json"
+EVAL_EPISODES = "episodes.csv"
 EVAL_SUMMARY = "summary.json"
+EVAL_VIDEOS = "videos"
+# a results folder
+RUN_RECORD = "run.json"
+RESULTS = "results.csv"
+SUMMARY_MD = "summary.md"
+SUCCESS_PLOT = "success.png"
+LOSS_PLOT = "loss_curves.png"
+REPORT_HTML = "report.html"
 
 
 def _read_json(path: Path) -> dict | None:
+    """A done marker's content, or None when it is missing or unreadable (then: not done)."""
     try:
         value = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def read_json_record(path: str | Path) -> dict | None:
+    """A record act-bench wrote (config.json, run.json, eval.json): None when it is absent; a
+    damaged one is a one-line ActBenchError naming the file (it is never silently ignored)."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ActBenchError(f"{path}: unreadable ({' '.join(str(exc).split())}); repair or remove it") from None
+    if not isinstance(value, dict):
+        raise ActBenchError(f"{path}: not a JSON object; repair or remove it")
+    return value
 
 
 # --- demonstrations --------------------------------------------------------------------
@@ -56,6 +94,38 @@ def demos_complete(folder: Path, episodes: int) -> bool:
 # --- training runs ---------------------------------------------------------------------------
 def run_dir(task: str, policy: str, profile: str, seed: int, root: str | Path = "runs") -> Path:
     return Path(root) / task / policy / profile / f"seed{seed}"
+
+
+def read_run_config(folder: str | Path) -> dict | None:
+    """A run's config.json (None before its training started); damaged: ActBenchError."""
+    return read_json_record(Path(folder) / RUN_CONFIG)
+
+
+def checkpoint_stem(folder: str | Path, name: str) -> Path:
+    """runs/.../checkpoints/{name}: {name}.json and {name}.safetensors sit beside it."""
+    return Path(folder) / RUN_CHECKPOINTS / name
+
+
+def checkpoint_json(path: str | Path) -> Path:
+    """A checkpoint stem or its .json/.safetensors file -> its JSON's path."""
+    p = Path(path)
+    if p.suffix == ".safetensors":
+        return p.with_suffix(".json")
+    return p if p.suffix == ".json" else p.with_name(p.name + ".json")
+
+
+def find_checkpoint(path: str | Path) -> Path | None:
+    """A run dir (best, else last), a checkpoints dir, a stem, or a .json/.safetensors file ->
+    the checkpoint's JSON; None when there is none."""
+    p = Path(path)
+    if p.is_dir():
+        for folder in (p / RUN_CHECKPOINTS, p):
+            for name in (BEST, LAST):
+                if (folder / f"{name}.json").is_file():
+                    return folder / f"{name}.json"
+        return None
+    p = checkpoint_json(p)
+    return p if p.is_file() else None
 
 
 def trained_steps(folder: Path) -> int:
@@ -90,6 +160,14 @@ def eval_dir(out: str | Path, task: str, method: str, seed: int) -> Path:
     return Path(out) / "evals" / task / method / f"seed{seed}"
 
 
+def video_path(folder: str | Path, episode: int) -> Path:
+    return Path(folder) / EVAL_VIDEOS / f"episode_{episode:03d}.mp4"
+
+
+def eval_videos(folder: str | Path) -> list[Path]:
+    return sorted((Path(folder) / EVAL_VIDEOS).glob("episode_*.mp4"))
+
+
 def training_metrics_copy(out: str | Path, task: str, policy: str, seed: int) -> Path:
     return Path(out) / "training" / task / policy / f"seed{seed}" / RUN_METRICS
 
@@ -105,3 +183,21 @@ def summary_is_complete(folder: Path, episodes: int, policy_id: str | None = Non
         return same and int(summary["episodes"]) >= episodes
     except (KeyError, TypeError, ValueError):
         return False
+
+
+# --- what the report walks ---------------------------------------------------------------------
+def eval_summaries(out: str | Path) -> Iterator[Path]:
+    """Every evals/{task}/{method}/seed{S}/summary.json under a results folder, sorted."""
+    yield from sorted(Path(out).glob(f"evals/*/*/seed*/{EVAL_SUMMARY}"))
+
+
+def training_metrics(out: str | Path) -> Iterator[tuple[str, str, str, Path]]:
+    """(task, policy, "seed{S}", path) of every training metrics copy under a results folder."""
+    for path in sorted(Path(out).glob(f"training/*/*/seed*/{RUN_METRICS}")):
+        yield path.parts[-4], path.parts[-3], path.parts[-2], path
+
+
+def results_videos(out: str | Path) -> Iterator[tuple[str, str, str, Path]]:
+    """(task, method, "seed{S}", path) of every evaluation video under a results folder."""
+    for path in sorted(Path(out).glob(f"evals/*/*/seed*/{EVAL_VIDEOS}/episode_*.mp4")):
+        yield path.parts[-5], path.parts[-4], path.parts[-3], path

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from act_bench import layout
 from act_bench.errors import ActBenchError
-from act_bench.executors import EXECUTORS
+from act_bench.executors import check_executor
 from act_bench.policies.registry import get_method
 from act_bench.tasks.registry import get_task
 
@@ -48,12 +48,9 @@ class Grid:
             get_task(t)
         if not self.methods or not self.tasks or not self.seeds:
             raise ActBenchError("--methods, --tasks and --seeds must each name at least one")
-        if self.jobs < 1:
-            raise ActBenchError(f"--jobs must be >= 1, got {self.jobs}")
+        check_executor(self.executor, self.jobs)
         if self.demos < 1:
             raise ActBenchError(f"--demos must be >= 1, got {self.demos}")
-        if self.executor not in EXECUTORS:
-            raise ActBenchError(f"unknown executor {self.executor!r}; choose from {', '.join(EXECUTORS)}")
 
     @property
     def policies(self) -> list[str]:

@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 import base64
 import html
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
+from act_bench import layout
 from act_bench.atomic_io import atomic_path, write_csv, write_text
 from act_bench.errors import ActBenchError
-from act_bench.stats import aggregate_over_seeds
+from act_bench.evaluation.intervals import aggregate_over_seeds
 
 COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
            "ci_low", "ci_high"]
@@ -38,8 +38,8 @@ CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets t
 def collect_results(out_dir) -> pd.DataFrame:
     """Rows of results.csv from every evals/{task}/{method}/seed{S}/summary.json under out_dir."""
     rows = []
-    for path in sorted(Path(out_dir).glob("evals/*/*/seed*/summary.json")):
-        s = json.loads(path.read_text())
+    for path in layout.eval_summaries(out_dir):
+        s = layout.read_json_record(path)
         prov = _provenance_row(s)
         for st in s["stages"]:
             rows.append({"task": s["task"], "method": s["method"], "seed": int(s["seed"]),
@@ -96,7 +96,7 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_results(out_dir) -> pd.DataFrame:
-    path = Path(out_dir) / "results.csv"
+    path = Path(out_dir) / layout.RESULTS
     if not path.exists():
         raise ActBenchError(f"no results.csv in {out_dir}")
     df = pd.read_csv(path)
@@ -211,11 +211,10 @@ def plot_success(results: pd.DataFrame, path) -> Path:
 
 def find_loss_curves(out_dir) -> list[tuple[str, str, str, pd.DataFrame]]:
     curves = []
-    for path in sorted(Path(out_dir).glob("training/*/*/seed*/metrics.csv")):
-        seed_dir = path.parent
+    for task, policy, seed, path in layout.training_metrics(out_dir):
         df = pd.read_csv(path)
         if "step" in df.columns and "train_loss" in df.columns and len(df):
-            curves.append((seed_dir.parent.parent.name, seed_dir.parent.name, seed_dir.name, df))
+            curves.append((task, policy, seed, df))
     return curves
 
 
@@ -259,8 +258,7 @@ def plot_loss_curves(curves, path) -> Path | None:
 def find_videos(out_dir, per_cell: int = 1) -> list[tuple[str, str, str, Path]]:
     """The first `per_cell` videos of the lowest seed of every (task, method)."""
     found = {}
-    for p in sorted(Path(out_dir).glob("evals/*/*/seed*/videos/episode_*.mp4")):
-        task, method, seed = p.parts[-5], p.parts[-4], p.parts[-3]
+    for task, method, seed, p in layout.results_videos(out_dir):
         found.setdefault((task, method), {}).setdefault(seed, []).append(p)
     out = []
     tasks, methods = _task_order(), _method_order()
@@ -327,25 +325,24 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ActBenchError(f"results folder not found: {out_dir}")
-    if (out_dir / "results.csv").exists():
+    if (out_dir / layout.RESULTS).exists():
         results = load_results(out_dir)
     else:  # a run interrupted before it wrote results.csv: rebuild it from the evaluations
         results = collect_results(out_dir)
         if results.empty:
             raise ActBenchError(f"no results.csv and no evaluations in {out_dir}")
-        write_csv(out_dir / "results.csv", results)
+        write_csv(out_dir / layout.RESULTS, results)
     if results.empty:
-        raise ActBenchError(f"{out_dir / 'results.csv'} has no rows")
-    written = {"summary": write_text(out_dir / "summary.md", summary_markdown(results))}
-    images = {"Success per stage": plot_success(results, out_dir / "success.png")}
+        raise ActBenchError(f"{out_dir / layout.RESULTS} has no rows")
+    written = {"summary": write_text(out_dir / layout.SUMMARY_MD, summary_markdown(results))}
+    images = {"Success per stage": plot_success(results, out_dir / layout.SUCCESS_PLOT)}
     written["success_plot"] = images["Success per stage"]
-    loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / "loss_curves.png")
+    loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
     if loss is not None:
         images["Training loss"] = written["loss_plot"] = loss
-    meta_path = out_dir / "run.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    meta = layout.read_json_record(out_dir / layout.RUN_RECORD)
     page = render_html(results, summary_tables(results), images, find_videos(out_dir, videos_per_cell), meta)
-    written["html"] = write_text(out_dir / "report.html", page)
+    written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import json
 import shutil
 import sys
 import time
@@ -31,18 +30,18 @@ from act_bench.tasks.registry import task_names
 class ActBackend:
     """The real pieces, imported lazily (tests pass a fake backend with the same methods)."""
 
-    def load_profile(self, method, profile, overrides=None):
+    def load_profile(self, policy, profile, overrides=None):
         from act_bench.policies.config import load_profile
 
-        return load_profile(method, profile, overrides)
+        return load_profile(policy, profile, overrides)
 
-    def check_run(self, run_dir, task, method, cfg, seed, data_dir=None, episodes=None):
+    def check_run(self, run_dir, task, policy, cfg, seed, data_dir=None, episodes=None):
         from act_bench.data.provenance import demo_record
         from act_bench.train_state import check_run_dir
 
-        check_run_dir(run_dir, task, method, cfg, seed)  # the config first: it needs no demos read
+        check_run_dir(run_dir, task, policy, cfg, seed)  # the config first: it needs no demos read
         if data_dir is not None and (Path(run_dir) / layout.RUN_CONFIG).is_file():
-            check_run_dir(run_dir, task, method, cfg, seed, demo_record(data_dir, episodes))
+            check_run_dir(run_dir, task, policy, cfg, seed, demo_record(data_dir, episodes))
 
     def generate_demos(self, *args, **kwargs):
         from act_bench.scripted.generate import generate_demos
@@ -64,34 +63,26 @@ class ActBackend:
 
         return make_env(*args, **kwargs)
 
-    def env_workers(self, threads: int, device: str = "cpu") -> int:
-        from act_bench.env_slots import default_workers
-
-        return default_workers(threads, device)
-
 
 # ---------------------------------------------------------------- jobs (run in workers)
 def train_job(backend, job: TrainJob) -> str:
-    run_dir = backend.train_policy(job.task, job.policy, job.profile, job.seed, job.data_dir, job.run_dir,
-                                   overrides=list(job.overrides) or None, resume=True, progress=job.progress,
-                                   device=job.device, episodes=job.episodes)
+    from act_bench.train import TrainOptions
+
+    options = TrainOptions(data_dir=job.data_dir, out_dir=job.run_dir, overrides=list(job.overrides) or None,
+                           resume=True, progress=job.progress, device=job.device, episodes=job.episodes)
+    run_dir = backend.train_policy(job.task, job.policy, job.profile, job.seed, options)
     return str(run_dir or job.run_dir)
 
 
 def eval_job(backend, job: EvalJob) -> dict:
     from act_bench.device import resolve_device
-    from act_bench.evaluate import EvalSpec, eval_threads, evaluate_policy, trained_on
-    from act_bench.rollout import policy_device
-    from act_bench.threads import torch_threads
+    from act_bench.evaluation.evaluate import EvalSpec
+    from act_bench.evaluation.setup import evaluate_run
 
     policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
-    threads = eval_threads(job.run_dir)
-    spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos,
-                    policy_id=layout.run_identity(job.run_dir), fresh=True, trained_on=trained_on(job.run_dir),
-                    env_workers=backend.env_workers(threads, str(policy_device(policy))))
-    with torch_threads(threads):
-        return evaluate_policy(policy, spec, env_factory=backend.make_env, progress=job.progress)
+    spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
+    return evaluate_run(policy, spec, job.run_dir, env_factory=backend.make_env, progress=job.progress)
 
 
 def timed_job(fn, backend, job) -> tuple:
@@ -110,7 +101,7 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     pool = make_executor(grid.executor, grid.jobs)  # first: a missing Ray stops the run before it writes anything
     start = time.perf_counter()
     try:
-        _record_invocation(grid.out / "run.json", {
+        _record_invocation(grid.out / layout.RUN_RECORD, {
             "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
             "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
             "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
@@ -130,7 +121,7 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     jobs_done = time.perf_counter()
     result = collect(grid, plan, failures)
     end = time.perf_counter()
-    _record_timing(grid.out / "run.json", {
+    _record_timing(grid.out / layout.RUN_RECORD, {
         "wall_s": round(end - start, 1), "demos_s": round(demos_done - start, 1),
         "jobs_wall_s": round(jobs_done - demos_done, 1), "report_s": round(end - jobs_done, 1),
         "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
@@ -205,7 +196,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
     if results.empty:
         failures.append("no evaluation finished; nothing to report")
     else:
-        write_csv(grid.out / "results.csv", results)
+        write_csv(grid.out / layout.RESULTS, results)
         report = build_report(grid.out, grid.videos_per_cell)
         print(summary_markdown(results))
         print(f"report: {report['html']}")
@@ -215,7 +206,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
 
 
 def _copy_metrics(run_dir: Path, dest: Path) -> None:
-    src = Path(run_dir) / "metrics.csv"
+    src = Path(run_dir) / layout.RUN_METRICS
     if src.exists():
         with atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)
@@ -224,10 +215,7 @@ def _copy_metrics(run_dir: Path, dest: Path) -> None:
 def _record_invocation(path: Path, entry: dict) -> None:
     """run.json: this invocation's settings at the top, and every invocation that wrote into the
     folder under "history", since one results folder is often built up by several runs."""
-    try:
-        previous = json.loads(path.read_text()) if path.exists() else None
-    except ValueError:  # never overwrite a history we cannot read
-        raise ActBenchError(f"{path} is not valid JSON; repair or remove it") from None
+    previous = layout.read_json_record(path)  # never overwrite a history we cannot read
     history = []
     if previous:
         history = previous.get("history") or [{k: v for k, v in previous.items() if k != "history"}]
@@ -236,7 +224,7 @@ def _record_invocation(path: Path, entry: dict) -> None:
 
 def _record_timing(path: Path, timing: dict) -> None:
     """Add this invocation's wall-time split to run.json (top level and its history entry)."""
-    record = json.loads(path.read_text())
+    record = layout.read_json_record(path) or {}
     record["timing"] = timing
     if record.get("history"):
         record["history"][-1]["timing"] = timing

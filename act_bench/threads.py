@@ -27,6 +27,20 @@ def job_threads() -> int:
     return n if n > 0 else machine_cores()
 
 
+def recorded_threads(run_dir) -> int | None:
+    """The torch thread count a run was started with (None for runs that predate the record)."""
+    from act_bench import layout
+
+    value = (layout.read_run_config(run_dir) or {}).get("threads")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def run_threads(run_dir, requested: int = 0) -> int:
+    """The one rule for training and evaluating a run: the count it was started with, else
+    `requested` (train.num_threads; 0 = none), else the threads this job was given."""
+    return recorded_threads(run_dir) or requested or job_threads()
+
+
 def set_job_threads(n: int) -> None:
     """Mark this process as a job of n threads (read by job_threads) and cap torch / BLAS."""
     os.environ[ENV] = str(n)

@@ -12,27 +12,27 @@ import contextlib
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from act_bench import layout, machine
 from act_bench.atomic_io import remove_stale_temps, write_json
-from act_bench.data.dataset import ChunkDataset, batch_to_torch, load_training_data
+from act_bench.data.dataset import ChunkDataset, DataSpec, batch_to_torch, load_training_data
 from act_bench.data.provenance import demo_record
 from act_bench.device import DEVICES, resolve_device
 from act_bench.errors import ActBenchError
-from act_bench.executors import available_cores
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import versions
 from act_bench.policies.config import Profile, TrainConfig, apply_overrides, load_profile
 from act_bench.policies.registry import build_policy, policy_names
 from act_bench.tasks.registry import get_task, task_names
-from act_bench.threads import torch_threads
-from act_bench.train_state import RunState, Window, check_run_dir, read_json, recorded_threads, run_record
+from act_bench.threads import run_threads, torch_threads
+from act_bench.train_state import RunState, Window, check_run_dir, run_record
 
-__all__ = ["add_arguments", "main", "train_policy", "load_profile", "train_step"]
+__all__ = ["add_arguments", "main", "train_policy", "TrainOptions", "load_profile", "train_step"]
 
 _RUN_FILES = (layout.RUN_CONFIG, layout.RUN_METRICS, layout.RUN_DONE, layout.RUN_CHECKPOINTS)
 
@@ -46,12 +46,14 @@ def metric_columns(loss_terms) -> list[str]:
 # --- CLI ------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=task_names())
-    parser.add_argument("--method", required=True, choices=policy_names(), help="the policy to train")
-    parser.add_argument("--profile", default="cpu", help="size profile in baselines/{method}/ (default: cpu)")
+    # --method: the name this flag had (it always took a policy)
+    parser.add_argument("--policy", "--method", dest="policy", required=True, choices=policy_names(),
+                        help="the policy to train (--method is the older name of this flag)")
+    parser.add_argument("--profile", default="cpu", help="size profile in baselines/{policy}/ (default: cpu)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=None,
                         help="demo folder (default: demos/TASK_HxW_CAMERAS for the profile's data settings)")
-    parser.add_argument("--out", default=None, help="run dir (default: runs/{task}/{method}/{profile}/seed{S})")
+    parser.add_argument("--out", default=None, help="run dir (default: runs/{task}/{policy}/{profile}/seed{S})")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--resume", dest="resume", action="store_true", default=True,
                        help="continue from the last checkpoint if there is one (default)")
@@ -66,10 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    run_dir = train_policy(args.task, args.method, args.profile, args.seed, args.data, args.out,
-                           overrides=args.overrides, resume=args.resume, progress=args.progress,
-                           device=args.device, episodes=args.episodes)
-    print(f"trained {args.method} on {args.task}: {run_dir}")
+    run_dir = train_policy(args.task, args.policy, args.profile, args.seed,
+                           TrainOptions(data_dir=args.data, out_dir=args.out, overrides=args.overrides,
+                                        resume=args.resume, progress=args.progress, device=args.device,
+                                        episodes=args.episodes))
+    print(f"trained {args.policy} on {args.task}: {run_dir}")
     return 0
 
 
@@ -137,89 +140,122 @@ def validation_loss(policy: Policy, dataset: ChunkDataset, batches: list[np.ndar
 
 
 # --- the run ----------------------------------------------------------------------------------------
-def train_policy(task: str, method: str, profile: str | Profile, seed: int, data_dir=None, out_dir=None,
-                 overrides: Mapping[str, Any] | list[str] | None = None, resume: bool = True,
-                 progress: bool = True, device: str | torch.device = "auto",
-                 callback: Callable[[int, dict[str, float] | None], None] | None = None,
-                 episodes: int | None = None) -> Path:
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train (not what: that is the task, policy, profile and seed).
+
+    data_dir: the demo folder (default: demos/ for the profile's data settings); out_dir: the
+    run dir (default: layout.run_dir); episodes: train on the first N demos (default:
+    data.max_episodes, or all); resume=False deletes the run dir's results first;
+    callback(step, row) runs after every step (row is the metrics row when one was logged)."""
+
+    data_dir: str | Path | None = None
+    out_dir: str | Path | None = None
+    overrides: Mapping[str, Any] | Sequence[str] | None = None
+    resume: bool = True
+    progress: bool = True
+    device: str | torch.device = "auto"
+    episodes: int | None = None
+    callback: Callable[[int, dict[str, float] | None], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One training's settled facts, handed from train_policy to the loop."""
+
+    task: str
+    prof: Profile
+    seed: int
+    data_dir: Path
+    run_dir: Path
+    dev: torch.device
+    demos: dict
+    threads: int
+    amp: str
+    options: TrainOptions
+
+
+def train_policy(task: str, policy: str, profile: str | Profile, seed: int,
+                 options: TrainOptions | None = None) -> Path:
     """Train (or resume, or skip if complete) one policy; returns the run dir.
 
-    profile is a profile name (baselines/{method}/{profile}.toml) or a ready Profile.
-    episodes: train on the first N demos of data_dir (default: data.max_episodes, or all).
-    callback(step, row) runs after every step (row is the metrics row when one was logged)."""
+    profile is a profile name (baselines/{policy}/{profile}.toml) or a ready Profile."""
+    opts = options or TrainOptions()
     get_task(task)
     if isinstance(profile, Profile):
-        prof = apply_overrides(profile, overrides)
+        prof = apply_overrides(profile, opts.overrides)
     else:
-        prof = load_profile(method, profile, overrides)
-    if prof.method != method:
-        raise ActBenchError(f"profile is for method {prof.method!r}, not {method!r}")
-    if data_dir is None:  # where `generate-demos` and `run` put demos of this profile's settings
-        h, w = prof.data.image_size
-        data_dir = layout.demo_dir(task, (h, w), prof.data.cameras)
-        if not data_dir.is_dir():
-            raise ActBenchError(f"no demos in {data_dir}; record them with `act-bench generate-demos --task {task} "
-                                f"--image-size {h}x{w} --cameras {','.join(prof.data.cameras)}` or pass --data")
-    data_dir = Path(data_dir)
-    if episodes is not None and episodes < 1:
-        raise ActBenchError(f"--episodes must be >= 1, got {episodes}")
-    run_dir = Path(out_dir) if out_dir is not None else layout.run_dir(task, method, prof.profile, seed)
-    dev = resolve_device(device)
-    demos = demo_record(data_dir, episodes or prof.data.max_episodes or None)  # before --fresh deletes anything
-    if not resume:
+        prof = load_profile(policy, profile, opts.overrides)
+    if prof.policy != policy:
+        raise ActBenchError(f"profile is for policy {prof.policy!r}, not {policy!r}")
+    data_dir = Path(opts.data_dir) if opts.data_dir is not None else _default_demos(task, prof)
+    if opts.episodes is not None and opts.episodes < 1:
+        raise ActBenchError(f"--episodes must be >= 1, got {opts.episodes}")
+    run_dir = Path(opts.out_dir) if opts.out_dir is not None else layout.run_dir(task, policy, prof.profile, seed)
+    dev = resolve_device(opts.device)
+    demos = demo_record(data_dir, opts.episodes or prof.data.max_episodes or None)  # before --fresh deletes anything
+    if not opts.resume:
         for name in _RUN_FILES:
             target = run_dir / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    check_run_dir(run_dir, task, method, prof, seed, demos)
+    check_run_dir(run_dir, task, policy, prof, seed, demos)
     for folder in (run_dir, run_dir / layout.RUN_CHECKPOINTS):  # what a kill -9 left half-written
         remove_stale_temps(folder)
-    done = read_json(run_dir / layout.RUN_DONE)
+    done = layout.read_json_record(run_dir / layout.RUN_DONE)
     if done is not None and done.get("step", 0) >= prof.train.steps:
-        if progress:
+        if opts.progress:
             print(f"{run_dir}: already trained ({done['step']} steps); skipping")
         return run_dir
-
     # the thread count changes the weights (threads.py): a run keeps the one it started with;
     # a new one takes train.num_threads, else the cores this job was given (on a GPU too: its data path)
-    threads = prof.train.num_threads or recorded_threads(run_dir) or available_cores()
+    threads = run_threads(run_dir, prof.train.num_threads)
     # likewise the precision train.amp="auto" chose when the run started
-    amp = (read_json(run_dir / layout.RUN_CONFIG) or {}).get("amp") or resolve_amp(prof.train.amp, dev)
+    amp = (layout.read_run_config(run_dir) or {}).get("amp") or resolve_amp(prof.train.amp, dev)
     with torch_threads(threads):
         if dev.type == "cuda":
             torch.backends.cudnn.benchmark = True
             # fp32 means fp32, as on the CPU: TF32 would round convolutions to 10-bit mantissas
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-        _run_training(task, method, prof, seed, data_dir, run_dir, dev, resume, progress, callback, demos, threads,
-                      amp)
+        _run_training(_Run(task, prof, seed, data_dir, run_dir, dev, demos, threads, amp, opts))
     return run_dir
 
 
-def _run_training(task: str, method: str, prof: Profile, seed: int, data_dir: Path, run_dir: Path,
-                  dev: torch.device, resume: bool, progress: bool, callback, demos: dict, threads: int,
-                  amp: str) -> None:
-    data = load_training_data(data_dir, prof.data.cameras, prof.data.image_size, prof.model.chunk_size,
-                              prof.data.val_fraction, seed, demos["episodes"], task,
-                              prof.model.state_dim, prof.model.action_dim, progress, demos["episode_hashes"])
-    torch.manual_seed(seed)
-    policy = build_policy(prof, data.stats).to(dev)
+def _default_demos(task: str, prof: Profile) -> Path:
+    """Where `generate-demos` and `run` put demos of this profile's data settings."""
+    h, w = prof.data.image_size
+    data_dir = layout.demo_dir(task, (h, w), prof.data.cameras)
+    if not data_dir.is_dir():
+        raise ActBenchError(f"no demos in {data_dir}; record them with `act-bench generate-demos --task {task} "
+                            f"--image-size {h}x{w} --cameras {','.join(prof.data.cameras)}` or pass --data")
+    return data_dir
+
+
+def _run_training(r: _Run) -> None:
+    prof, d = r.prof, r.prof.data
+    spec = DataSpec(d.cameras, d.image_size, prof.model.chunk_size, d.val_fraction, r.seed, r.demos["episodes"],
+                    r.task, prof.model.state_dim, prof.model.action_dim)
+    data = load_training_data(r.data_dir, spec, r.options.progress, r.demos["episode_hashes"])
+    torch.manual_seed(r.seed)
+    policy = build_policy(prof, data.stats).to(r.dev)
     optimizer = make_optimizer(policy, prof.train)
-    run = RunState(run_dir, task, seed, metric_columns(policy.loss_terms), np.random.default_rng(seed))
-    if resume:
+    run = RunState(r.run_dir, r.task, r.seed, metric_columns(policy.loss_terms), np.random.default_rng(r.seed))
+    if r.options.resume:
         run.restore(policy, optimizer)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / layout.RUN_CONFIG, {**run_record(task, method, prof, seed),
-                                             "data": {**data.info, "demos": demos}, "threads": threads, "amp": amp,
-                                             "device": str(dev), "machine": machine.cpu(), "versions": versions()})
-    _loop(policy, optimizer, data, prof.train, run, dev, progress, callback, amp)
+    r.run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(r.run_dir / layout.RUN_CONFIG, {**run_record(r.task, prof, r.seed),
+                                               "data": {**data.info, "demos": r.demos}, "threads": r.threads,
+                                               "amp": r.amp, "device": str(r.dev), "machine": machine.cpu(),
+                                               "versions": versions()})
+    _loop(policy, optimizer, data, run, r)
     run.mark_done(prof.train.steps)
 
 
-def _loop(policy: Policy, optimizer, data, cfg: TrainConfig, run: "RunState", dev: torch.device, progress: bool,
-          callback, amp: str) -> None:
+def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
     """Train from run.step to cfg.steps: log every log_every, validate (and keep the best
     checkpoint) every val_every, save the resumable last checkpoint every checkpoint_every."""
-    autocast = autocast_context(dev, amp)
+    cfg, dev, progress, callback = r.prof.train, r.dev, r.options.progress, r.options.callback
+    autocast = autocast_context(dev, r.amp)
     val_batches = _validation_batches(data.val, cfg, run.seed)
     policy.train()
     bar = _progress_bar(cfg.steps, run.step, f"{policy.name} {run.task} seed{run.seed}", progress)

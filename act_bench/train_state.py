@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import time
 from pathlib import Path
@@ -70,9 +69,10 @@ class RunState:
         return self.elapsed0 + time.perf_counter() - self.started
 
     def restore(self, policy: Policy, optimizer: torch.optim.Optimizer) -> None:
-        if not (self.ckpt_dir / "last.json").is_file():
+        last = layout.checkpoint_json(self.ckpt_dir / layout.LAST)
+        if not last.is_file():
             return
-        json_path, meta = read_checkpoint_meta(self.ckpt_dir / "last.json")
+        json_path, meta = read_checkpoint_meta(last)
         ts = meta.get("train_state")
         if not isinstance(ts, dict):
             raise CheckpointError(f"{json_path}: no training state to resume from; use --fresh")
@@ -105,7 +105,7 @@ class RunState:
         if val_loss < self.best_val_loss:
             self._undo_done()
             self.best_val_loss, self.best_step = val_loss, step
-            save_checkpoint(policy, self.ckpt_dir / "best", step, {"val_loss": val_loss, "task": self.task,
+            save_checkpoint(policy, self.ckpt_dir / layout.BEST, step, {"val_loss": val_loss, "task": self.task,
                                                                    "seed": self.seed})
 
     def save(self, policy: Policy, optimizer: torch.optim.Optimizer, step: int, window: Window, no_val: bool) -> None:
@@ -113,15 +113,15 @@ class RunState:
         self._undo_done()
         self.step, elapsed = step, self.elapsed()
         tensors, opt_meta = optimizer_state_to_tensors(optimizer.state_dict())
-        opt_sha = save_tensors(self.ckpt_dir / "last_state.safetensors", tensors)
-        train_state = {"optimizer_file": "last_state.safetensors", "optimizer_sha256": opt_sha,
+        opt_sha = save_tensors(self.ckpt_dir / layout.LAST_STATE, tensors)
+        train_state = {"optimizer_file": layout.LAST_STATE, "optimizer_sha256": opt_sha,
                        "optimizer": opt_meta, "rng": _rng_state(self.rng), "elapsed_s": elapsed,
                        "best_val_loss": _finite_or_none(self.best_val_loss), "best_step": self.best_step,
                        "window": window.state()}
         extra = {"task": self.task, "seed": self.seed}
-        save_checkpoint(policy, self.ckpt_dir / "last", step, {**extra, "train_state": train_state})
+        save_checkpoint(policy, self.ckpt_dir / layout.LAST, step, {**extra, "train_state": train_state})
         if no_val:  # nothing to rank by: the best checkpoint is the last one
-            save_checkpoint(policy, self.ckpt_dir / "best", step, extra)
+            save_checkpoint(policy, self.ckpt_dir / layout.BEST, step, extra)
         self.saved_elapsed = elapsed
         _write_metrics(self.run_dir / layout.RUN_METRICS, self.rows, self.columns)
 
@@ -132,20 +132,21 @@ class RunState:
 
 
 # --- identity ------------------------------------------------------------------------------------
-def run_record(task: str, method: str, prof: Profile, seed: int) -> dict[str, Any]:
-    """What config.json says the run is (the full profile, for people to read)."""
-    return {"task": task, "method": method, "seed": int(seed), "config": prof.to_dict()}
+def run_record(task: str, prof: Profile, seed: int) -> dict[str, Any]:
+    """What config.json says the run is (the full profile, for people to read); the policy is
+    stored under "method", the name it had."""
+    return {"task": task, "method": prof.policy, "seed": int(seed), "config": prof.to_dict()}
 
 
-def check_run_dir(run_dir, task: str, method: str, prof: Profile, seed: int, demos: dict | None = None) -> None:
+def check_run_dir(run_dir, task: str, policy: str, prof: Profile, seed: int, demos: dict | None = None) -> None:
     """Raise ActBenchError when run_dir already holds a different training: resuming or skipping
     is only right for the same task, policy, seed, training settings (train.steps may grow;
     the eval section does not change the weights) and demonstrations (`demos`, a
     provenance.demo_record: settings, episode count, content hash)."""
-    old = read_json(Path(run_dir) / layout.RUN_CONFIG)
+    old = layout.read_run_config(run_dir)
     if old is None:
         return
-    _check_config(run_dir, old, task, method, prof, seed)
+    _check_config(run_dir, old, task, policy, prof, seed)
     if demos is not None and isinstance(old.get("data"), dict):
         diff = _demo_difference(old["data"], demos)
         if diff:
@@ -168,15 +169,8 @@ def _demo_difference(data: dict, demos: dict) -> str | None:
     return None
 
 
-def recorded_threads(run_dir) -> int | None:
-    """The torch thread count a run was started with (None for runs that predate the record)."""
-    old = read_json(Path(run_dir) / layout.RUN_CONFIG) or {}
-    value = old.get("threads")
-    return int(value) if isinstance(value, int) and value > 0 else None
-
-
-def _check_config(run_dir, old: dict, task: str, method: str, prof: Profile, seed: int) -> None:
-    new_id = {"task": task, "method": method, "seed": int(seed), "config": prof.training_identity()}
+def _check_config(run_dir, old: dict, task: str, policy: str, prof: Profile, seed: int) -> None:
+    new_id = {"task": task, "method": policy, "seed": int(seed), "config": prof.training_identity()}
     old_id = {k: old.get(k) for k in new_id}
     try:  # fields added since that run was made take their defaults
         old_id["config"] = Profile.from_dict(old_id["config"]).training_identity()
@@ -196,15 +190,6 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
 
 
 # --- files ---------------------------------------------------------------------------------------
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ActBenchError(f"{path}: unreadable ({' '.join(str(exc).split())}); use --fresh") from None
-
-
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []

@@ -1,6 +1,6 @@
 """Small annotated mp4 videos of evaluation episodes.
 
-Frames are shrunk to a low resolution (240x320 by default) and every other control step is
+Frames are shrunk to a low resolution (sim.VIDEO_SIZE, 240x320, by default) and every other control step is
 kept, so a 400-step episode is a few hundred kB: small enough to embed in report.html.
 A banner on top shows the time, the current and best stage (as text and as a bar).
 """
@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from act_bench.atomic_io import atomic_path
 from act_bench.errors import ActBenchError
+from act_bench.sim import VIDEO_SIZE
 
 BANNER_H = 22
 _DONE, _CURRENT, _TODO = (46, 160, 67), (240, 180, 40), (70, 70, 70)
@@ -27,7 +28,7 @@ def _font():
 
 
 def annotate(frame: np.ndarray, t: int, stage: int, max_stage: int, stage_names: Sequence[str],
-             size: tuple[int, int] = (240, 320)) -> np.ndarray:
+             size: tuple[int, int] = VIDEO_SIZE) -> np.ndarray:
     """Resize `frame` to `size` (H, W) and draw a stage banner across the top."""
     h, w = size
     img = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).resize((w, h), Image.BILINEAR)
@@ -52,7 +53,7 @@ class EpisodeVideo:
     """Write annotated frames to an mp4, atomically (a temporary file, renamed on close)."""
 
     def __init__(self, path: str | Path, stage_names: Sequence[str], fps: int = 25, frame_stride: int = 2,
-                 size: tuple[int, int] = (240, 320)):
+                 size: tuple[int, int] = VIDEO_SIZE):
         import imageio.v2 as imageio
 
         try:  # without it imageio silently picks another writer (e.g. tifffile) and fails obscurely

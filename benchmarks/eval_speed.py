@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from act_bench.envs import AlohaEnv  # noqa: E402
-from act_bench.evaluate import EvalSpec, evaluate_policy  # noqa: E402
+from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy  # noqa: E402
 from act_bench.policies import build_policy, load_profile  # noqa: E402
 from act_bench.policies.registry import get_method  # noqa: E402
 from act_bench.tasks.registry import get_task  # noqa: E402

@@ -30,7 +30,7 @@ import torch
 if os.environ.get("ACT_BENCH_PORTABLE"):
     torch.backends.mkldnn.enabled = False          # oneDNN picks kernels by CPU: off
     torch.use_deterministic_algorithms(True)
-from act_bench.train import train_policy
+from act_bench.train import TrainOptions, train_policy
 data, out, steps, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 marks = {}
 def cb(step, row):
@@ -39,7 +39,8 @@ def cb(step, row):
 from act_bench.policies.config import load_profile
 prof = load_profile("act", "ci", [f"train.steps={steps}", f"train.num_threads={threads}",
                                   "train.checkpoint_every=100000", "train.val_every=100000"])
-run = train_policy("transfer_cube", "act", prof, 0, data, out, progress=False, device="cpu", callback=cb)
+run = train_policy("transfer_cube", "act", prof, 0,
+                   TrainOptions(data_dir=data, out_dir=out, progress=False, device="cpu", callback=cb))
 digest = hashlib.sha256((run / "checkpoints" / "last.safetensors").read_bytes()).hexdigest()[:12]
 print(json.dumps({"steps_per_s": (steps - 5) / (marks[steps] - marks[5]), "weights": digest,
                   "capability": torch.backends.cpu.get_cpu_capability()}))

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "results" / "bench"
 sys.path.insert(0, str(ROOT))
 
-from act_bench.env_slots import default_workers  # noqa: E402
+from act_bench.evaluation.env_slots import default_workers  # noqa: E402
 
 
 def rows(name: str) -> list[dict]:

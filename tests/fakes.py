@@ -147,9 +147,8 @@ class FakeBackend:
         (Path(out_dir) / "manifest.json").write_text(json.dumps(manifest))
         return manifest
 
-    def train_policy(self, task, method, profile, seed, data_dir, out_dir, overrides=None, resume=True,
-                     progress=True, device="auto", episodes=None):
-        out = Path(out_dir)
+    def train_policy(self, task, method, profile, seed, options):
+        out, data_dir, overrides, device = Path(options.out_dir), options.data_dir, options.overrides, options.device
         if (out / "done.json").exists() and json.loads((out / "done.json").read_text())["step"] >= self.steps:
             return out
         if f"{task}/{method}/{seed}" in self.fail_train:
@@ -180,14 +179,12 @@ class FakeBackend:
     def make_env(self, task, cameras=("top",), image_size=(480, 640), render_mode=None):
         return FakeEnv(task, cameras, image_size, render_mode)
 
-    def env_workers(self, threads, device="cpu"):
-        return 0  # the fakes' envs stay in the test's process
-
 
 def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", "bc"), seeds=(0, 1),
                      episodes=6, videos=1) -> Path:
     """A results folder as `act-bench run` leaves it, made with the fake env and policy."""
     from act_bench.report import collect_results
+    from act_bench.train import TrainOptions
 
     out = Path(out)
     backend = FakeBackend(out / "calls.log")
@@ -197,8 +194,9 @@ def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", 
                 policy = FakePolicy(chunk_size=1 if method == "bc" else 5)
                 run_eval(policy, task, method, episodes, seed, out / "evals" / task / method / f"seed{seed}",
                          videos=videos)
-                backend.train_policy(task, "bc" if method == "bc" else "act", "cpu", seed, None,
-                                     out / "training" / task / ("bc" if method == "bc" else "act") / f"seed{seed}")
+                policy = "bc" if method == "bc" else "act"
+                backend.train_policy(task, policy, "cpu", seed,
+                                     TrainOptions(out_dir=out / "training" / task / policy / f"seed{seed}"))
     collect_results(out).to_csv(out / "results.csv", index=False)
     return out
 
@@ -207,8 +205,8 @@ def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=F
              n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False, batch=16,
              env_workers=0) -> dict:
     """evaluate_policy with the execution resolved as `act-bench eval` resolves it."""
-    from act_bench.ensembling import Execution
-    from act_bench.evaluate import EvalSpec, evaluate_policy
+    from act_bench.evaluation.ensembling import Execution
+    from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
     from act_bench.policies.registry import get_method
 
     execution = Execution.resolve(get_method(method).execution, policy.chunk_size, None, temporal_ensemble_m,

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from act_bench.ensembling import Execution
-from act_bench.rollout import run_episode
+from act_bench.evaluation.ensembling import Execution
+from act_bench.evaluation.rollout import run_episode
 from act_bench.seeding import eval_seed
 from fakes import STAGES, FakeEnv, ObsPolicy, run_eval
 

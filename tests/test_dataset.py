@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from act_bench.data.dataset import (ChunkDataset, episode_paths, inspect_episode, load_training_data,
+from act_bench.data.dataset import (ChunkDataset, DataSpec, episode_paths, inspect_episode, load_training_data,
                                     resize_images, split_episodes)
 from act_bench.data.normalization import MIN_STD, NormStats
 from act_bench.errors import CheckpointError, DataError
 from helpers_data import fake_episode_arrays, write_fake_demos, write_fake_episode
 
 
-def _load(folder, **kw):
+def _load(folder, progress=False, expected_hashes=None, **kw):
     args = dict(cameras=["top"], image_size=(24, 32), chunk_size=8, val_fraction=0.5, seed=0)
     args.update(kw)
-    return load_training_data(folder, **args)
+    return load_training_data(folder, DataSpec(**args), progress, expected_hashes)
 
 
 def test_load_split_stats_and_shapes(tmp_path):

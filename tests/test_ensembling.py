@@ -3,7 +3,7 @@ open-loop chunker's execution pattern."""
 import numpy as np
 import pytest
 
-from act_bench.ensembling import Execution, OpenLoopChunker, TemporalEnsembler
+from act_bench.evaluation.ensembling import Execution, OpenLoopChunker, TemporalEnsembler
 
 
 def brute_force(chunks_by_step: dict[int, np.ndarray], k: int, m: float, steps: int) -> np.ndarray:

@@ -125,12 +125,12 @@ def test_end_effector_control_grasps_and_lifts_the_cube():
     assert info["stage"] == 1  # fingers on the cube, cube still on the table
     info = act(cube + [0, 0, 0.15], 0.0, 50)
     assert info["stage"] == 2 and info["max_stage"] == 2
-    assert raw.task.object_poses(raw.data)["cube"][2] > 0.1
+    assert raw.stage_rule.object_poses(raw.data)["cube"][2] > 0.1
     assert info["joint_action"].shape == (14,)
 
 
 def _teleport(env, name, pos):
-    adr = env.task.object_qpos[name]
+    adr = env.stage_rule.object_qpos[name]
     env.data.qpos[adr : adr + 7] = [*pos, 1, 0, 0, 0]
     env.data.qvel[:] = 0
     mujoco.mj_forward(env.model, env.data)
@@ -139,24 +139,24 @@ def _teleport(env, name, pos):
 def test_transfer_cube_stage_logic():
     env = make_env("transfer_cube", cameras=())
     env.reset(seed=0)
-    assert env.task.stage(env.data) == 0  # resting on the table, untouched
+    assert env.stage_rule.stage(env.data) == 0  # resting on the table, untouched
     _teleport(env, "cube", [0.1, 0.5, 0.3])
-    assert env.task.stage(env.data) == 0  # in the air, untouched
+    assert env.stage_rule.stage(env.data) == 0  # in the air, untouched
 
 
 def test_insertion_stage_logic():
     env = make_env("insertion", cameras=())
     env.reset(seed=0)
-    assert env.task.stage(env.data) == 0
+    assert env.stage_rule.stage(env.data) == 0
     socket = np.array([0.0, 0.5, 0.3])  # the socket frame's origin is the channel's centre
     _teleport(env, "socket", socket)
     # Peg 1 cm inside the mouth (x = 0.06), pressed against the side wall (inner face at
     # y = 0.018), short of the pin (its face at x = 0.04): stage 3.
     _teleport(env, "peg", socket + [0.06 + 0.06 - 0.01, 0.018 - 0.01 + 0.0003, 0])
-    assert env.task.stage(env.data) == 3
+    assert env.stage_rule.stage(env.data) == 3
     # Peg tip against the pin's face: stage 4.
     _teleport(env, "peg", socket + [0.04 + 0.06 - 0.0003, 0, 0])
-    assert env.task.stage(env.data) == 4
+    assert env.stage_rule.stage(env.data) == 4
 
 
 @pytest.mark.parametrize("task", ["transfer_cube", "insertion"])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from act_bench.env_slots import InlineSlots, WorkerSlots, make_slots
+from act_bench.evaluation.env_slots import InlineSlots, WorkerSlots, make_slots
 from act_bench.errors import ActBenchError
 from fakes import ObsPolicy, fake_make_env, run_eval
 
@@ -109,7 +109,7 @@ def test_one_slot_or_one_worker_stays_in_this_process():
 
 
 def test_workers_by_default_only_beside_a_gpu_policy():
-    from act_bench.env_slots import default_workers
+    from act_bench.evaluation.env_slots import default_workers
 
     assert default_workers(2, "cpu") == 0 and default_workers(16, "cpu") == 0
     assert default_workers(16, "cuda:0") == 16 and default_workers(1, "cuda") == 0

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from act_bench import evaluate, layout
+from act_bench import layout
+from act_bench.evaluation import cli as eval_cli
 from act_bench.errors import ActBenchError
 from act_bench.seeding import eval_seed
 from fakes import FakeEnv, FakePolicy, run_eval
@@ -158,14 +159,14 @@ def test_bad_input():
 
 def _cli_args(**kw):
     parser = argparse.ArgumentParser()
-    evaluate.add_arguments(parser)
+    eval_cli.add_arguments(parser)
     argv = [x for k, v in kw.items() for x in (f"--{k}", str(v))]
     return parser.parse_args(argv + ["--no-progress"])
 
 
 def test_cli_missing_run_dir(tmp_path):
     with pytest.raises(ActBenchError, match="not found"):
-        evaluate.main(_cli_args(run=tmp_path / "nope"))
+        eval_cli.main(_cli_args(run=tmp_path / "nope"))
 
 
 def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
@@ -176,14 +177,14 @@ def test_cli_end_to_end_with_fakes(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
     make = Factory()
     monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=make))
-    assert evaluate.main(_cli_args(run=run, episodes=3, videos=0, batch=2)) == 0
+    assert eval_cli.main(_cli_args(run=run, episodes=3, videos=0, batch=2)) == 0
     out = run / "eval" / "bc_seed2"
     assert (out / "summary.json").exists() and "insertion / bc / seed 2" in capsys.readouterr().out
     assert len(make.envs) == 2 and len(make.resets) == 3  # --batch 2: two envs for three episodes
     with pytest.raises(ActBenchError, match="--batch must be >= 1"):
-        evaluate.main(_cli_args(run=run, episodes=4, videos=0, batch=0))
+        eval_cli.main(_cli_args(run=run, episodes=4, videos=0, batch=0))
     with pytest.raises(ActBenchError, match="needs a 'act' policy"):
-        evaluate.main(_cli_args(run=run, episodes=3, videos=0, method="act"))
+        eval_cli.main(_cli_args(run=run, episodes=3, videos=0, method="act"))
 
 
 def test_cli_checkpoint_path_uses_its_run(tmp_path, monkeypatch):
@@ -196,7 +197,7 @@ def test_cli_checkpoint_path_uses_its_run(tmp_path, monkeypatch):
     policy.checkpoint_meta = {"task": "transfer_cube", "seed": 1, "step": 7}
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
     monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=Factory()))
-    evaluate.main(_cli_args(run=run / "checkpoints" / "last", episodes=2, videos=0, method="act-no-te"))
+    eval_cli.main(_cli_args(run=run / "checkpoints" / "last", episodes=2, videos=0, method="act-no-te"))
     out = run / "eval" / "act-no-te_seed1_last"
     s = json.loads((out / "summary.json").read_text())
     assert (s["task"], s["seed"]) == ("transfer_cube", 1)
@@ -213,15 +214,15 @@ def test_cli_execution_settings(tmp_path, monkeypatch):
     make = Factory()
     monkeypatch.setitem(sys.modules, "act_bench.policies", SimpleNamespace(load_policy=lambda p, device: policy))
     monkeypatch.setitem(sys.modules, "act_bench.envs", SimpleNamespace(make_env=make))
-    evaluate.main(_cli_args(run=run, episodes=2, videos=0, m=0.5))
+    eval_cli.main(_cli_args(run=run, episodes=2, videos=0, m=0.5))
     s = json.loads((run / "eval" / "act_seed0_m0.5" / "summary.json").read_text())
     assert s["temporal_ensemble_m"] == 0.5 and s["mean_queries"] == s["mean_length"]  # a query per step
-    evaluate.main(_cli_args(run=run, episodes=2, videos=0, method="act-no-te", **{"n-action-steps": 2}))
+    eval_cli.main(_cli_args(run=run, episodes=2, videos=0, method="act-no-te", **{"n-action-steps": 2}))
     s = json.loads((run / "eval" / "act-no-te_seed0_n2" / "summary.json").read_text())
     assert s["n_action_steps"] == 2
     with pytest.raises(ActBenchError, match="temporal_ensemble_m 0.5, not 0.1"):
-        evaluate.main(_cli_args(run=run, episodes=2, videos=0, m=0.1, out=run / "eval" / "act_seed0_m0.5"))
+        eval_cli.main(_cli_args(run=run, episodes=2, videos=0, m=0.1, out=run / "eval" / "act_seed0_m0.5"))
     for bad, match in [(dict(m=-1), "m must be a finite number"), ({"n-action-steps": 0}, "--n-action-steps must be"),
                        ({"n-action-steps": 5, "method": "act-no-te"}, "between 1 and the policy's chunk size 4")]:
         with pytest.raises(ActBenchError, match=match):
-            evaluate.main(_cli_args(run=run, episodes=2, videos=0, **bad))
+            eval_cli.main(_cli_args(run=run, episodes=2, videos=0, **bad))

@@ -7,7 +7,7 @@ import pytest
 
 from act_bench.cli import main as cli
 from act_bench.errors import ActBenchError
-from act_bench.evaluate import evaluate_external
+from act_bench.evaluation.cli import ExternalRun, evaluate_external
 from act_bench.policies.external import parse_policy_args
 from act_bench.policies.registry import get_agent, register_agent
 from act_bench.sim.robot import start_qpos
@@ -85,7 +85,7 @@ def test_step_policy_through_the_cli(tmp_path, capsys):
 
 
 def test_chunk_policy_runs_open_loop_and_batched(tmp_path):
-    summary = evaluate_external(f"{__name__}:make_chunk", {}, "insertion", 0, 2, tmp_path, videos=0, batch=2,
+    summary = evaluate_external(f"{__name__}:make_chunk", {}, ExternalRun("insertion", 0, 2, tmp_path, videos=0, batch=2),
                                 progress=False)
     assert summary["execution"] == "open_loop" and summary["n_action_steps"] == 10
     assert INSTANCES["chunk"].calls == 40  # 400 steps / 10 per chunk, both episodes in each call
@@ -95,7 +95,7 @@ def test_chunk_policy_runs_open_loop_and_batched(tmp_path):
 def test_registered_name_from_a_plugin(tmp_path):
     register_agent("test-hold", make_hold)
     assert get_agent("test-hold") is make_hold
-    summary = evaluate_external("test-hold", {"tag": "named"}, "transfer_cube", 1, 1, tmp_path, videos=0,
+    summary = evaluate_external("test-hold", {"tag": "named"}, ExternalRun("transfer_cube", 1, 1, tmp_path, videos=0),
                                 progress=False)
     assert summary["episodes"] == 1 and INSTANCES["named"].resets == 1
 
@@ -108,7 +108,7 @@ def test_registered_name_from_a_plugin(tmp_path):
 ])
 def test_bad_policies_are_one_line_errors(tmp_path, spec, message):
     with pytest.raises(ActBenchError, match=message):
-        evaluate_external(spec, {}, "transfer_cube", 0, 1, tmp_path, progress=False)
+        evaluate_external(spec, {}, ExternalRun("transfer_cube", 0, 1, tmp_path), progress=False)
 
 
 def test_cli_needs_task_and_out(tmp_path, capsys):
@@ -136,5 +136,5 @@ def test_lerobot_example_imports_lerobot_only_when_loading(tmp_path, monkeypatch
 
     assert callable(act_bench_lerobot.load)
     with pytest.raises(ActBenchError, match="No module named 'lerobot'"):
-        evaluate_external("act_bench_lerobot:load", {"checkpoint": str(tmp_path)}, "transfer_cube", 0, 1, tmp_path,
-                          progress=False)
+        evaluate_external("act_bench_lerobot:load", {"checkpoint": str(tmp_path)},
+                          ExternalRun("transfer_cube", 0, 1, tmp_path), progress=False)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from act_bench.ensembling import Execution
+from act_bench.evaluation.ensembling import Execution
 
 from act_bench.data.dataset import ChunkDataset, batch_to_torch
 from act_bench.data.normalization import NormStats

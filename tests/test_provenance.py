@@ -16,8 +16,8 @@ def demos(tmp_path):
 
 
 def _train(demos, out, **kw):
-    return train.train_policy("transfer_cube", "bc", tiny_profile("bc"), seed=0, data_dir=demos, out_dir=out,
-                              progress=False, device="cpu", **kw)
+    options = train.TrainOptions(data_dir=demos, out_dir=out, progress=False, device="cpu", **kw)
+    return train.train_policy("transfer_cube", "bc", tiny_profile("bc"), 0, options)
 
 
 def test_changed_demos_are_refused_and_recorded(demos, tmp_path):

@@ -13,7 +13,7 @@ from PIL import Image
 
 from act_bench import report
 from act_bench.errors import ActBenchError
-from act_bench.stats import wilson_interval
+from act_bench.evaluation.intervals import wilson_interval
 from fakes import make_results_dir
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from act_bench.stats import aggregate_over_seeds, stage_rates, wilson_interval
+from act_bench.evaluation.intervals import aggregate_over_seeds, stage_rates, wilson_interval
 
 # Newcombe (1998), Stat. Med. 17:857-872, Table I, method 3 (Wilson score, no continuity
 # correction), plus the textbook 0/10, 5/10 and 45/50 cases.

@@ -19,8 +19,12 @@ def demos(tmp_path_factory):
 
 
 def _train(demos, out, method="act", overrides=None, **kw):
-    return train.train_policy("transfer_cube", method, tiny_profile(method), seed=0, data_dir=demos, out_dir=out,
-                              overrides=overrides, progress=False, device="cpu", **kw)
+    options = train.TrainOptions(data_dir=demos, out_dir=out, overrides=overrides, progress=False, device="cpu", **kw)
+    return train.train_policy("transfer_cube", method, tiny_profile(method), 0, options)
+
+
+def _opts(data_dir, out_dir, **kw):
+    return train.TrainOptions(data_dir=data_dir, out_dir=out_dir, progress=False, **kw)
 
 
 def _rows(run_dir):
@@ -112,14 +116,13 @@ def test_check_run_dir_catches_stale_runs_and_tolerates_new_fields(demos, tmp_pa
 
 def test_bad_input_is_a_one_line_error(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
-        train.train_policy("transfer_cube", "act", "ci", 0, tmp_path / "missing", tmp_path / "run", progress=False)
+        train.train_policy("transfer_cube", "act", "ci", 0, _opts(tmp_path / "missing", tmp_path / "run"))
     with pytest.raises(ActBenchError, match="unknown task"):
-        train.train_policy("stacking", "act", "ci", 0, tmp_path, tmp_path / "run", progress=False)
+        train.train_policy("stacking", "act", "ci", 0, _opts(tmp_path, tmp_path / "run"))
     with pytest.raises(ActBenchError, match="unknown profile"):
-        train.train_policy("transfer_cube", "act", "huge", 0, tmp_path, tmp_path / "run", progress=False)
+        train.train_policy("transfer_cube", "act", "huge", 0, _opts(tmp_path, tmp_path / "run"))
     with pytest.raises(ActBenchError, match="unknown config key"):
-        train.train_policy("transfer_cube", "bc", "ci", 0, tmp_path, tmp_path / "run", overrides=["x.y=1"],
-                           progress=False)
+        train.train_policy("transfer_cube", "bc", "ci", 0, _opts(tmp_path, tmp_path / "run", overrides=["x.y=1"]))
 
 
 def test_cli_arguments(tmp_path):
@@ -130,6 +133,8 @@ def test_cli_arguments(tmp_path):
     assert (args.profile, args.seed, args.resume, args.device, args.out) == ("cpu", 0, False, "auto", None)
     assert args.overrides == ["train.steps=5", "model.mlp_hidden=32"]
     assert parser.parse_args(["--task", "insertion", "--method", "act"]).resume is True
+    assert parser.parse_args(["--task", "insertion", "--policy", "act"]).policy == "act"  # --method: its old name
+    assert args.policy == "bc"
     assert layout.run_dir("insertion", "bc", "cpu", 3).as_posix() == "runs/insertion/bc/cpu/seed3"
     with pytest.raises(DataError, match="no episode"):
         train.main(args)
@@ -184,10 +189,10 @@ def test_a_run_records_and_keeps_the_precision_auto_chose(tmp_path, demos, monke
 
     prof = tiny_profile("act", {"train.amp": "auto", "train.steps": 2})
     monkeypatch.setattr(machine, "native_bf16", lambda: True)
-    run = train.train_policy("transfer_cube", "act", prof, 0, demos, tmp_path / "run", progress=False)
+    run = train.train_policy("transfer_cube", "act", prof, 0, _opts(demos, tmp_path / "run"))
     config = json.loads((run / "config.json").read_text())
     assert config["amp"] == "bf16" and config["config"]["train"]["amp"] == "auto"
     monkeypatch.setattr(machine, "native_bf16", lambda: False)
     longer = tiny_profile("act", {"train.amp": "auto", "train.steps": 3})
-    train.train_policy("transfer_cube", "act", longer, 0, demos, run, progress=False)
+    train.train_policy("transfer_cube", "act", longer, 0, _opts(demos, run))
     assert json.loads((run / "config.json").read_text())["amp"] == "bf16"

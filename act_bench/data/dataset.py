@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from act_bench.data.normalization import NormStats
 from act_bench.data.verify import check_hash, hash_open_file, open_episode, stored_hash
 from act_bench.errors import DataError
+from act_bench.sim import STATE_DIM
 
 _EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 _READ_BLOCK = 50  # frames decoded and resized at a time (bounds the float32 scratch memory)
@@ -53,8 +54,8 @@ class EpisodeInfo:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-def inspect_episode(path: str | os.PathLike, cameras: Sequence[str], state_dim: int = 14,
-                    action_dim: int = 14) -> EpisodeInfo:
+def inspect_episode(path: str | os.PathLike, cameras: Sequence[str], state_dim: int = STATE_DIM,
+                    action_dim: int = STATE_DIM) -> EpisodeInfo:
     """Check keys, shapes and dtypes of one episode; raise DataError naming the file and key."""
     path = Path(path)
     try:
@@ -226,18 +227,33 @@ def split_episodes(n: int, val_fraction: float, seed: int) -> tuple[list[int], l
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
-def load_training_data(data_dir: str | os.PathLike, cameras: Sequence[str], image_size: tuple[int, int],
-                       chunk_size: int, val_fraction: float = 0.1, seed: int = 0, max_episodes: int = 0,
-                       task: str | None = None, state_dim: int = 14, action_dim: int = 14,
-                       progress: bool = False, expected_hashes: Sequence[str] | None = None) -> TrainingData:
+@dataclass(frozen=True)
+class DataSpec:
+    """What to load from a demo folder: cameras and the (H, W) frames are resized to, the chunk
+    length, the validation split and its seed, and what the files must hold."""
+
+    cameras: Sequence[str]
+    image_size: tuple[int, int]
+    chunk_size: int
+    val_fraction: float = 0.1
+    seed: int = 0
+    max_episodes: int = 0  # the first N episodes; 0 = all
+    task: str | None = None  # episodes recorded for another task are refused
+    state_dim: int = STATE_DIM
+    action_dim: int = STATE_DIM
+
+
+def load_training_data(data_dir: str | os.PathLike, spec: DataSpec, progress: bool = False,
+                       expected_hashes: Sequence[str] | None = None) -> TrainingData:
     """Validate every episode of data_dir, then load it into memory split into train/validation.
     Every episode's content hash is recomputed as it is read and checked against the file's own
     and `expected_hashes` (the run's demo record, in episode order)."""
-    cameras = list(cameras)
+    cameras, image_size, chunk_size, max_episodes, task = (list(spec.cameras), spec.image_size, spec.chunk_size,
+                                                           spec.max_episodes, spec.task)
     paths = episode_paths(data_dir, max_episodes)
     if max_episodes > 0 and len(paths) < max_episodes:
         raise DataError(f"{data_dir} holds {len(paths)} episodes, fewer than the {max_episodes} asked for")
-    infos = [inspect_episode(p, cameras, state_dim, action_dim) for p in paths]
+    infos = [inspect_episode(p, cameras, spec.state_dim, spec.action_dim) for p in paths]
     expected = dict(zip(paths, expected_hashes)) if expected_hashes is not None else {}
     if task is not None:
         for info in infos:
@@ -246,7 +262,7 @@ def load_training_data(data_dir: str | os.PathLike, cameras: Sequence[str], imag
                 raise DataError(f"{info.path}: recorded for task {file_task!r}, not {task!r}")
     h, w = int(image_size[0]), int(image_size[1])
     _check_memory(sum(i.length for i in infos) * len(cameras) * h * w * 3, data_dir)
-    train_ids, val_ids = split_episodes(len(infos), val_fraction, seed)
+    train_ids, val_ids = split_episodes(len(infos), spec.val_fraction, spec.seed)
     bar = _progress(len(infos), f"loading {Path(data_dir).name}", progress)
     try:
         train = _load_split([infos[i] for i in train_ids], cameras, (h, w), chunk_size, bar, expected)

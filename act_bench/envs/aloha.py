@@ -14,10 +14,10 @@ import mujoco
 from act_bench.tasks.config import TaskConfig
 from act_bench.tasks.registry import get_task
 from act_bench.sim.render import CameraRenderer
+from act_bench.sim import VIDEO_SIZE
 from act_bench.sim.robot import STATE_DIM, RobotIndex, load_model, start_qpos
 
 VIDEO_CAMERA = "angle"
-VIDEO_SIZE = (240, 320)
 FPS = 50
 # act-bench's own layout, and gym-aloha's two (what LeRobot's env processing expects: "pixels"
 # becomes observation.images.{cam}, "agent_pos" observation.state)
@@ -98,7 +98,7 @@ class AlohaEnv(gym.Env):
         self.model = load_model(cfg.model)
         self.data = mujoco.MjData(self.model)
         self.robot = RobotIndex.from_model(self.model)
-        self.task = spec.stage_rule(cfg, self.model, self.robot)
+        self.stage_rule = spec.stage_rule(cfg, self.model, self.robot)  # places objects, says the stage
         self.n_substeps = int(round(cfg.control_dt / self.model.opt.timestep))
 
         low, high = self.robot.action_bounds()
@@ -134,10 +134,10 @@ class AlohaEnv(gym.Env):
         q0 = start_qpos()
         self.robot.set_qpos(self.data, q0)
         self.data.ctrl[:] = self.robot.action_to_ctrl(q0)
-        self.object_poses = self.task.place_objects(self.data, self.np_random)
+        self.object_poses = self.stage_rule.place_objects(self.data, self.np_random)
         mujoco.mj_forward(self.model, self.data)
         self._step = 0
-        self._max_stage = self.task.stage(self.data)
+        self._max_stage = self.stage_rule.stage(self.data)
         if self.render_mode == "human":
             self.render()
         return self._observation(), self._info(self._max_stage)
@@ -151,7 +151,7 @@ class AlohaEnv(gym.Env):
         self.data.ctrl[:] = self.robot.action_to_ctrl(action)
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         self._step += 1
-        stage = self.task.stage(self.data)
+        stage = self.stage_rule.stage(self.data)
         self._max_stage = max(self._max_stage, stage)
         success = self._max_stage == self.task_config.max_stage
         terminated = bool(self.terminate_on_success and success)

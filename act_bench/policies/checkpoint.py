@@ -19,6 +19,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 import act_bench
+from act_bench import layout
 from act_bench.atomic_io import write_bytes, write_json
 from act_bench.data.normalization import NormStats
 from act_bench.errors import ActBenchError, CheckpointError
@@ -99,20 +100,13 @@ def save_checkpoint(policy: Policy, stem: str | os.PathLike, step: int, extra: M
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """A run dir (best, else last), a checkpoints dir, a stem, or a .json/.safetensors file -> the JSON."""
-    p = Path(path)
-    if p.is_dir():
-        for candidate in (p / "checkpoints" / "best.json", p / "checkpoints" / "last.json",
-                          p / "best.json", p / "last.json"):
-            if candidate.is_file():
-                return candidate
-        raise CheckpointError(f"{p}: no checkpoint found (expected checkpoints/best.json or last.json)")
-    if p.suffix == ".safetensors":
-        p = p.with_suffix(".json")
-    elif p.suffix != ".json":
-        p = p.with_name(p.name + ".json")
-    if not p.is_file():
-        raise CheckpointError(f"{p}: checkpoint not found")
-    return p
+    found = layout.find_checkpoint(path)
+    if found is not None:
+        return found
+    if Path(path).is_dir():
+        raise CheckpointError(f"{path}: no checkpoint found (expected {layout.RUN_CHECKPOINTS}/{layout.BEST}.json "
+                              f"or {layout.LAST}.json)")
+    raise CheckpointError(f"{layout.checkpoint_json(path)}: checkpoint not found")
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
@@ -137,8 +131,8 @@ def load_policy(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         profile = Profile.from_dict(meta["config"])
     except ActBenchError as exc:
         raise CheckpointError(f"{json_path}: bad config: {exc}") from None
-    if profile.method != meta["policy"]:
-        raise CheckpointError(f"{json_path}: policy {meta['policy']!r} does not match config method {profile.method!r}")
+    if profile.policy != meta["policy"]:
+        raise CheckpointError(f"{json_path}: policy {meta['policy']!r} does not match its config's policy {profile.policy!r}")
     try:
         stats = NormStats.from_dict(meta["normalization"])
     except CheckpointError as exc:

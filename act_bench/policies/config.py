@@ -86,9 +86,10 @@ class EvalConfig:
 
 @dataclass
 class Profile:
-    """A trained policy's full configuration. `method` names the policy (its registry name)."""
+    """A trained policy's full configuration. `policy` names the policy (its registry name);
+    records store it under "method", the name it had (config.json, checkpoints)."""
 
-    method: str
+    policy: str
     profile: str
     model: PolicyConfig = field(default_factory=PolicyConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -97,8 +98,9 @@ class Profile:
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (tuples become lists)."""
-        return _jsonable(dataclasses.asdict(self))
+        """JSON-able dict (tuples become lists), with the policy under its stored key "method"."""
+        raw = dataclasses.asdict(self)
+        return _jsonable({"method": raw.pop("policy"), **raw})
 
     def training_identity(self) -> dict[str, Any]:
         """What decides the trained weights (train.steps aside: a run may be trained further)."""
@@ -114,18 +116,18 @@ class Profile:
         from act_bench.policies.registry import get_policy
 
         raw = dict(raw)
-        method = raw.get("method", "")
-        model_cls = get_policy(method).config_class
+        policy = raw.get("method", raw.get("policy", ""))
+        model_cls = get_policy(policy).config_class
         model = dict(raw.pop("model", {}) or {})
         fields = {f.name for f in dataclasses.fields(model_cls)}
         model = {k: v for k, v in model.items() if k in fields or k not in _LEGACY_MODEL_KEYS}
         sections = {name: _build_section(name, raw.pop(name, {}), section_cls)
                     for name, section_cls in _SECTIONS.items()}
         sections["model"] = _build_section("model", model, model_cls)
-        extra = set(raw) - {"method", "profile", "description"}
+        extra = set(raw) - {"method", "policy", "profile", "description"}
         if extra:
             raise ActBenchError(f"unknown profile key {sorted(extra)[0]!r}")
-        prof = cls(method=method, profile=raw.get("profile", ""), description=raw.get("description", ""),
+        prof = cls(policy=policy, profile=raw.get("profile", ""), description=raw.get("description", ""),
                    **sections)
         prof.validate()
         return prof
@@ -148,42 +150,65 @@ class Profile:
         ]
         for ok, message in checks:
             if not ok:
-                raise ActBenchError(f"profile {self.method}/{self.profile}: {message}")
+                raise ActBenchError(f"profile {self.policy}/{self.profile}: {message}")
 
 
 _SECTIONS = {"data": DataConfig, "train": TrainConfig, "eval": EvalConfig}
 
 
-def available_profiles(method: str) -> list[str]:
-    folder = _profile_folder(method)
+def available_profiles(policy: str) -> list[str]:
+    folder = _profile_folder(policy)
     return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
-def _profile_folder(method: str) -> Path:
+def _profile_folder(policy: str) -> Path:
     from act_bench.policies.registry import get_policy
 
-    return get_policy(method).profiles_dir
+    return get_policy(policy).profiles_dir
 
 
-def profile_path(method: str, profile: str) -> Path:
-    path = _profile_folder(method) / f"{profile}.toml"
+def profile_path(policy: str, profile: str) -> Path:
+    path = _profile_folder(policy) / f"{profile}.toml"
     if not path.is_file():
-        choices = ", ".join(available_profiles(method)) or "none found"
-        raise ActBenchError(f"unknown profile {profile!r} for method {method}; choose from {choices}")
+        choices = ", ".join(available_profiles(policy)) or "none found"
+        raise ActBenchError(f"unknown profile {profile!r} for policy {policy}; choose from {choices}")
     return path
 
 
-def load_profile(method: str, profile: str, overrides: Mapping[str, Any] | list[str] | None = None) -> Profile:
-    """Load the policy's {profile}.toml (baselines/{method}/ for the built-ins), apply overrides
+def load_profile(policy: str, profile: str, overrides: Mapping[str, Any] | list[str] | None = None) -> Profile:
+    """Load the policy's {profile}.toml (baselines/{policy}/ for the built-ins), apply overrides
     ("section.key=value" strings or a {"section.key": value} mapping) and validate."""
-    path = profile_path(method, profile)
+    raw = read_profile_toml(profile_path(policy, profile))
+    raw["method"], raw["profile"] = policy, profile
+    return Profile.from_dict(_apply(raw, overrides))
+
+
+def read_profile_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A profile TOML as a dict; `extends = "other.toml"` (relative to this file) takes that
+    profile's tables first, then this file's keys over them, table by table (a key the policy
+    has no field for is an error, as in any profile)."""
+    path = path.resolve()
+    if path in seen:
+        raise ActBenchError(f"{path}: profiles extend each other in a circle")
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise ActBenchError(f"{seen[-1] if seen else path}: extends {path}, which does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ActBenchError(f"{path}: invalid TOML: {exc}") from None
-    raw["method"], raw["profile"] = method, profile
-    return Profile.from_dict(_apply(raw, overrides))
+    base = raw.pop("extends", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ActBenchError(f"{path}: extends must be a file name, got {base!r}")
+    merged = read_profile_toml(path.parent / base, (*seen, path))
+    for key, value in raw.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def apply_overrides(profile: Profile, overrides: Mapping[str, Any] | list[str] | None) -> Profile:

@@ -14,7 +14,7 @@ and one of
     act(observation) -> 14 actions     one action per control step; may keep state between steps
                                        (LeRobot's select_action does); evaluated one episode at a time
     chunk_size + predict_chunk(qpos, images) -> (B, k, 14)
-                                       act_bench.rollout.ChunkPolicy: batched, stateless; run open-loop
+                                       act_bench.evaluation.rollout.ChunkPolicy: batched, stateless; run open-loop
                                        (n_action_steps per query, default all k) or, with
                                        execution = "ensemble", with temporal ensembling
 

@@ -132,5 +132,5 @@ def get_method(name: str) -> MethodSpec:
 
 
 def build_policy(profile: "Profile", stats: "NormStats | None" = None) -> "Policy":
-    """A freshly initialised policy for profile.method (weights depend on torch's RNG state)."""
-    return get_policy(profile.method).policy_class(profile, stats)
+    """A freshly initialised policy for profile.policy (weights depend on torch's RNG state)."""
+    return get_policy(profile.policy).policy_class(profile, stats)

@@ -54,7 +54,7 @@ class ScriptedExpert:
         return Waypoint(0, pos, quat, grip)
 
     def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        q = self.env.task.object_poses(self.env.data)[name]
+        q = self.env.stage_rule.object_poses(self.env.data)[name]
         return q[:3].copy(), q[3:7].copy()
 
     def initial_plan(self) -> dict[str, Trajectory]:

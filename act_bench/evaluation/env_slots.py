@@ -21,7 +21,7 @@ import traceback
 from typing import Callable, Sequence
 
 from act_bench.errors import ActBenchError, RenderingUnavailable
-from act_bench.rollout import video_frame
+from act_bench.evaluation.rollout import video_frame
 
 # one rasteriser thread per worker: the workers already fill the cores, and Mesa's llvmpipe
 # would otherwise start a thread per core in every worker

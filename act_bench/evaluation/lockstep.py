@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 
-from act_bench.rollout import ChunkPolicy, episode_row, policy_device, query_batch
+from act_bench.evaluation.rollout import ChunkPolicy, episode_row, policy_device, query_batch
 
 
 @dataclass

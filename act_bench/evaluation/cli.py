@@ -1,0 +1,152 @@
+"""`act-bench eval`: evaluate a trained run (--run) or a policy made elsewhere (--policy
+module:factory, the interface act_bench.policies.external describes) and print its success per
+stage. The evaluation itself is evaluate.evaluate_policy; a run's set-up is setup.py's, the same
+`act-bench run` uses.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from act_bench import layout
+from act_bench.device import DEVICES, resolve_device
+from act_bench.errors import ActBenchError
+from act_bench.evaluation.ensembling import Execution
+from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
+from act_bench.evaluation.setup import evaluate_run, run_facts
+from act_bench.policies.registry import get_method, method_names
+from act_bench.tasks.registry import get_task
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", help="run directory (or checkpoint) to evaluate")
+    what.add_argument("--policy", metavar="MODULE:FACTORY",
+                      help="evaluate the policy factory(**policy args) returns (any policy offering act(obs) or "
+                           "predict_chunk; see act_bench.policies.external), or a plugin's registered NAME; "
+                           "needs --task and --out")
+    parser.add_argument("--policy-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument for the --policy factory (repeatable; values are strings)")
+    parser.add_argument("--episodes", type=int, default=None, help="episodes (default: the profile's eval.episodes)")
+    parser.add_argument("--method", choices=method_names(), default=None,
+                        help="how to execute the policy (default: the run's policy's first method)")
+    parser.add_argument("--task", default=None, help="task (default: the run's task)")
+    parser.add_argument("--seed", type=int, default=None, help="evaluation base seed (default: the run's seed)")
+    parser.add_argument("--videos", type=int, default=3, help="record videos of the first N episodes")
+    parser.add_argument("--m", dest="temporal_ensemble_m", type=float, default=None,
+                        help="temporal-ensembling weight exp(-m*i) (default: the profile's eval.temporal_ensemble_m)")
+    parser.add_argument("--n-action-steps", type=int, default=None,
+                        help="actions executed per query without ensembling (default: the profile's eval.n_action_steps)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: RUN/eval/METHOD_seedS, plus _mM or _nN when those are given)")
+    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--batch", type=int, default=DEFAULT_BATCH,
+                        help=f"episodes stepped together, one batched policy query per step (default {DEFAULT_BATCH}); "
+                             "changes no outcome")
+    parser.add_argument("--env-workers", type=int, default=None,
+                        help="processes stepping the envs while this one runs the policy (default: one per core "
+                             "when the policy runs on a GPU, else 0: in this process); changes no outcome")
+    parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _choose_method(requested: str | None, policy_name: str) -> str:
+    if requested is None:
+        return next(m for m in method_names() if get_method(m).policy == policy_name)
+    needed = get_method(requested).policy
+    if needed != policy_name:
+        raise ActBenchError(f"method {requested!r} needs a {needed!r} policy, but the run holds {policy_name!r}")
+    return requested
+
+
+@dataclass(frozen=True)
+class ExternalRun:
+    """Where and how long to evaluate a --policy: its task, base seed, episode count, output
+    folder, videos, whether to discard earlier results, the lockstep batch and (for a policy
+    that says nothing of it) the actions executed per query."""
+
+    task: str
+    seed: int
+    episodes: int
+    out: Path
+    videos: int = 3
+    fresh: bool = False
+    batch: int = DEFAULT_BATCH
+    n_action_steps: int | None = None
+
+
+def evaluate_external(factory: str, kwargs: dict, run: ExternalRun, progress: bool = True) -> dict:
+    """Evaluate the policy a --policy factory ("module:function" or a plugin's name) returns
+    when called with kwargs; results as for a trained run."""
+    from act_bench.envs import make_env
+    from act_bench.policies.external import ExternalPolicy, load_external
+    from act_bench.policies.registry import register_method
+
+    policy = ExternalPolicy(load_external(factory, kwargs), get_task(run.task).config())
+    try:  # the policy's name becomes a method of its own, executed as the policy says
+        register_method(policy.name, policy.name, policy.execution)
+    except ValueError as exc:
+        raise ActBenchError(f"policy {policy.name!r}: {exc}; give it another name") from None
+    n_action_steps = run.n_action_steps
+    if n_action_steps is None:
+        n_action_steps = getattr(policy.policy, "n_action_steps", None)
+    execution = Execution.resolve(policy.execution, policy.chunk_size, None, n_action_steps=n_action_steps)
+    policy_id = " ".join([f"external {factory}", *(f"{k}={v}" for k, v in sorted(kwargs.items()))])
+    spec = EvalSpec(run.task, policy.name, run.seed, run.episodes, run.out, videos=run.videos, policy_id=policy_id,
+                    fresh=run.fresh, batch=min(run.batch, policy.max_batch or run.batch))
+
+    def env_factory(*a, **kw):
+        return policy.wrap_env(make_env(*a, **kw))
+
+    return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
+
+
+def _main_external(args) -> int:
+    from act_bench.policies.external import parse_policy_args
+
+    if args.task is None or args.out is None:
+        raise ActBenchError("--policy needs --task and --out")
+    if args.method is not None or args.temporal_ensemble_m is not None:
+        raise ActBenchError("--method and --m apply to --run; a --policy says how it runs itself")
+    get_task(args.task)
+    run = ExternalRun(args.task, args.seed if args.seed is not None else 0,
+                      args.episodes if args.episodes is not None else 50, Path(args.out), videos=args.videos,
+                      fresh=args.fresh, batch=args.batch, n_action_steps=args.n_action_steps)
+    summary = evaluate_external(args.policy, parse_policy_args(args.policy_arg), run, progress=not args.no_progress)
+    print(format_summary(summary))
+    print(f"results in {args.out}")
+    return 0
+
+
+def main(args) -> int:
+    if args.policy is not None:
+        return _main_external(args)
+    if args.policy_arg:
+        raise ActBenchError("--policy-arg goes with --policy")
+    run = Path(args.run)
+    if not run.exists() and not any(run.parent.glob(run.name + ".*")):
+        raise ActBenchError(f"run directory or checkpoint not found: {run}")
+    from act_bench.policies import load_policy
+
+    run_dir, checkpoint = layout.split_checkpoint_path(run)
+    policy = load_policy(str(run), device=resolve_device(args.device))
+    facts = run_facts(run_dir, policy)
+    method = _choose_method(args.method, policy.name)
+    task = args.task or facts.get("task")
+    if task is None:
+        raise ActBenchError("cannot tell the run's task; pass --task")
+    seed = args.seed if args.seed is not None else int(facts.get("seed", 0))
+    m, n_steps = args.temporal_ensemble_m, args.n_action_steps
+    if n_steps is not None and n_steps < 1:
+        raise ActBenchError(f"--n-action-steps must be >= 1, got {n_steps}")
+    execution = Execution.resolve(get_method(method).execution, policy.chunk_size, eval_config(policy), m, n_steps)
+    suffix = ((f"_m{m:g}" if m is not None else "") + (f"_n{n_steps}" if n_steps is not None else "")
+              + (f"_{checkpoint}" if checkpoint else ""))
+    out = Path(args.out) if args.out else run_dir / "eval" / f"{method}_seed{seed}{suffix}"
+    episodes = args.episodes if args.episodes is not None else getattr(eval_config(policy), "episodes", 50)
+    spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, fresh=args.fresh, batch=args.batch)
+    summary = evaluate_run(policy, spec, run, args.env_workers, execution, progress=not args.no_progress)
+    print(format_summary(summary))
+    print(f"results in {out}")
+    return 0
