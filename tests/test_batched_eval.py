@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from act_bench.evaluation.ensembling import Execution
-from act_bench.evaluation.rollout import run_episode
 from act_bench.seeding import eval_seed
 from fakes import STAGES, FakeEnv, ObsPolicy, run_eval
+from reference_eval import run_episode, selector
 
 OUTCOME = ["episode", "seed", "max_stage", "success", "length", "queries"]  # every column but seconds
 
@@ -65,7 +65,7 @@ def test_lockstep_repeats_the_single_episode_rollout(tmp_path, method, kw):
                                   None, kw.get("temporal_ensemble_m"), kw.get("n_action_steps"))
     env, policy, batched = FakeEnv("insertion"), ObsPolicy(chunk_size=chunk).eval(), make.actions()
     for i in range(10):
-        row = run_episode(env, policy, execution.selector(), eval_seed(5, i), STAGES["insertion"])
+        row = run_episode(env, policy, selector(execution), eval_seed(5, i), STAGES["insertion"])
         assert {k: row[k] for k in OUTCOME[2:]} == rows.loc[i, OUTCOME[2:]].to_dict()
         np.testing.assert_array_equal(np.stack(env.by_seed[eval_seed(5, i)]), batched[eval_seed(5, i)])
 

@@ -3,7 +3,8 @@ open-loop chunker's execution pattern."""
 import numpy as np
 import pytest
 
-from act_bench.evaluation.ensembling import Execution, OpenLoopChunker, TemporalEnsembler
+from act_bench.evaluation.ensembling import Execution
+from reference_eval import OpenLoopChunker, TemporalEnsembler, selector
 
 
 def brute_force(chunks_by_step: dict[int, np.ndarray], k: int, m: float, steps: int) -> np.ndarray:
@@ -87,7 +88,7 @@ def test_open_loop_executes_exactly_n_steps_per_query(n):
 
 
 def test_open_loop_default_is_whole_chunk_and_rejects_too_long():
-    ch = Execution.resolve("open_loop", 5).selector()
+    ch = selector(Execution.resolve("open_loop", 5))
     ch.add(np.zeros((5, 14)))
     for _ in range(5):
         assert not ch.needs_query() or _ == 0
@@ -95,7 +96,7 @@ def test_open_loop_default_is_whole_chunk_and_rejects_too_long():
     assert ch.needs_query()
     with pytest.raises(Exception, match="longer than"):
         OpenLoopChunker(6).add(np.zeros((5, 14)))
-    single = Execution.resolve("single", 1).selector()
+    single = selector(Execution.resolve("single", 1))
     single.add(np.zeros((1, 14)))
     single.pop()
     assert single.needs_query()
@@ -107,7 +108,7 @@ def _lockstep_against_single(execution, batch, d, k, rng, steps=60):
     schedule (rows restart at random steps, as slots of a batched evaluation do) and check that
     every popped action is bit-for-bit the single selector's."""
     batched = execution.batch_selector(batch, d)
-    singles = [execution.selector(d) for _ in range(batch)]
+    singles = [selector(execution, d) for _ in range(batch)]
     for t in range(steps):
         restart = np.flatnonzero(rng.random(batch) < 0.05)
         batched.reset(restart)

@@ -1,22 +1,21 @@
 """Turn predicted action chunks into one action per control step.
 
-Two selectors share one small interface (reset / needs_query / add / pop), and `Execution`
-says which one a method uses with which settings:
-- TemporalEnsembler: query every step and average every prediction made for the current
+Two selectors share one small interface (reset / needs_query / add / pop), each for B episodes
+at once (a leading batch axis, rows reset one by one as episodes start), and `Execution` says
+which one a method uses with which settings:
+- BatchedTemporalEnsembler: query every step and average every prediction made for the current
   step, weights w_j = exp(-m j) with j = 0 for the oldest prediction (ACT's temporal
   ensembling).
-- OpenLoopChunker: execute the first n_action_steps of a chunk open-loop, then query again
-  (ACT without ensembling; with n = 1 and chunk size 1 it is plain one-action-per-step BC).
+- BatchedOpenLoopChunker: execute the first n_action_steps of a chunk open-loop, then query
+  again (ACT without ensembling; with n = 1 and chunk size 1 it is plain one-action-per-step BC).
 
-BatchedTemporalEnsembler and BatchedOpenLoopChunker do the same for B episodes at once (a
-leading batch axis, rows reset one by one as episodes start), with each row computed by the
-same float64 operations as the single-episode selector, so every episode gets bit-for-bit the
-actions it would get alone.
+Each row is computed by the same float64 operations as the single-episode selectors in
+tests/reference_eval.py (the ACT release's algorithm, one episode at a time), so every episode
+gets bit-for-bit the actions it would get alone (tests/test_ensembling.py).
 """
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,116 +24,6 @@ from act_bench.errors import ActBenchError
 from act_bench.sim import STATE_DIM
 
 DEFAULT_M = 0.01  # the ACT paper's ensembling weight
-
-
-def _as_chunk(chunk, action_dim: int) -> np.ndarray:
-    a = np.asarray(chunk, dtype=np.float64)
-    if a.ndim == 3 and a.shape[0] == 1:  # a batch of one, as predict_chunk returns
-        a = a[0]
-    if a.ndim != 2 or a.shape[1] != action_dim:
-        raise ValueError(f"expected an action chunk of shape (k, {action_dim}), got {a.shape}")
-    return a
-
-
-class TemporalEnsembler:
-    """Online temporal ensembling with constant cost per step.
-
-    The ACT release stores every chunk in a (T, T + k, 14) table and, at step t, averages the
-    predictions for t ordered oldest first with normalised weights exp(-m * arange(n)). The
-    same number is kept incrementally here: a prediction for step s gets weight exp(-m j),
-    j = how many predictions for s arrived before it, and each step s within the horizon has
-    a running weighted sum, weight total and count in a ring buffer of k slots (slot s % k).
-    A slot is cleared when its step is executed and then serves step s + k.
-    """
-
-    def __init__(self, chunk_size: int, action_dim: int = STATE_DIM, m: float = DEFAULT_M):
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.chunk_size, self.action_dim, self.m = int(chunk_size), int(action_dim), float(m)
-        self.reset()
-
-    def reset(self) -> None:
-        k, d = self.chunk_size, self.action_dim
-        self._sum = np.zeros((k, d))
-        self._weight = np.zeros(k)
-        self._count = np.zeros(k, dtype=np.int64)
-        self.t = 0  # the step the next pop() executes
-        self.queries = 0
-
-    def needs_query(self) -> bool:
-        return True  # ensembling queries the policy every step
-
-    def add(self, chunk) -> None:
-        """Add a chunk predicted at the current step: chunk[i] is for step t + i."""
-        a = _as_chunk(chunk, self.action_dim)
-        if a.shape[0] != self.chunk_size:
-            raise ValueError(f"expected {self.chunk_size} actions per chunk, got {a.shape[0]}")
-        slots = (self.t + np.arange(self.chunk_size)) % self.chunk_size
-        w = np.exp(-self.m * self._count[slots])
-        self._sum[slots] += w[:, None] * a
-        self._weight[slots] += w
-        self._count[slots] += 1
-        self.queries += 1
-
-    def current(self) -> np.ndarray:
-        """The ensembled action for the current step (no side effect)."""
-        slot = self.t % self.chunk_size
-        if self._count[slot] == 0:
-            raise RuntimeError(f"no prediction covers step {self.t}; call add() first")
-        return self._sum[slot] / self._weight[slot]
-
-    def advance(self) -> None:
-        slot = self.t % self.chunk_size
-        self._sum[slot] = 0.0
-        self._weight[slot] = 0.0
-        self._count[slot] = 0
-        self.t += 1
-
-    def pop(self) -> np.ndarray:
-        """Return the action for the current step and move to the next step."""
-        action = self.current()
-        self.advance()
-        return action
-
-
-class OpenLoopChunker:
-    """Execute the first n_action_steps actions of each chunk, then ask for a new chunk.
-
-    n_action_steps=None executes the whole chunk (ACT without temporal ensembling).
-    """
-
-    def __init__(self, n_action_steps: int | None = None, action_dim: int = STATE_DIM):
-        if n_action_steps is not None and int(n_action_steps) < 1:
-            raise ActBenchError(f"n_action_steps must be >= 1, got {n_action_steps}")
-        self.n_action_steps = None if n_action_steps is None else int(n_action_steps)
-        self.action_dim = int(action_dim)
-        self.reset()
-
-    def reset(self) -> None:
-        self._queue: deque[np.ndarray] = deque()
-        self.t = 0
-        self.queries = 0
-
-    def needs_query(self) -> bool:
-        return not self._queue
-
-    def add(self, chunk) -> None:
-        a = _as_chunk(chunk, self.action_dim)
-        n = a.shape[0] if self.n_action_steps is None else self.n_action_steps
-        if n > a.shape[0]:
-            raise ActBenchError(f"n_action_steps={n} is longer than the policy's chunk of {a.shape[0]}")
-        self._queue = deque(a[:n])  # anything left of an older chunk is dropped
-        self.queries += 1
-
-    def current(self) -> np.ndarray:
-        if not self._queue:
-            raise RuntimeError(f"no action queued for step {self.t}; call add() first")
-        return self._queue[0]
-
-    def pop(self) -> np.ndarray:
-        action = self._queue.popleft() if self._queue else self.current()
-        self.t += 1
-        return action
 
 
 def _rows(rows, batch: int) -> np.ndarray:
@@ -149,9 +38,15 @@ def _as_chunks(chunks, n_rows: int, action_dim: int) -> np.ndarray:
 
 
 class BatchedTemporalEnsembler:
-    """TemporalEnsembler for `batch` episodes: row b has its own ring buffer and step count.
+    """Online temporal ensembling for `batch` episodes, at constant cost per step.
 
-    Methods take `rows`, the episodes concerned (default: all); add() takes one chunk per row."""
+    The ACT release stores every chunk in a (T, T + k, action_dim) table and, at step t,
+    averages the predictions for t ordered oldest first with normalised weights
+    exp(-m * arange(n)). The same number is kept incrementally here: a prediction for step s
+    gets weight exp(-m j), j = how many predictions for s arrived before it, and each step s
+    within the horizon has a running weighted sum, weight total and count in a ring buffer of
+    k slots (slot s % k), cleared when its step is executed to serve step s + k. Row b has its
+    own ring buffer and step count. Methods take `rows`, the episodes concerned (default: all); add() takes one chunk per row."""
 
     def __init__(self, batch: int, chunk_size: int, action_dim: int = STATE_DIM, m: float = DEFAULT_M):
         if chunk_size < 1:
@@ -206,7 +101,7 @@ class BatchedTemporalEnsembler:
 
 
 class BatchedOpenLoopChunker:
-    """OpenLoopChunker for `batch` episodes: each row keeps its last chunk and a read position
+    """Open-loop execution for `batch` episodes: each row keeps its last chunk and a read position
     (a fixed buffer instead of a deque, so a step costs the same at any batch size)."""
 
     def __init__(self, batch: int, n_action_steps: int | None = None, action_dim: int = STATE_DIM):
@@ -282,11 +177,6 @@ class Execution:
         if not 1 <= n <= chunk_size:
             raise ActBenchError(f"n_action_steps must be between 1 and the policy's chunk size {chunk_size}, got {n}")
         return cls("open_loop", chunk_size, n_action_steps=n)
-
-    def selector(self, action_dim: int = STATE_DIM):
-        if self.mode == "ensemble":
-            return TemporalEnsembler(self.chunk_size, action_dim, self.m)
-        return OpenLoopChunker(self.n_action_steps, action_dim)
 
     def batch_selector(self, batch: int, action_dim: int = STATE_DIM):
         """The selector for `batch` episodes stepped together (one row each)."""

@@ -5,8 +5,8 @@ selector wants a new chunk are queried together (one predict_chunk call), then e
 steps with its own action (env_slots: in this process, or in worker processes at once). An episode that ends (time limit, or success) yields its row and
 hands its slot to the next pending episode, so the batch stays full while episodes remain.
 
-Each episode gets the actions run_episode would give it alone: the batched selectors are
-bit-for-bit the single-episode ones, and episode seeds fix each env's layout. Only the policy's
+Each episode gets the actions it would get alone (tests/reference_eval.py's run_episode): the
+batched selectors are bit-for-bit the single-episode ones, and episode seeds fix each env's layout. Only the policy's
 batched forward pass may differ from a batch of one, by float rounding.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ class _Episode:
     obs: dict
     video: Any = None
     max_stage: int = 0
+    success: bool = False
     length: int = 0
     start: float = 0.0
 
@@ -56,13 +57,14 @@ def run_lockstep(envs, policy: ChunkPolicy, execution, episodes: Sequence[tuple[
             moves = [(j, action, slots[j].video is not None) for j, action in zip(live, selector.pop(live))]
             for j, result in zip(live, envs.step(moves)):
                 ep = slots[j]
-                if _record(ep, result, len(stage_names)):
+                if _record(ep, result):
                     if ep.video is not None:
                         ep.video.hold()  # show the final state for a moment
                         ep.video.close(ok=True)
                         ep.video = None
                     slots[j] = None
-                    on_row(ep.index, episode_row(ep.max_stage, ep.length, selector.queries[j], stage_names, ep.start))
+                    on_row(ep.index, episode_row(ep.max_stage, ep.success, ep.length, selector.queries[j], stage_names,
+                                                 ep.start))
                     _start(envs, slots, j, selector, pending, make_video)
     finally:
         for ep in slots:
@@ -89,12 +91,15 @@ def _start(envs, slots: list, j: int, selector, pending: deque, make_video) -> N
         video.add(frame, 0, 0, 0, force=True)
 
 
-def _record(ep: _Episode, result, n_stages: int) -> bool:
-    """Take one step's result into the episode; True when it has ended."""
+def _record(ep: _Episode, result) -> bool:
+    """Take one step's result into the episode; True when it has ended: at the time limit, or
+    at success as the env's info["is_success"] says (max_stage is final by then, so stopping
+    early changes no outcome)."""
     ep.obs, terminated, truncated, info, frame = result
     ep.length += 1
     stage, ep.max_stage = int(info["stage"]), max(ep.max_stage, int(info["max_stage"]))
-    done = bool(terminated or truncated or ep.max_stage >= n_stages)
+    ep.success = bool(info["is_success"])
+    done = bool(terminated or truncated or ep.success)
     if ep.video is not None:
         ep.video.add(frame, ep.length, stage, ep.max_stage, force=done)
     return done

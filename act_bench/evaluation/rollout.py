@@ -1,4 +1,5 @@
-"""One evaluation episode: a policy's chunks, executed through an action selector, in an env.
+"""What the evaluation asks of a policy and how: the ChunkPolicy interface, one batched query,
+the video frame of a step and an episode's row of episodes.csv (lockstep.py runs the episodes).
 
 The evaluator is typed against `ChunkPolicy`, the small interface every policy offers (act-bench's
 own Policy subclasses, and any plugin or wrapped policy that has these members).
@@ -43,11 +44,6 @@ def query_batch(policy: ChunkPolicy, observations: Sequence[dict], cameras: Sequ
     return torch.as_tensor(chunk).detach().to("cpu", torch.float64).numpy()
 
 
-def query(policy: ChunkPolicy, obs: dict, cameras: Sequence[str], device) -> np.ndarray:
-    """One batch-1 query -> a (1, k, A) float64 chunk."""
-    return query_batch(policy, [obs], cameras, device)
-
-
 def video_frame(env, obs: dict, cameras: Sequence[str]) -> np.ndarray:
     """A frame for the video: env.render() if the env renders, else the policy's first camera."""
     if getattr(env, "render_mode", None) == "rgb_array":
@@ -61,38 +57,11 @@ def video_frame(env, obs: dict, cameras: Sequence[str]) -> np.ndarray:
     return images["top"] if "top" in images else images[cameras[0]]
 
 
-def run_episode(env, policy: ChunkPolicy, selector, episode_seed: int, stage_names: Sequence[str],
-                video=None) -> dict:
-    """One rollout on its own (the reference the lockstep evaluation is tested against). Stops at the time limit, or at success (max_stage is final by then, so
-    stopping early changes no outcome)."""
-    cameras = list(policy.camera_names)
-    device = policy_device(policy)
-    start = time.perf_counter()
-    obs, info = env.reset(seed=int(episode_seed))
-    selector.reset()
-    n_stages = len(stage_names)
-    max_stage = length = 0
-    if video is not None:
-        video.add(video_frame(env, obs, cameras), 0, 0, 0, force=True)
-    done = False
-    while not done:
-        if selector.needs_query():
-            selector.add(query(policy, obs, cameras, device))
-        obs, _, terminated, truncated, info = env.step(selector.pop())
-        length += 1
-        stage, max_stage = int(info["stage"]), max(max_stage, int(info["max_stage"]))
-        done = terminated or truncated or max_stage >= n_stages
-        if video is not None:
-            video.add(video_frame(env, obs, cameras), length, stage, max_stage, force=done)
-    if video is not None:
-        video.hold()  # show the final state for a moment
-    return episode_row(max_stage, length, selector.queries, stage_names, start)
-
-
-def episode_row(max_stage: int, length: int, queries: int, stage_names: Sequence[str], start: float) -> dict:
-    """An episode's row of episodes.csv (less its index and seed)."""
-    n_stages = len(stage_names)
-    row = {"max_stage": max_stage, "success": int(max_stage >= n_stages), "length": length, "queries": int(queries)}
+def episode_row(max_stage: int, success: bool, length: int, queries: int, stage_names: Sequence[str],
+                start: float) -> dict:
+    """An episode's row of episodes.csv (less its index and seed); success as the env's
+    info["is_success"] said."""
+    row = {"max_stage": max_stage, "success": int(success), "length": length, "queries": int(queries)}
     for i, name in enumerate(stage_names, start=1):
         row[f"reached_{name}"] = int(max_stage >= i)
     row["seconds"] = round(time.perf_counter() - start, 3)
