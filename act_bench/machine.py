@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import platform
+
+MEMORY_HEADROOM = 0.8  # what a job may plan to hold of the memory free when it starts
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,3 +51,26 @@ def record(threads: int | None) -> dict:
     from act_bench.versions import package_versions
 
     return {**cpu(), "threads": threads, "versions": package_versions()}
+
+
+def memory_shortfall(nbytes: int) -> str | None:
+    """None when nbytes fit in MEMORY_HEADROOM of the free memory (or it is unknown), else the
+    reason, e.g. "need 9.1 GiB in memory but only 7.5 GiB is free"."""
+    available = available_memory()
+    if available is None or nbytes <= MEMORY_HEADROOM * available:
+        return None
+    return f"need {nbytes / 2**30:.1f} GiB in memory but only {available / 2**30:.1f} GiB is free"
+
+
+def available_memory() -> int | None:
+    try:  # MemAvailable counts reclaimable page cache; sysconf's free pages do not
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

@@ -1,6 +1,6 @@
 """The CI regression job: runs whose success rates must not fall.
 
-    python -m act_bench.regression [--out ci-run] [--reference results/ci/reference.json]
+    python -m act_bench.regression [--out ci-run] [--reference results/ci/reference.json] [--base .]
 
 It records scripted demonstrations of every registered task (their success rate must stay at
 or above the floors in the reference file), then reproduces one cell of a committed results
@@ -10,7 +10,10 @@ its success is significantly below the committed figure: a one-sided binomial te
 P(X <= k | n, p_ref) < alpha. The reference was trained on a 2-core AMD EPYC with 2 threads, so
 on such a machine the rerun repeats that run (39/50); elsewhere it is another draw of the same
 cell (README: What reproduces where). A change meant to move the numbers updates the committed
-results.
+results. The reference file and the results table it names live in the repository's results/
+(a wheel does not ship them): --reference defaults to results/ci/reference.json under the
+current folder, else under the source checkout this module runs from; the table's path in it
+is relative to --base (default: the folder holding that results/).
 """
 from __future__ import annotations
 
@@ -21,8 +24,27 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO / "results" / "ci" / "reference.json"
+REFERENCE = Path("results") / "ci" / "reference.json"
+_CHECKOUT = Path(__file__).resolve().parents[1]  # the repository, when running from a source checkout
+
+
+def default_reference() -> Path | None:
+    """results/ci/reference.json under the current folder, else under the source checkout."""
+    for root in (Path.cwd(), _CHECKOUT):
+        if (root / REFERENCE).is_file():
+            return root / REFERENCE
+    return None
+
+
+def load_reference(path: Path | None) -> dict:
+    """The reference file's content; a missing or unreadable one is a one-line SystemExit."""
+    if path is None:
+        raise SystemExit(f"no reference file: run from the repository root (it holds {REFERENCE}) or pass "
+                         "--reference PATH; an installed wheel does not ship results/")
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{path}: unreadable reference file ({' '.join(str(exc).split())})") from None
 
 
 def binomial_cdf(k: int, n: int, p: float) -> float:
@@ -40,7 +62,11 @@ def reference_success(policy: dict, base: Path) -> tuple[int, int]:
     """(successes, episodes) of the policy's cell (last stage) in the committed results.csv."""
     import pandas as pd
 
-    df = pd.read_csv(base / policy["reference_results"])
+    path = base / policy["reference_results"]
+    if not path.is_file():
+        raise SystemExit(f"{path}: the reference results table is missing; pass --base, the folder holding "
+                         f"{policy['reference_results']}")
+    df = pd.read_csv(path)
     cell = df[(df.task == policy["task"]) & (df.method == policy["method"]) & (df.seed == policy["seed"])]
     if cell.empty:
         raise SystemExit(f"no {policy['task']}/{policy['method']}/seed{policy['seed']} row in {policy['reference_results']}")
@@ -49,12 +75,13 @@ def reference_success(policy: dict, base: Path) -> tuple[int, int]:
 
 
 def scripted_rates(out: Path, episodes: int) -> dict[str, float]:
-    from act_bench.scripted.generate import generate_demos
+    from act_bench.scripted.generate import DemoSettings, generate_demos
     from act_bench.tasks.registry import task_names
 
     rates = {}
     for task in task_names():
-        m = generate_demos(task, episodes, out / "scripted" / task, seed=0, cameras=[], workers=2, progress=False)
+        m = generate_demos(task, episodes, out / "scripted" / task, DemoSettings(cameras=[]), workers=2,
+                           progress=False)
         rates[task] = m["scripted_success_rate"]
     return rates
 
@@ -62,10 +89,15 @@ def scripted_rates(out: Path, episodes: int) -> dict[str, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="act-bench CI regression job")
     p.add_argument("--out", default="ci-run", help="working folder (default ci-run)")
-    p.add_argument("--reference", default=str(REFERENCE), help="reference file (default results/ci/reference.json)")
-    p.add_argument("--base", default=str(REPO), help="folder the reference's paths are relative to")
+    p.add_argument("--reference", default=None,
+                   help=f"reference file (default {REFERENCE} under the current folder or the source checkout)")
+    p.add_argument("--base", default=None,
+                   help="folder the reference's paths are relative to (default: the one holding its results/)")
     args = p.parse_args(argv)
-    ref = json.loads(Path(args.reference).read_text())
+    reference = Path(args.reference) if args.reference else default_reference()
+    ref = load_reference(reference)
+    # results/ci/reference.json -> the folder holding results/
+    base = Path(args.base) if args.base else reference.resolve().parents[len(REFERENCE.parts) - 1]
     out = Path(args.out)
     start = time.time()
     failures = []
@@ -84,7 +116,7 @@ def main(argv=None) -> int:
     from act_bench.run import Grid, run_benchmark
 
     policy = ref["policy"]
-    ref_k, ref_n = reference_success(policy, Path(args.base))
+    ref_k, ref_n = reference_success(policy, base)
     grid = Grid(methods=(policy["method"],), tasks=(policy["task"],), seeds=(policy["seed"],),
                 profile=policy["profile"], episodes=policy["episodes"], demos=policy["demos"],
                 overrides=tuple(policy["overrides"]), out=out / "run", demos_root=out / "demos",

@@ -108,8 +108,10 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
             "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
         for job in plan.demos:  # in this process, before any training needs them: on every core
             print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
-            backend.generate_demos(job.task, job.episodes, job.data_dir, seed=job.seed, cameras=job.cameras,
-                                   image_size=job.image_size, workers=available_cores(), progress=progress)
+            from act_bench.scripted.generate import DemoSettings
+
+            backend.generate_demos(job.task, job.episodes, job.data_dir,
+                                   DemoSettings(job.seed, job.cameras, job.image_size), available_cores(), progress)
         for (t, p, s), run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
             backend.check_run(run_dir, t, p, profiles[p], s, plan.data_dirs[(t, p)], grid.demos)
     except BaseException:

@@ -83,14 +83,14 @@ def make_optimizer(policy: Policy, cfg: TrainConfig) -> torch.optim.AdamW:
     groups = [{"params": rest, "lr": cfg.lr}]
     if backbone:
         groups.append({"params": policy.backbone_parameters(), "lr": cfg.lr_backbone or cfg.lr})
-    # fused: one kernel for every tensor (the per-tensor loop cost ~4 ms a step on 2 cores)
+    # fused: one kernel for every tensor (the per-tensor loop cost milliseconds a step on a CPU)
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
 def resolve_amp(amp: str, device: torch.device) -> str:
     """train.amp as run: "auto" is "bf16" where the device computes bf16 natively (a CUDA GPU
-    that supports it; a CPU with AVX-512 BF16, AMX or ARM BF16: 1.66x on ours), else "none"
-    (emulated bf16 was 12x slower than fp32 on our CPU capped at AVX2: results/bench)."""
+    that supports it; a CPU with AVX-512 BF16, AMX or ARM BF16), else "none" (emulated bf16 is
+    much slower than fp32: results/bench/train_speedups.csv, README Performance)."""
     if amp != "auto":
         return amp
     if device.type == "cuda":

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 import act_bench  # noqa: F401
-from act_bench.scripted.generate import generate_demos
+from act_bench.scripted.generate import DemoSettings, generate_demos
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     size = tuple(int(v) for v in args.image_size.split("x"))
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        m = generate_demos(args.task, args.episodes, out, cameras=["top"], image_size=size,
+        m = generate_demos(args.task, args.episodes, out, DemoSettings(cameras=["top"], image_size=size),
                            workers=args.workers, progress=False)
         wall = time.perf_counter() - start
     print(f"{args.task}: {args.episodes} episodes, top {size[0]}x{size[1]}, {args.workers} workers: "

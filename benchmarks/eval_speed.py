@@ -12,13 +12,12 @@ env processes beside it. Episodes are cut to --episode-len steps so a run stays 
 untrained policies never succeed, so every episode runs that long. Other processes' CPU use
 during each measurement is printed too: on a shared 2-core machine it explains slow numbers.
 
-    PYTHONPATH=. python benchmarks/eval_speed.py [--episodes 16] [--episode-len 100] [--configs 1:0,16:0,16:2]
+    python -m benchmarks.eval_speed [--episodes 16] [--episode-len 100] [--configs 1:0,16:0,16:2]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -28,15 +27,14 @@ import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from act_bench.envs import AlohaEnv  # noqa: E402
-from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy  # noqa: E402
-from act_bench.policies import build_policy, load_profile  # noqa: E402
-from act_bench.policies.registry import get_method  # noqa: E402
-from act_bench.tasks.registry import get_task  # noqa: E402
-from act_bench.threads import machine_cores  # noqa: E402
-from load_monitor import LoadMonitor  # noqa: E402
+from act_bench.envs import AlohaEnv
+from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
+from act_bench.policies import build_policy, load_profile
+from act_bench.policies.registry import get_method
+from act_bench.tasks.registry import get_task
+from act_bench.threads import machine_cores
+from benchmarks.load_monitor import LoadMonitor
 
 METHODS = ("act", "act-no-te", "bc")
 OUTCOME = ["episode", "seed", "max_stage", "length", "queries"]

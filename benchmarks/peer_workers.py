@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from load_monitor import LoadMonitor
+from benchmarks.load_monitor import LoadMonitor
 
 
 # --- driver side ----------------------------------------------------------------------------------

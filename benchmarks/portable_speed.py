@@ -4,7 +4,7 @@ with the library defaults vs. with every CPU-specific code path pinned to the lo
 torch.use_deterministic_algorithms), alternating A/B rounds in one run, with the load of other
 processes measured (LoadMonitor). Writes results/bench/portable_speed.csv.
 
-    python benchmarks/portable_speed.py [--rounds 3] [--steps 60] [--threads 1]
+    python -m benchmarks.portable_speed [--rounds 3] [--steps 60] [--threads 1]
 """
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_monitor import LoadMonitor  # noqa: E402
+from benchmarks.load_monitor import LoadMonitor
 
 REPO = Path(__file__).resolve().parents[1]
 PORTABLE = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
@@ -60,10 +59,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "results" / "bench" / "portable_speed.csv"))
     args = ap.parse_args()
     from act_bench import machine
-    from act_bench.scripted.generate import generate_demos
+    from act_bench.scripted.generate import DemoSettings, generate_demos
 
     work = Path(tempfile.mkdtemp())
-    generate_demos("transfer_cube", 4, work / "demos", image_size=(48, 64), progress=False)
+    generate_demos("transfer_cube", 4, work / "demos", DemoSettings(image_size=(48, 64)), progress=False)
     rows = []
     for r in range(args.rounds):
         for mode in ("default", "portable"):

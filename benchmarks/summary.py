@@ -3,7 +3,7 @@
 Each figure is read from the CSV a benchmark wrote (never typed in); a figure whose benchmark has
 not been run is null, with the command that produces it under "missing".
 
-    python benchmarks/summary.py [--grid-run RESULTS_DIR]
+    python -m benchmarks.summary [--grid-run RESULTS_DIR]
 
 --grid-run names an `act-bench run --seeds 0` output folder whose run.json holds the timing that
 `act-bench run` records (wall seconds split into demos, jobs and report).
@@ -18,9 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "results" / "bench"
-sys.path.insert(0, str(ROOT))
 
-from act_bench.evaluation.env_slots import default_workers  # noqa: E402
+from act_bench.evaluation.env_slots import default_workers
 
 
 def rows(name: str) -> list[dict]:

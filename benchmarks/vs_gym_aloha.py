@@ -12,7 +12,7 @@ the same 2 cores; the driver alternates "reset, then time N steps" between them 
 ours / gym-aloha (> 1: act-bench is faster), with other processes' CPU use beside each timing.
 Rendering goes through MUJOCO_GL (egl by default) on both sides.
 
-    PYTHONPATH=. MUJOCO_GL=egl .venv/bin/python benchmarks/vs_gym_aloha.py [--rounds 5 --steps 200]
+    MUJOCO_GL=egl .venv/bin/python -m benchmarks.vs_gym_aloha [--rounds 5 --steps 200]
 
 The gym-aloha venv (GYM_ALOHA_VENV, default /tmp/act-bench-bench-gym-aloha) is built the first
 time with `pip install gym-aloha==0.1.5` from PyPI into a Python 3.12 (PY312 picks it; gym-aloha
@@ -31,9 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
 
-from peer_workers import (Worker, bench_cores, interleave, median_of, serve, thread_env, timed,  # noqa: E402
+from benchmarks.peer_workers import (Worker, bench_cores, interleave, median_of, serve, thread_env, timed,
                           utc_now)
 
 DEFAULT_VENV = "/tmp/act-bench-bench-gym-aloha"

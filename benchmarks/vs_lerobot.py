@@ -26,7 +26,7 @@ our images go in as uint8 (LeRobot's as float in [0, 1]). Data loading is not ti
 A third worker (off with --no-same-torch) runs our code in the LeRobot venv's Python, so the two
 ACTs are also compared under one torch build (column ratio_same_torch).
 
-    PYTHONPATH=. MUJOCO_GL=egl .venv/bin/python benchmarks/vs_lerobot.py [--rounds 5]
+    MUJOCO_GL=egl .venv/bin/python -m benchmarks.vs_lerobot [--rounds 5]
 
 The LeRobot venv (LEROBOT_VENV, default /tmp/act-bench-verify-lerobot/lerobot-venv) is built by
 scripts/lerobot_venv.sh the first time (pip from PyPI, a few minutes); nothing else touches the
@@ -44,9 +44,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(HERE))
 
-from peer_workers import (Worker, bench_cores, interleave, median_of, serve, thread_env, timed,  # noqa: E402
+from benchmarks.peer_workers import (Worker, bench_cores, interleave, median_of, serve, thread_env, timed,
                           utc_now)
 
 DEFAULT_VENV = "/tmp/act-bench-verify-lerobot/lerobot-venv"

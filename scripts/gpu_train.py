@@ -8,7 +8,7 @@ checkpoint and its small files (config, metrics, done marker, log) into a folder
 in a few files. At home, `unpack` lays them out under a runs root, where `act-bench run` finds
 them trained and only evaluates (on our CPUs, with the same renderer the demos were made with).
 
-    python scripts/gpu_train.py train --tasks transfer_cube,insertion --method act --profile cpu \
+    python scripts/gpu_train.py train --tasks transfer_cube,insertion --policy act --profile cpu \
         --seeds 0,1,2 --demos-root /work/jobs/demos --runs-root /work/jobs/runs --deadline-s 480
     python scripts/gpu_train.py pack --runs-root /work/jobs/runs --out $OUT
     python scripts/gpu_train.py unpack --packed DIR --runs-root /work/jobs/runs-v1
@@ -83,7 +83,7 @@ def train(args) -> int:
 
 
 def _out(args, task: str, seed: int) -> Path:
-    return Path(args.runs_root) / task / args.method / args.profile / f"seed{seed}"
+    return Path(args.runs_root) / task / args.policy / args.profile / f"seed{seed}"
 
 
 def _launch(args, task: str, seed: int, cores: set[int]) -> subprocess.Popen:
@@ -91,7 +91,7 @@ def _launch(args, task: str, seed: int, cores: set[int]) -> subprocess.Popen:
     out = _out(args, task, seed)
     out.mkdir(parents=True, exist_ok=True)
     data = next(Path(args.demos_root).glob(f"{task}_*"))
-    cmd = [sys.executable, "-c", CLI, "train", "--task", task, "--method", args.method, "--profile", args.profile,
+    cmd = [sys.executable, "-c", CLI, "train", "--task", task, "--policy", args.policy, "--profile", args.profile,
            "--seed", str(seed), "--data", str(data), "--out", str(out), "--device", args.device, "--no-progress"]
     log = open(out / "train.log", "w")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.sched_setaffinity(0, cores))
@@ -132,7 +132,7 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--tasks", required=True)
-    t.add_argument("--method", default="act")
+    t.add_argument("--policy", "--method", dest="policy", default="act", help="the policy to train (--method: its older name)")
     t.add_argument("--profile", default="cpu")
     t.add_argument("--seeds", default="0,1,2")
     t.add_argument("--demos-root", required=True)

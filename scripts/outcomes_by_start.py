@@ -6,7 +6,7 @@ seed gives back where each object started; nothing is rendered. Prints, per meth
 episodes ended at each best stage, then the final-stage successes in the quartiles of each
 object's x and y.
 
-    PYTHONPATH=. python scripts/outcomes_by_start.py RESULTS_DIR --task transfer_cube [--methods act,act-no-te]
+    python scripts/outcomes_by_start.py RESULTS_DIR --task transfer_cube [--methods act,act-no-te]
 """
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from act_bench.envs import make_env  # noqa: E402
+from act_bench.envs import make_env
 
 
 def start_poses(task: str, seeds) -> list[dict[str, np.ndarray]]:

@@ -20,6 +20,19 @@ FRAME_MEAN_ERR_MAX = 4.0  # mean |decoded - ours| over a frame, in 0..255 levels
 PSNR_MIN = 30.0  # dB, over all frames compared
 
 
+def _frame_errors(got: np.ndarray, ours: np.ndarray, steps: list[int]) -> tuple[float, int, float, int]:
+    """Decoded frames `got` (at `steps`) against ours: (sum of squared errors, pixels, worst frame
+    mean error, how many one-step shifts of ours match better than no shift)."""
+    err = np.abs(got - ours[steps].astype(np.int16)).astype(np.float64)
+    # alignment: over the episode, our frames at the same step match better than one step off
+    src, idx, shifted = ours.astype(np.int16), np.array(steps), 0
+    for off in (-1, 1):
+        ok = (idx + off >= 0) & (idx + off < len(ours))
+        if np.abs(got[ok] - src[idx[ok] + off]).mean() <= err[ok].mean():
+            shifted += 1
+    return float((err ** 2).sum()), err.size, float(err.mean(axis=(1, 2, 3)).max()), shifted
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", help="the exported LeRobotDataset folder")
@@ -61,19 +74,9 @@ def main() -> int:
             for cam in cams:
                 decoded[cam].append((item[cam].numpy().transpose(1, 2, 0) * 255.0).round().astype(np.int16))
         for cam in cams:
-            got, want = np.stack(decoded[cam]), frames[cam][steps].astype(np.int16)
-            err = np.abs(got - want).astype(np.float64)
-            sq_err += float((err ** 2).sum())
-            n_px += err.size
-            worst_mean = max(worst_mean, err.mean(axis=(1, 2, 3)).max())
-            compared += len(steps)
-            # alignment: over the episode, our frames at the same step match better than one step off
-            src = frames[cam].astype(np.int16)
-            idx = np.array(steps)
-            for off in (-1, 1):
-                ok = (idx + off >= 0) & (idx + off < hi - lo)
-                if np.abs(got[ok] - src[idx[ok] + off]).mean() <= err[ok].mean():
-                    shifted += 1
+            sq, px, worst, off = _frame_errors(np.stack(decoded[cam]), frames[cam], steps)
+            sq_err, n_px, shifted, compared = sq_err + sq, n_px + px, shifted + off, compared + len(steps)
+            worst_mean = max(worst_mean, worst)
     psnr = 10 * np.log10(255.0 ** 2 / max(sq_err / max(n_px, 1), 1e-12))
     print(f"states: max|diff| {state_err:.3g}  velocities: max|diff| {vel_err:.3g}  actions: max|diff| "
           f"{action_err:.3g}  (stored as {dtype}, vs ours rounded to {dtype}; vs our float64 {raw_err:.3g})")

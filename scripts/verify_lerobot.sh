@@ -54,7 +54,7 @@ CKPT="$WORK/train_act/checkpoints/last/pretrained_model"
 [ -f "$CKPT/model.safetensors" ] || { echo "no checkpoint at $CKPT"; exit 1; }
 
 step "4b. act-bench trains on the transfer_cube export, imported back (a few steps: it runs)"
-"$ACT_PY" -m act_bench.cli train --task transfer_cube --method act --profile ci --data "$WORK/imported_transfer_cube" \
+"$ACT_PY" -m act_bench.cli train --task transfer_cube --policy act --profile ci --data "$WORK/imported_transfer_cube" \
   --out "$WORK/act_on_imported" --fresh --set train.steps=20 --set "data.image_size=[${SIZE%x*},${SIZE#*x}]" --no-progress
 
 step "5. act-bench eval --policy act_bench_lerobot:load (the LeRobot checkpoint in act-bench's env)"

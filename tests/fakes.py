@@ -138,8 +138,8 @@ class FakeBackend:
     def check_run(self, run_dir, task, method, cfg, seed, data_dir=None, episodes=None):
         pass  # fake runs have no config to compare
 
-    def generate_demos(self, task, episodes, out_dir, seed=0, cameras=("top",), image_size=(480, 640),
-                       workers=1, noise=0.0, progress=True):
+    def generate_demos(self, task, episodes, out_dir, settings, workers=1, progress=True):
+        cameras, image_size = settings.cameras, settings.image_size
         _log(self.log, kind="demos", task=task, out_dir=str(out_dir))
         manifest = {"task": task, "episodes": episodes, "seeds": list(range(episodes)),
                     "cameras": list(cameras), "image_size": list(image_size), "scripted_success_rate": 1.0}

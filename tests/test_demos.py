@@ -13,7 +13,7 @@ import pytest
 
 from act_bench.cli import main as cli_main
 from act_bench.errors import ActBenchError
-from act_bench.scripted.generate import generate_demos
+from act_bench.scripted.generate import DemoSettings, generate_demos
 
 SMALL = (24, 32)
 REPO = Path(__file__).resolve().parents[1]
@@ -26,8 +26,7 @@ def _hashes(folder):
 @pytest.fixture(scope="module")
 def demos(tmp_path_factory):
     out = tmp_path_factory.mktemp("demos")
-    generate_demos("transfer_cube", 2, out, seed=0, cameras=["top", "left_wrist"], image_size=SMALL,
-                   workers=1, progress=False)
+    generate_demos("transfer_cube", 2, out, DemoSettings(0, ["top", "left_wrist"], SMALL), workers=1, progress=False)
     return out
 
 
@@ -63,14 +62,14 @@ def test_layout_matches_the_original_act_release(demos):
 
 
 def test_same_arguments_same_data_whatever_the_workers(demos, tmp_path):
-    generate_demos("transfer_cube", 2, tmp_path, seed=0, cameras=["top", "left_wrist"], image_size=SMALL,
-                   workers=2, progress=False)
+    generate_demos("transfer_cube", 2, tmp_path, DemoSettings(0, ["top", "left_wrist"], SMALL), workers=2,
+                   progress=False)
     assert _hashes(tmp_path) == _hashes(demos)
 
 
 def test_other_settings_are_refused(demos):
     with pytest.raises(ActBenchError, match="other settings"):
-        generate_demos("transfer_cube", 2, demos, seed=1, cameras=["top", "left_wrist"], image_size=SMALL, progress=False)
+        generate_demos("transfer_cube", 2, demos, DemoSettings(1, ["top", "left_wrist"], SMALL), progress=False)
 
 
 def test_bad_arguments_give_one_line_errors(tmp_path, capsys):

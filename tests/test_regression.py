@@ -43,3 +43,17 @@ def test_end_to_end_pass_then_fail(tmp_path, capsys):
     ref = _reference(tmp_path, successes=2)
     assert main(["--out", str(tmp_path / "ci"), "--reference", str(ref), "--base", str(tmp_path)]) == 1
     assert "significantly below" in capsys.readouterr().err
+
+
+def test_reference_is_found_or_asked_for(tmp_path, monkeypatch):
+    from act_bench import regression
+
+    monkeypatch.chdir(tmp_path)  # no results/ here: the source checkout's reference is used
+    assert regression.default_reference() == regression._CHECKOUT / regression.REFERENCE
+    monkeypatch.setattr(regression, "_CHECKOUT", tmp_path / "wheel")  # as installed: none anywhere
+    assert regression.default_reference() is None
+    with pytest.raises(SystemExit, match="pass --reference PATH"):
+        main(["--out", str(tmp_path / "ci")])
+    ref = _reference(tmp_path, successes=0)
+    with pytest.raises(SystemExit, match="reference results table is missing"):
+        regression.reference_success(json.loads(ref.read_text())["policy"], tmp_path / "elsewhere")

@@ -13,23 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from act_bench.data.normalization import NormStats
-from act_bench.data.verify import check_hash, hash_open_file, open_episode, stored_hash
+from act_bench.data.hdf5_read import get_dataset, open_episode, read_dataset
+from act_bench.data.verify import check_hash, hash_open_file, stored_hash
 from act_bench.errors import DataError
+from act_bench.machine import memory_shortfall
 from act_bench.sim import STATE_DIM
 
 _EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 _READ_BLOCK = 50  # frames decoded and resized at a time (bounds the float32 scratch memory)
-_READ_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def episode_paths(data_dir: str | os.PathLike, max_episodes: int = 0) -> list[Path]:
@@ -58,14 +54,10 @@ def inspect_episode(path: str | os.PathLike, cameras: Sequence[str], state_dim: 
                     action_dim: int = STATE_DIM) -> EpisodeInfo:
     """Check keys, shapes and dtypes of one episode; raise DataError naming the file and key."""
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except _READ_ERRORS as exc:
-        raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {_one_line(exc)}") from None
-    with f:
+    with open_episode(path) as f:
         length = None
         for key, dim in (("observations/qpos", state_dim), ("action", action_dim)):
-            ds = _dataset(f, path, key)
+            ds = get_dataset(f, path, key)
             if ds.ndim != 2 or ds.shape[1] != dim or ds.shape[0] < 1:
                 raise DataError(f"{path}: {key}: expected shape (T, {dim}), got {ds.shape}")
             if ds.dtype.kind != "f":
@@ -76,7 +68,7 @@ def inspect_episode(path: str | os.PathLike, cameras: Sequence[str], state_dim: 
         shapes = {}
         for cam in cameras:
             key = f"observations/images/{cam}"
-            ds = _dataset(f, path, key)
+            ds = get_dataset(f, path, key)
             if ds.ndim != 4 or ds.shape[3] != 3:
                 raise DataError(f"{path}: {key}: expected shape (T, H, W, 3), got {ds.shape}")
             if ds.dtype != np.uint8:
@@ -88,31 +80,12 @@ def inspect_episode(path: str | os.PathLike, cameras: Sequence[str], state_dim: 
     return EpisodeInfo(path, int(length), shapes, attrs)
 
 
-def _dataset(f: h5py.File, path: Path, key: str) -> h5py.Dataset:
-    try:
-        ds = f.get(key)
-    except _READ_ERRORS as exc:
-        raise DataError(f"{path}: {key}: unreadable: {_one_line(exc)}") from None
-    if not isinstance(ds, h5py.Dataset):
-        available = sorted(f["observations/images"].keys()) if "observations/images" in f else []
-        hint = f" (cameras in file: {', '.join(available)})" if key.startswith("observations/images/") else ""
-        raise DataError(f"{path}: missing dataset {key!r}{hint}")
-    return ds
-
-
-def _read(f: h5py.File, path: Path, key: str, sel=slice(None)) -> np.ndarray:
-    try:
-        return f[key][sel]
-    except _READ_ERRORS as exc:
-        raise DataError(f"{path}: {key}: unreadable (truncated or corrupt?): {_one_line(exc)}") from None
-
-
 def read_vectors(info: EpisodeInfo) -> tuple[np.ndarray, np.ndarray]:
     """(qpos, action) of one validated episode as float32, checked finite."""
-    with h5py.File(info.path, "r") as f:
+    with open_episode(info.path) as f:
         out = []
         for key in ("observations/qpos", "action"):
-            arr = _read(f, info.path, key).astype(np.float32)
+            arr = read_dataset(f, info.path, key).astype(np.float32)
             if not np.all(np.isfinite(arr)):
                 raise DataError(f"{info.path}: {key}: contains NaN or inf")
             out.append(arr)
@@ -261,7 +234,9 @@ def load_training_data(data_dir: str | os.PathLike, spec: DataSpec, progress: bo
             if file_task is not None and file_task != task:
                 raise DataError(f"{info.path}: recorded for task {file_task!r}, not {task!r}")
     h, w = int(image_size[0]), int(image_size[1])
-    _check_memory(sum(i.length for i in infos) * len(cameras) * h * w * 3, data_dir)
+    short = memory_shortfall(sum(i.length for i in infos) * len(cameras) * h * w * 3)
+    if short:
+        raise DataError(f"{data_dir}: the frames {short}; lower data.image_size or data.max_episodes")
     train_ids, val_ids = split_episodes(len(infos), spec.val_fraction, spec.seed)
     bar = _progress(len(infos), f"loading {Path(data_dir).name}", progress)
     try:
@@ -303,29 +278,6 @@ def _load_split(infos: list[EpisodeInfo], cameras: list[str], size: tuple[int, i
             bar.update(1)
     return ChunkDataset(np.concatenate(qpos), np.concatenate(actions), images, np.concatenate(ends),
                         chunk_size, cameras)
-
-
-def _check_memory(nbytes: int, data_dir) -> None:
-    available = _available_memory()
-    if available is None:
-        return
-    if nbytes > 0.8 * available:
-        raise DataError(f"{data_dir}: the frames need {nbytes / 2**30:.1f} GiB in memory but only "
-                        f"{available / 2**30:.1f} GiB is free; lower data.image_size or data.max_episodes")
-
-
-def _available_memory() -> int | None:
-    try:  # MemAvailable counts reclaimable page cache; sysconf's free pages do not
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _progress(total: int, desc: str, enabled: bool):

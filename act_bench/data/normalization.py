@@ -7,6 +7,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from act_bench.errors import CheckpointError
+from act_bench.sim import STATE_DIM
 
 # The original ACT release clips std from below so near-constant joints do not blow up.
 MIN_STD = 1e-2
@@ -21,7 +22,7 @@ class NormStats:
     action_std: np.ndarray
 
     @classmethod
-    def identity(cls, state_dim: int = 14, action_dim: int = 14) -> "NormStats":
+    def identity(cls, state_dim: int = STATE_DIM, action_dim: int = STATE_DIM) -> "NormStats":
         return cls(np.zeros(state_dim, np.float32), np.ones(state_dim, np.float32),
                    np.zeros(action_dim, np.float32), np.ones(action_dim, np.float32))
 

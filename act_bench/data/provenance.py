@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 
 from act_bench.data.dataset import episode_paths
-from act_bench.data.verify import manifest_hashes, open_episode, stored_hash, verify_episode
+from act_bench.data.hdf5_read import open_episode
+from act_bench.data.verify import manifest_hashes, stored_hash, verify_episode
 from act_bench.errors import DataError
 from act_bench.layout import DEMO_SETTINGS
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from act_bench.data.dataset import _read, inspect_episode
+from act_bench.data.dataset import inspect_episode
+from act_bench.data.hdf5_read import read_dataset
 from act_bench.data.inspect import recorded_cameras
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError
@@ -22,7 +23,7 @@ def episode_frames(path: str | Path, cameras=None) -> np.ndarray:
     inspect_episode(path, cameras)
     verify_episode(path)  # an edited or corrupt episode is refused, as training refuses it
     with h5py.File(path, "r") as f:  # a corrupt chunk is a one-line DataError, not a traceback
-        frames = [_read(f, Path(path), f"observations/images/{c}") for c in cameras]
+        frames = [read_dataset(f, Path(path), f"observations/images/{c}") for c in cameras]
     height = min(fr.shape[1] for fr in frames)
     return np.concatenate([fr[:, :height] for fr in frames], axis=2)
 
@@ -30,7 +31,7 @@ def episode_frames(path: str | Path, cameras=None) -> np.ndarray:
 def replay(path: str | Path, out: str | Path, cameras=None, fps: int = 50) -> Path:
     frames = episode_frames(path, cameras)
     with h5py.File(path, "r") as f:
-        stages = _read(f, Path(path), "stage") if "stage" in f else np.zeros(len(frames), dtype=int)
+        stages = read_dataset(f, Path(path), "stage") if "stage" in f else np.zeros(len(frames), dtype=int)
         task = f.attrs.get("task", "")
     from act_bench.tasks.registry import get_task, task_names
 

@@ -15,23 +15,12 @@ from typing import Callable
 import h5py
 import numpy as np
 
+from act_bench.data.hdf5_read import READ_ERRORS, one_line, open_episode, read_dataset
 from act_bench.errors import DataError
 from act_bench.layout import DEMO_MANIFEST
 
 _VECTORS = (("qpos", "observations/qpos"), ("qvel", "observations/qvel"), ("action", "action"), ("stage", "stage"))
 _BLOCK = 50  # frames decoded at a time
-_READ_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _read(f: h5py.File, path: Path, key: str, sel=slice(None)) -> np.ndarray:
-    try:
-        return f[key][sel]
-    except _READ_ERRORS as exc:
-        raise DataError(f"{path}: {key}: unreadable (truncated or corrupt?): {_one_line(exc)}") from None
 
 
 def hash_open_file(f: h5py.File, path: Path,
@@ -41,28 +30,21 @@ def hash_open_file(f: h5py.File, path: Path,
     h = hashlib.sha256()
     for name, key in _VECTORS:
         h.update(name.encode())
-        h.update(np.ascontiguousarray(_read(f, path, key)).tobytes())
+        h.update(np.ascontiguousarray(read_dataset(f, path, key)).tobytes())
     cams = sorted(f["observations/images"].keys()) if "observations/images" in f else []
     for cam in cams:
         key = f"observations/images/{cam}"
         h.update(cam.encode())
         try:
             n = f[key].shape[0]
-        except _READ_ERRORS as exc:
-            raise DataError(f"{path}: {key}: unreadable: {_one_line(exc)}") from None
+        except READ_ERRORS as exc:
+            raise DataError(f"{path}: {key}: unreadable: {one_line(exc)}") from None
         for start in range(0, n, _BLOCK):
-            block = _read(f, path, key, slice(start, start + _BLOCK))
+            block = read_dataset(f, path, key, slice(start, start + _BLOCK))
             h.update(np.ascontiguousarray(block).tobytes())
             if on_frames is not None:
                 on_frames(cam, start, block)
     return h.hexdigest()
-
-
-def open_episode(path: Path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except _READ_ERRORS as exc:
-        raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {_one_line(exc)}") from None
 
 
 def stored_hash(f: h5py.File) -> str | None:
@@ -97,7 +79,7 @@ def manifest_hashes(folder: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{folder / DEMO_MANIFEST}: unreadable: {_one_line(exc)}") from None
+        raise DataError(f"{folder / DEMO_MANIFEST}: unreadable: {one_line(exc)}") from None
 
 
 def verify_folder(folder: str | Path) -> list[tuple[str, str]]:

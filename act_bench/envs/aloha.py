@@ -40,6 +40,23 @@ def format_observation(obs: dict, obs_type: str) -> dict:
     return out
 
 
+def observation_space(cameras, image_size, obs_type: str) -> spaces.Dict:
+    """The observation space of a layout (see format_observation)."""
+    obs_spaces: dict[str, spaces.Space] = {
+        "qpos": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float64),
+        "qvel": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float64),
+    }
+    h, w = image_size
+    if cameras:  # gymnasium forbids an empty Dict space, so no cameras -> no "images"
+        obs_spaces["images"] = spaces.Dict({c: spaces.Box(0, 255, (h, w, 3), np.uint8) for c in cameras})
+    if obs_type == "default":
+        return spaces.Dict(obs_spaces)
+    layout = {"pixels": obs_spaces["images"]}
+    if obs_type == "pixels_agent_pos":
+        layout["agent_pos"] = spaces.Box(-AGENT_POS_BOUND, AGENT_POS_BOUND, (STATE_DIM,), np.float64)
+    return spaces.Dict(layout)
+
+
 class AlohaEnv(gym.Env):
     """Two ViperX 300 arms and a task's objects.
 
@@ -103,21 +120,8 @@ class AlohaEnv(gym.Env):
 
         low, high = self.robot.action_bounds()
         self.action_space = spaces.Box(low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32)
-        obs_spaces: dict[str, spaces.Space] = {
-            "qpos": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float64),
-            "qvel": spaces.Box(-np.inf, np.inf, (STATE_DIM,), np.float64),
-        }
+        self.observation_space = observation_space(self.cameras, self.image_size, obs_type)
         h, w = self.image_size
-        if self.cameras:  # gymnasium forbids an empty Dict space, so no cameras -> no "images"
-            obs_spaces["images"] = spaces.Dict({c: spaces.Box(0, 255, (h, w, 3), np.uint8) for c in self.cameras})
-        if obs_type == "default":
-            self.observation_space = spaces.Dict(obs_spaces)
-        else:
-            layout = {"pixels": obs_spaces["images"]}
-            if obs_type == "pixels_agent_pos":
-                layout["agent_pos"] = spaces.Box(-AGENT_POS_BOUND, AGENT_POS_BOUND, (STATE_DIM,), np.float64)
-            self.observation_space = spaces.Dict(layout)
-
         self._camera_renderer = CameraRenderer(self.model, self.cameras, h, w) if self.cameras else None
         self._video_renderer = (
             CameraRenderer(self.model, (render_camera,), *render_size) if render_mode == "rgb_array" else None

@@ -14,7 +14,7 @@ from gymnasium import spaces
 
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.sim.poses import quat_from_mat
-from act_bench.sim.robot import SIDES
+from act_bench.sim.robot import SIDES, STATE_DIM
 
 
 class EndEffectorControl:
@@ -45,7 +45,7 @@ class EndEffectorControl:
         for side, (pos, quat) in poses.items():
             i = SIDES.index(side)
             self._q12[6 * i : 6 * i + 6] = self.ik.solve(side, self._q12, pos, quat)
-        action = np.empty(14)
+        action = np.empty(STATE_DIM)
         for i, side in enumerate(SIDES):
             action[7 * i : 7 * i + 6] = self._q12[6 * i : 6 * i + 6]
             action[7 * i + 6] = grippers[side]

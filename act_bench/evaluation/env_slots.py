@@ -1,11 +1,11 @@
 """The evaluation's envs, one per lockstep slot: in this process, or shared out over worker
 processes.
 
-On a CPU an env step is mostly its offscreen frame (~1 ms at 96x128, against ~0.1 ms of physics),
-and a frame renders on one core. Worker processes step their share of the slots at the same time
-while this process waits; then this process runs the batched policy query while they wait. Two
-workers step 16 envs 1.6-1.8x faster than this process alone (480 -> 780-870 env steps/s here),
-which pays when the policy runs on a GPU; see default_workers for the CPU. Each
+On a CPU an env step is mostly its offscreen frame (far more than its physics), and a frame
+renders on one core. Worker processes step their share of the slots at the same time while this
+process waits; then this process runs the batched policy query while they wait, which pays when
+the policy runs on a GPU; see default_workers for the CPU (measured by benchmarks/eval_speed.py:
+results/bench, README Performance). Each
 slot's env is the same env, seeded the same, wherever it lives, so the episodes are the same bit
 for bit (tests/test_env_slots.py).
 
@@ -193,9 +193,8 @@ def _describe(exc: Exception) -> tuple[str, str]:
 def default_workers(threads: int, device: str = "cpu") -> int:
     """Env worker processes for an evaluation given `threads` cores and its policy's device: one
     per core when the policy runs on a GPU (the envs are then the whole CPU load), none when it
-    shares the CPU with them: on our 2 cores workers gained 1.00-1.13x at 300-step episodes and
-    lost at short ones, since torch's threads and the workers contend for the same cores
-    (benchmarks/eval_speed.py)."""
+    shares the CPU with them: torch's threads and the workers then contend for the same cores,
+    and workers gained little or lost (benchmarks/eval_speed.py, results/bench)."""
     return threads if threads >= 2 and str(device).startswith("cuda") else 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -73,15 +74,31 @@ def export_lerobot(demos: str | Path, out: str | Path, dtype: str = "float32", c
     task_text = task_text or task_description(task)
 
     with atomic_dir(out) as tmp:
-        info = _write_dataset(tmp, paths, cameras, (h, w), dtype, crf, task_text, pa, pq, progress)
+        info = _write_dataset(tmp, _Export(paths, cameras, (h, w), dtype, crf, task_text, progress), pa, pq)
         write_json(tmp / fmt.OURS_PATH, {"task": task, "source": str(demos), "demo_settings": settings,
                                          "seeds": info.pop("_seeds"), "dtype": dtype})
     return info
 
 
-def _write_dataset(root: Path, paths, cameras, size, dtype, crf, task_text, pa, pq, progress) -> dict:
+@dataclass(frozen=True)
+class _Export:
+    """What export_lerobot writes: which episode files and cameras, at which frame size, the
+    parquet float type, the videos' CRF and the task's text."""
+
+    paths: list
+    cameras: list
+    size: tuple[int, int]
+    dtype: str
+    crf: int
+    task_text: str
+    progress: bool
+
+
+def _write_dataset(root: Path, job: _Export, pa, pq) -> dict:
     from tqdm import tqdm
 
+    paths, cameras, size, dtype, crf, task_text, progress = (job.paths, job.cameras, job.size, job.dtype, job.crf,
+                                                             job.task_text, job.progress)
     h, w = size
     writers = {}
     for cam in cameras:
@@ -149,7 +166,7 @@ def _read_vectors(path: Path):
     except (OSError, KeyError) as exc:
         raise DataError(f"{path}: cannot read episode: {' '.join(str(exc).split())}") from None
     if qpos.shape != action.shape or qpos.ndim != 2 or qpos.shape[1] != len(fmt.MOTOR_NAMES):
-        raise DataError(f"{path}: expected qpos and action of shape (T, 14), got {qpos.shape} and {action.shape}")
+        raise DataError(f"{path}: expected qpos and action of shape (T, {len(fmt.MOTOR_NAMES)}), got {qpos.shape} and {action.shape}")
     return qpos, qvel, action, stage, attrs
 
 

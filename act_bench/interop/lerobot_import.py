@@ -68,6 +68,26 @@ def _column(frame, key: str, rows, dim: int | None) -> np.ndarray:
     return np.stack([np.asarray(v, np.float64) for v in values]).reshape(len(rows), dim)
 
 
+def _cameras(root: Path, info: dict) -> tuple[list[str], list[int]]:
+    """The dataset's video cameras and their one (H, W) frame size ([0, 0] without cameras)."""
+    feats = info["features"]
+    cameras = [k[len(fmt.IMAGE_PREFIX):] for k, f in feats.items()
+               if k.startswith(fmt.IMAGE_PREFIX) and f.get("dtype") == "video"]
+    sizes = {tuple(feats[fmt.camera_key(c)]["shape"][:2]) for c in cameras}
+    if len(sizes) > 1:
+        raise DataError(f"{root}: cameras have different frame sizes {sorted(sizes)}; act-bench needs one")
+    return cameras, (list(sizes.pop()) if sizes else [0, 0])
+
+
+def _frames(root: Path, info: dict, ep: dict, cam: str, n: int) -> np.ndarray:
+    """An episode's n frames of one camera, decoded from the video file and time they live in."""
+    key, fps = fmt.camera_key(cam), int(info.get("fps", fmt.FPS))
+    video = root / info["video_path"].format(video_key=key, chunk_index=int(ep[f"videos/{key}/chunk_index"]),
+                                             file_index=int(ep[f"videos/{key}/file_index"]))
+    start = int(round(float(ep[f"videos/{key}/from_timestamp"]) * fps))
+    return read_frames(video, start, n, fps)
+
+
 def import_lerobot(root: str | Path, out: str | Path, task: str | None = None, force: bool = False,
                    progress: bool = True) -> dict:
     """Write the LeRobotDataset at `root` as a demo folder at `out`; returns its manifest."""
@@ -84,14 +104,7 @@ def import_lerobot(root: str | Path, out: str | Path, task: str | None = None, f
     task = task or ours.get("task")
     if task is None:
         raise ActBenchError(f"{root} was not written by act-bench, so its task is unknown; pass --task")
-    fps = int(info.get("fps", fmt.FPS))
-    feats = info["features"]
-    cameras = [k[len(fmt.IMAGE_PREFIX):] for k, f in feats.items()
-               if k.startswith(fmt.IMAGE_PREFIX) and f.get("dtype") == "video"]
-    sizes = {tuple(feats[fmt.camera_key(c)]["shape"][:2]) for c in cameras}
-    if len(sizes) > 1:
-        raise DataError(f"{root}: cameras have different frame sizes {sorted(sizes)}; act-bench needs one")
-    image_size = list(sizes.pop()) if sizes else [0, 0]
+    cameras, image_size = _cameras(root, info)
     data = _read_table(root, "data", pq).sort_values("index").reset_index(drop=True)
     episodes = _read_table(root, "meta/episodes", pq).sort_values("episode_index").reset_index(drop=True)
     index = data["index"].to_numpy()
@@ -106,13 +119,7 @@ def import_lerobot(root: str | Path, out: str | Path, task: str | None = None, f
             if len(rows) != hi - lo:
                 raise DataError(f"{root}: episode {ep['episode_index']} should have rows {lo}..{hi - 1}, "
                                 f"found {len(rows)}")
-            images = {}
-            for cam in cameras:
-                key = fmt.camera_key(cam)
-                video = root / info["video_path"].format(video_key=key, chunk_index=int(ep[f"videos/{key}/chunk_index"]),
-                                                         file_index=int(ep[f"videos/{key}/file_index"]))
-                start = int(round(float(ep[f"videos/{key}/from_timestamp"]) * fps))
-                images[cam] = read_frames(video, start, hi - lo, fps)
+            images = {cam: _frames(root, info, ep, cam, hi - lo) for cam in cameras}
             qpos = _column(data, fmt.STATE, rows, STATE_DIM)
             qvel = _column(data, fmt.VELOCITY, rows, STATE_DIM) if fmt.VELOCITY in data else np.zeros_like(qpos)
             stage = (_column(data, fmt.REWARD, rows, None).reshape(-1) if fmt.REWARD in data

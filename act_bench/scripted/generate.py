@@ -12,7 +12,9 @@ import json
 import multiprocessing as mp
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import h5py
 from tqdm import tqdm
@@ -102,59 +104,58 @@ def _check_folder(out_dir: Path, settings: dict) -> None:
         raise ActBenchError(f"{out_dir} holds HDF5 files of unknown settings (no {DEMO_SETTINGS}); use another --out folder")
 
 
-def generate_demos(
-    task: str,
-    episodes: int,
-    out_dir: str | Path,
-    seed: int = 0,
-    cameras=None,
-    image_size=None,
-    workers: int = 1,
-    noise: float = 0.0,
-    progress: bool = True,
-) -> dict:
-    """Record `episodes` successful scripted episodes into out_dir; return the manifest.
-    cameras and image_size default to the task's TOML."""
+@dataclass(frozen=True)
+class DemoSettings:
+    """What decides the recorded data besides the task and episode count: the base seed, the
+    cameras and (H, W) image size (None: the task's TOML) and the waypoint noise in metres."""
+
+    seed: int = 0
+    cameras: Sequence[str] | None = None
+    image_size: tuple[int, int] | None = None
+    noise: float = 0.0
+
+
+def generate_demos(task: str, episodes: int, out_dir: str | Path, settings: DemoSettings | None = None,
+                   workers: int = 1, progress: bool = True) -> dict:
+    """Record `episodes` successful scripted episodes into out_dir; return the manifest."""
     task_cfg = get_task(task).config()
+    s = settings or DemoSettings()
     if episodes < 1:
         raise ActBenchError(f"--episodes must be at least 1, got {episodes}")
     if workers < 1:
         raise ActBenchError(f"--workers must be at least 1, got {workers}")
-    if noise < 0:
-        raise ActBenchError(f"--noise must be >= 0, got {noise}")
-    cameras = list(task_cfg.cameras if cameras is None else cameras)
-    image_size = task_cfg.image_size if image_size is None else image_size
+    if s.noise < 0:
+        raise ActBenchError(f"--noise must be >= 0, got {s.noise}")
+    cameras = list(task_cfg.cameras if s.cameras is None else s.cameras)
+    image_size = task_cfg.image_size if s.image_size is None else s.image_size
     _check_cameras(task_cfg, cameras)
-    _check_size(task_cfg.episode_len, image_size, cameras)
+    _check_size(task_cfg.episode_len, image_size, cameras, min(workers, episodes))
     out_dir = Path(out_dir)
-    settings = {
-        "format_version": FORMAT_VERSION,
-        "task": task,
-        "seed": int(seed),
-        "cameras": cameras,
-        "image_size": [int(v) for v in image_size],
-        "noise": float(noise),
-        "episode_len": task_cfg.episode_len,
-    }
-    _check_folder(out_dir, settings)
+    record = {"format_version": FORMAT_VERSION, "task": task, "seed": int(s.seed), "cameras": cameras,
+              "image_size": [int(v) for v in image_size], "noise": float(s.noise), "episode_len": task_cfg.episode_len}
+    _check_folder(out_dir, record)
     remove_stale_temps(out_dir)  # what a kill -9 left half-written
     versions = package_versions()
-    todo = []
-    for i in range(episodes):
-        path = episode_path(out_dir, i)
-        if path.exists() and _existing_episode_ok(path, settings):
-            continue
-        todo.append({**settings, "index": i, "path": str(path), "versions": versions})
+    todo = [{**record, "index": i, "path": str(episode_path(out_dir, i)), "versions": versions}
+            for i in range(episodes)
+            if not (episode_path(out_dir, i).exists() and _existing_episode_ok(episode_path(out_dir, i), record))]
     if todo:  # rendering works (a missing GL stack is a one-line error) before anything is written
         _env(task, cameras, image_size)
-    _write_if_changed(out_dir / DEMO_SETTINGS, settings)  # a finished folder may be read-only
+    _write_if_changed(out_dir / DEMO_SETTINGS, record)  # a finished folder may be read-only
     for stale in out_dir.glob(".*.tmp*"):  # left by a run killed mid-write
         stale.unlink()
     for job in todo:  # failed verification or an unfinished write: recorded again
         Path(job["path"]).unlink(missing_ok=True)
+    _record_all(todo, episodes, workers, f"demos {task}", progress)
+    manifest = build_manifest(out_dir, record, episodes, versions)
+    _write_if_changed(out_dir / DEMO_MANIFEST, manifest)
+    return manifest
 
-    bar = tqdm(total=episodes, initial=episodes - len(todo), desc=f"demos {task}", unit="ep",
-               disable=not progress, file=sys.stderr)
+
+def _record_all(todo: list[dict], episodes: int, workers: int, desc: str, progress: bool) -> None:
+    """Record the episodes still to do, `workers` at a time."""
+    bar = tqdm(total=episodes, initial=episodes - len(todo), desc=desc, unit="ep", disable=not progress,
+               file=sys.stderr)
     failed = []
     with _pool(workers, len(todo)) as pool:
         for result in pool.imap_unordered(_record, todo):
@@ -164,12 +165,9 @@ def generate_demos(
     bar.close()
     if failed:
         raise ActBenchError(
-            f"the scripted {task} policy failed {MAX_ATTEMPTS} tries in a row on episode(s) "
+            f"the scripted {desc.split()[-1]} policy failed {MAX_ATTEMPTS} tries in a row on episode(s) "
             f"{failed[:5]}; it is broken for these settings (episodes already recorded are kept)"
         )
-    manifest = build_manifest(out_dir, settings, episodes, versions)
-    _write_if_changed(out_dir / DEMO_MANIFEST, manifest)
-    return manifest
 
 
 def _write_if_changed(path: Path, obj: dict) -> None:
@@ -181,18 +179,18 @@ def _write_if_changed(path: Path, obj: dict) -> None:
     write_json(path, obj)
 
 
-def _check_size(episode_len: int, image_size, cameras) -> None:
+def _check_size(episode_len: int, image_size, cameras, workers: int) -> None:
     """Refuse image sizes one episode's frames cannot fit in memory, before any folder is made."""
-    from act_bench.data.dataset import _available_memory
+    from act_bench.machine import memory_shortfall
 
     h, w = (int(v) for v in image_size)
     if max(h, w) > MAX_IMAGE_SIDE:
         raise ActBenchError(f"image size {h}x{w} is too large (at most {MAX_IMAGE_SIDE} pixels a side)")
-    need = episode_len * h * w * 3 * len(cameras)
-    available = _available_memory()
-    if available is not None and need > 0.5 * available:
-        raise ActBenchError(f"image size {h}x{w} needs {need / 2**30:.1f} GiB per episode in memory but only "
-                            f"{available / 2**30:.1f} GiB is free; use a smaller --image-size")
+    # one episode's frames per worker, held until written
+    short = memory_shortfall(episode_len * h * w * 3 * len(cameras) * workers)
+    if short:
+        raise ActBenchError(f"image size {h}x{w}: {workers} episode(s) in flight {short}; use a smaller "
+                            "--image-size or fewer --workers")
 
 def build_manifest(out_dir: Path, settings: dict, episodes: int, versions: dict) -> dict:
     seeds, hashes, attempts = [], [], 0
@@ -264,8 +262,8 @@ def main(args) -> int:
     cameras = list(task.cameras) if args.cameras is None else parse_cameras(args.cameras)
     size = tuple(task.image_size) if args.image_size is None else parse_image_size(args.image_size)
     out = Path(args.out) if args.out else demo_dir(args.task, size, cameras)
-    manifest = generate_demos(args.task, args.episodes, out, seed=args.seed, cameras=cameras, image_size=size,
-                              workers=args.workers, noise=args.noise)
+    manifest = generate_demos(args.task, args.episodes, out, DemoSettings(args.seed, cameras, size, args.noise),
+                              workers=args.workers)
     rate = manifest["scripted_success_rate"]
     print(f"{manifest['episodes']} episodes in {out}; scripted success {rate:.1%} "
           f"({manifest['episodes']}/{manifest['attempts']} attempts)")

@@ -24,6 +24,9 @@ import mujoco
 from act_bench.paths import assets_dir
 from act_bench.sim.robot import SIDES, RobotIndex
 
+# _settle_roll: the share of forearm_roll removed per step, and the null-space damping
+ROLL_GAIN, ROLL_DAMPING = 0.3, 0.05
+
 
 class ArmIK:
     """Solves joint angles that put an arm's grip site at a world position and orientation."""
@@ -87,8 +90,7 @@ class ArmIK:
         lo, hi = self._range[6 * i : 6 * i + 6].T
         return m if np.all(m >= lo) and np.all(m <= hi) else None
 
-    def _settle_roll(self, side, seed_q12, q6, pos, quat, tol, err, gain: float = 0.3,
-                     damping: float = 0.05) -> tuple[np.ndarray, float]:
+    def _settle_roll(self, side, seed_q12, q6, pos, quat, tol, err) -> tuple[np.ndarray, float]:
         """Move forearm_roll towards 0 along the Jacobian's (damped) null space, re-solve."""
         if abs(q6[3]) < 1e-6:
             return q6, err
@@ -104,8 +106,8 @@ class ArmIK:
         mujoco.mj_jacSite(model, data, jacp, jacr, self._site[side])
         dofs = self.index.arm_dof[6 * i : 6 * i + 6]
         J = np.vstack([jacp[:, dofs], jacr[:, dofs]])
-        null = damping**2 * np.linalg.inv(J.T @ J + damping**2 * np.eye(6))
-        step = null @ np.array([0, 0, 0, -gain * q6[3], 0, 0])
+        null = ROLL_DAMPING**2 * np.linalg.inv(J.T @ J + ROLL_DAMPING**2 * np.eye(6))
+        step = null @ np.array([0, 0, 0, -ROLL_GAIN * q6[3], 0, 0])
         if np.linalg.norm(step) < 1e-6:
             return q6, err
         q12[6 * i : 6 * i + 6] = q6 + step
