@@ -10,6 +10,7 @@ import numpy as np
 from act_bench.data.dataset import episode_paths, inspect_episode
 from act_bench.data.verify import manifest_hashes, verify_episode
 from act_bench.errors import DataError
+from act_bench.layout import DEMO_MANIFEST
 
 
 def recorded_cameras(path: Path) -> list[str]:
@@ -55,7 +56,7 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     rows = summarize(args.dir)
     print(format_table(rows))
-    manifest = Path(args.dir) / "manifest.json"
+    manifest = Path(args.dir) / DEMO_MANIFEST
     stages = [r["max_stage"] for r in rows if r["max_stage"] is not None]
     print(f"\n{len(rows)} episodes, mean length {np.mean([r['length'] for r in rows]):.0f}, "
           f"success (stage 4) in {sum(s == 4 for s in stages)}/{len(stages)}")

@@ -18,7 +18,7 @@ from act_bench.data.dataset import episode_paths
 from act_bench.data.hdf5_read import open_episode
 from act_bench.data.verify import manifest_hashes, stored_hash, verify_episode
 from act_bench.errors import DataError
-from act_bench.layout import DEMO_SETTINGS
+from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS
 
 
 def combined_hash(hashes: list[str]) -> str:
@@ -89,7 +89,7 @@ def run_demos(config: dict) -> dict:
     out = {"dir": data.get("data_dir"), "settings": None, "episodes": data.get("episodes"), "content_hash": None}
     try:
         folder, n = Path(data["data_dir"]), int(data["episodes"])
-        if (folder / "manifest.json").is_file():
+        if (folder / DEMO_MANIFEST).is_file():
             rec = demo_record(folder, n)
             out.update(settings=rec["settings"], content_hash=rec["content_hash"],
                        hash_source="recomputed from the folder's manifest (not recorded at training)")

@@ -125,7 +125,7 @@ def main(args) -> int:
     if args.policy_arg:
         raise ActBenchError("--policy-arg goes with --policy")
     run = Path(args.run)
-    if not run.exists() and not any(run.parent.glob(run.name + ".*")):
+    if not run.is_dir() and layout.find_checkpoint(run) is None:
         raise ActBenchError(f"run directory or checkpoint not found: {run}")
     from act_bench.policies import load_policy
 
