@@ -7,6 +7,11 @@ episodes ended at each best stage, then the final-stage successes in the quartil
 object's x and y.
 
     python scripts/outcomes_by_start.py RESULTS_DIR --task transfer_cube [--methods act,act-no-te]
+        [--split cube_x=0.046]
+
+--split OBJECT_AXIS=VALUE also prints the final-stage successes of the episodes whose object
+started below VALUE on that axis and of the rest (e.g. the -v1 reference's transfer-cube
+misses: a cube starting at x < 0.046 succeeded 21/38 times).
 """
 from __future__ import annotations
 
@@ -69,12 +74,31 @@ def report(rows: pd.DataFrame, names: list[str], stages: list[str], method: str)
             print(f"| {name} | {axis} | " + " | ".join(cells) + " |")
 
 
+def split(rows: pd.DataFrame, column: str, value: float, final: int) -> str:
+    below = rows[column] < value
+    ok = rows["max_stage"] >= final
+    return (f"{column} < {value:g}: {int(ok[below].sum())}/{int(below.sum())}; "
+            f"{column} >= {value:g}: {int(ok[~below].sum())}/{int((~below).sum())}")
+
+
+def _parse_split(text: str | None) -> tuple[str, float] | None:
+    if text is None:
+        return None
+    column, sep, value = text.partition("=")
+    try:
+        return column, float(value)
+    except ValueError:
+        raise SystemExit(f"error: --split must be OBJECT_AXIS=NUMBER, e.g. cube_x=0.046, got {text!r}") from None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", type=Path, help="an `act-bench run` output folder")
     p.add_argument("--task", required=True)
     p.add_argument("--methods", default="act,act-no-te")
+    p.add_argument("--split", default=None, metavar="OBJECT_AXIS=VALUE", help="e.g. cube_x=0.046")
     args = p.parse_args()
+    cut = _parse_split(args.split)
     from act_bench.errors import ActBenchError
     from act_bench.tasks.registry import get_task
 
@@ -91,6 +115,12 @@ def main() -> int:
             continue
         found_any = True
         report(*found, stages, method)
+        if cut is not None:
+            if cut[0] not in found[0]:
+                print(f"error: --split names {cut[0]!r}; this task has {', '.join(c for c in found[0] if c.endswith(('_x', '_y')))}",
+                      file=sys.stderr)
+                return 2
+            print(split(found[0], *cut, len(stages)))
     return 0 if found_any else 2
 
 
