@@ -116,7 +116,7 @@ class Profile:
         from act_bench.policies.registry import get_policy
 
         raw = dict(raw)
-        policy = raw.get("method", raw.get("policy", ""))
+        policy = raw.get("method", "")
         model_cls = get_policy(policy).config_class
         model = dict(raw.pop("model", {}) or {})
         fields = {f.name for f in dataclasses.fields(model_cls)}
@@ -124,7 +124,7 @@ class Profile:
         sections = {name: _build_section(name, raw.pop(name, {}), section_cls)
                     for name, section_cls in _SECTIONS.items()}
         sections["model"] = _build_section("model", model, model_cls)
-        extra = set(raw) - {"method", "policy", "profile", "description"}
+        extra = set(raw) - {"method", "profile", "description"}
         if extra:
             raise ActBenchError(f"unknown profile key {sorted(extra)[0]!r}")
         prof = cls(policy=policy, profile=raw.get("profile", ""), description=raw.get("description", ""),
