@@ -65,7 +65,8 @@ def provenance_table(results: pd.DataFrame) -> pd.DataFrame | None:
     cols = [c for c in PROVENANCE if c in results.columns]
     if not cols or results[cols].isna().all().all():
         return None
-    table = results.drop_duplicates(["task", "method", "seed"])[["task", "method", "seed", *cols]]
+    # one row per cell, or more where a sweep's points of one cell differ (trained elsewhere)
+    table = results.drop_duplicates(["task", "method", "seed", *cols])[["task", "method", "seed", *cols]]
     return table.astype(object).where(table.notna(), "-").reset_index(drop=True)
 
 

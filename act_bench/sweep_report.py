@@ -97,7 +97,7 @@ def sweep_tables(results: pd.DataFrame, fields: list[str]) -> dict[str, pd.DataF
     tables = {}
     for task, style in _panels(results):
         rows = []
-        for point, g in _panel_rows(results, task, style).groupby("point", sort=False):
+        for _, g in _panel_rows(results, task, style).groupby(["method", "point"], sort=False):
             table = summary_tables(g.drop(columns=fields + ["point"]))[task]
             for f in reversed(fields):
                 table.insert(1, f, g[f].iloc[0])
@@ -111,15 +111,10 @@ def sweep_markdown(results: pd.DataFrame, fields: list[str]) -> str:
              "`episodes` is the pooled number of evaluation episodes.", ""]
     for name, table in sweep_tables(results, fields).items():
         parts += [f"## {name}", "", _md_table(table), ""]
-    prov = provenance_table(_per_point(results))
+    prov = provenance_table(results)
     if prov is not None:
         parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
     return "\n".join(parts)
-
-
-def _per_point(results: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose method names the point, for run's per-method tables (provenance, per seed)."""
-    return results.assign(method=results["method"] + " [" + results["point"] + "]")
 
 
 # ---------------------------------------------------------------- plot
@@ -149,6 +144,14 @@ def _axis(values: list) -> tuple[dict, bool]:
     return {v: float(i) for i, v in enumerate(values)}, False
 
 
+def _dodge(x, offset: float, log: bool, xs: dict):
+    """Lines side by side at each value, so equal results do not hide each other's intervals."""
+    if log:
+        return x * 10 ** (0.015 * offset)
+    span = (max(xs.values()) - min(xs.values())) or 1.0
+    return x + 0.012 * span * offset
+
+
 def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
     import matplotlib
 
@@ -161,9 +164,10 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     for ax, (task, style) in zip(axes[0], panels):
         g = agg[agg["task"] == task] if style is None else agg[(agg["task"] == task) & (agg["demos"] == style)]
-        for j, (line, gl) in enumerate(g.groupby(["method", *others], sort=False)):
+        lines = list(g.groupby(["method", *others], sort=False))
+        for j, (line, gl) in enumerate(lines):
             gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
-            x = gl[x_field].map(xs).to_numpy()
+            x = _dodge(gl[x_field].map(xs).to_numpy(), j - (len(lines) - 1) / 2, log, xs)
             mean = 100 * gl["rate_mean"].to_numpy()
             err = [mean - 100 * gl["ci_low"].to_numpy(), 100 * gl["ci_high"].to_numpy() - mean]
             label = " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
@@ -203,7 +207,7 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
         images["Training loss (policy+the point's training fields)"] = written["loss_plot"] = loss
     videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob("points/*/"))
               for task, method, seed, p in find_videos(folder, videos_per_cell)]
-    page = render_html(_per_point(results), sweep_tables(results, fields), images, videos, meta, command="sweep")
+    page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep")
     written["html"] = write_text(out_dir / "report.html", page)
     return written
 
