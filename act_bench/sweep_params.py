@@ -34,7 +34,7 @@ class Param:
 
     @property
     def execution_only(self) -> bool:
-        return self.key.partition(".")[0] in EXECUTION_SECTIONS
+        return is_execution_only(self.key)
 
     def labels(self) -> list[str]:
         return [value_label(parse_overrides([f"{self.key}={t}"])[self.key]) for t in self.texts]
