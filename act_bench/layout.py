@@ -12,7 +12,8 @@ iterators the report walks, and the one reader of a run's config.json.
     {out}/training/{task}/{policy}/seed{S}/metrics.csv
 
 `act-bench sweep` adds, per point: run folders {runs_root}/{task}/{policy}/{profile}+{train_name}/
-when the point trains differently from the profile, and {out}/points/{point}/evals/... .
+when the point trains differently from the profile, {out}/points/{point}/evals/... (as above),
+and sweep.json and sweep.png beside results.csv.
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ SUMMARY_MD = "summary.md"
 SUCCESS_PLOT = "success.png"
 LOSS_PLOT = "loss_curves.png"
 REPORT_HTML = "report.html"
+# a sweep's results folder: the same files (report.html, results.csv, ...) and these
+SWEEP_RECORD = "sweep.json"
+SWEEP_PLOT = "sweep.png"
+SWEEP_POINTS = "points"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -179,7 +184,7 @@ def eval_videos(folder: str | Path) -> list[Path]:
 
 def point_dir(out: str | Path, point: str) -> Path:
     """A sweep point's results folder (its evals/ as in a run's results folder)."""
-    return Path(out) / "points" / point
+    return Path(out) / SWEEP_POINTS / point
 
 
 def training_metrics_copy(out: str | Path, task: str, policy: str, seed: int) -> Path:

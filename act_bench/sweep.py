@@ -18,6 +18,7 @@ import argparse
 import functools
 from pathlib import Path
 
+from act_bench import layout
 from act_bench.errors import ActBenchError
 from act_bench.plan import Grid, Plan, make_plan
 from act_bench.run import ActBackend, add_arguments as run_arguments, parse_list, parse_seeds, run_plan
@@ -56,7 +57,7 @@ def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: boo
         "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
         "trainings": len(plan.trainings), "evaluations": len(plan.evals)}
     collect = functools.partial(collect_sweep, points=points(params))
-    return run_plan(grid, plan, backend, progress, (grid.out / "sweep.json", invocation), collect)
+    return run_plan(grid, plan, backend, progress, (grid.out / layout.SWEEP_RECORD, invocation), collect)
 
 
 def default_out(params) -> Path:

@@ -21,7 +21,7 @@ from act_bench.policies.config import EvalConfig, Profile, parse_overrides
 
 SECTIONS = ("model", "data", "train", "eval")
 # the sections that do not decide the weights (eval, today), read from the profile itself
-EXECUTION_SECTIONS = tuple(s for s in SECTIONS if s not in Profile(method="", profile="").training_identity())
+EXECUTION_SECTIONS = tuple(s for s in SECTIONS if s not in Profile(policy="", profile="").training_identity())
 _LABEL = re.compile(r"^[A-Za-z0-9._-]+$")  # a value's name in folder names; "+" joins fields
 
 
@@ -157,7 +157,7 @@ def variant(point: Point, base: dict, profiles: dict, fixed=()) -> Variant:
 def execution_for(policy, method: str, overrides):
     """How a trained policy runs with eval-only overrides on top of its own profile's settings
     (a policy without a profile, like a test's stand-in, starts from EvalConfig's defaults)."""
-    from act_bench.ensembling import Execution
+    from act_bench.evaluation.ensembling import Execution
     from act_bench.policies.config import apply_overrides
     from act_bench.policies.registry import get_method
 

@@ -9,7 +9,6 @@ values.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import pandas as pd
 from act_bench import layout
 from act_bench.atomic_io import write_csv, write_text
 from act_bench.errors import ActBenchError
-from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_loss_curves,
-                              find_videos, plot_loss_curves, provenance_table, render_html, summary_tables, _save)
-from act_bench.stats import wilson_interval
+from act_bench.evaluation.intervals import wilson_interval
+from act_bench.plots import _save, find_loss_curves, plot_loss_curves
+from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
+                              method_order, order_key, provenance_table, render_html, summary_tables, task_order)
 
 
 # ---------------------------------------------------------------- data
@@ -38,7 +38,7 @@ def collect_sweep_results(out_dir, swept=()) -> tuple[pd.DataFrame, list[str]]:
     """(every point's rows with a column per swept field and the point's name, the fields).
     swept: the fields in the order the sweep named them (others follow as found)."""
     frames, fields = [], list(swept)
-    for folder in sorted(Path(out_dir).glob("points/*/")):
+    for folder in sorted(Path(out_dir).glob(f"{layout.SWEEP_POINTS}/*/")):
         df = collect_results(folder)
         if df.empty:
             continue
@@ -52,28 +52,19 @@ def collect_sweep_results(out_dir, swept=()) -> tuple[pd.DataFrame, list[str]]:
         df[f] = _sortable(df[f]) if df[f].notna().all() else df[f]
     first = ["task", "method", *fields]
     df = df[first + [c for c in df.columns if c not in first]]
-    order = {"task": df["task"].map(lambda t: _rank(t, "task")), "method": df["method"].map(lambda m: _rank(m, "method"))}
-    keys = df.assign(_t=order["task"], _m=order["method"])
+    tasks, methods = task_order(), method_order()
+    keys = df.assign(_t=df["task"].map(lambda t: order_key(tasks, t)), _m=df["method"].map(lambda m: order_key(methods, m)))
     keys = keys.sort_values(["_t", "_m", *fields, "seed", "stage_index"], kind="stable")
     return df.loc[keys.index].reset_index(drop=True), fields
-
-
-def _rank(name: str, kind: str) -> tuple[int, str]:
-    from act_bench.policies.registry import method_names
-    from act_bench.tasks.registry import task_names
-
-    order = list(task_names() if kind == "task" else method_names())
-    return (order.index(name) if name in order else len(order), name)
 
 
 def load_sweep(out_dir) -> tuple[pd.DataFrame, list[str], dict | None]:
     """results.csv (rebuilt from the points when absent), the swept fields, sweep.json."""
     out_dir = Path(out_dir)
-    meta_path = out_dir / "sweep.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
+    meta = layout.read_json_record(out_dir / layout.SWEEP_RECORD)
     results, fields = collect_sweep_results(out_dir, (meta or {}).get("swept") or ())
     if results.empty:
-        raise ActBenchError(f"no evaluations under {out_dir / 'points'}")
+        raise ActBenchError(f"no evaluations under {out_dir / layout.SWEEP_POINTS}")
     return results, fields, meta
 
 
@@ -197,18 +188,17 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
     """Write results.csv, summary.md, sweep.png, loss_curves.png and report.html into out_dir."""
     out_dir = Path(out_dir)
     results, fields, meta = load_sweep(out_dir)
-    write_csv(out_dir / "results.csv", results)
-    written = {"results": out_dir / "results.csv",
-               "summary": write_text(out_dir / "summary.md", sweep_markdown(results, fields))}
-    images = {f"Final-stage success against {fields[0]}": plot_sweep(results, fields, out_dir / "sweep.png")}
+    written = {"results": write_csv(out_dir / layout.RESULTS, results),
+               "summary": write_text(out_dir / layout.SUMMARY_MD, sweep_markdown(results, fields))}
+    images = {f"Final-stage success against {fields[0]}": plot_sweep(results, fields, out_dir / layout.SWEEP_PLOT)}
     written["sweep_plot"] = next(iter(images.values()))
-    loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / "loss_curves.png")
+    loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
     if loss is not None:
         images["Training loss (policy+the point's training fields)"] = written["loss_plot"] = loss
-    videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob("points/*/"))
+    videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob(f"{layout.SWEEP_POINTS}/*/"))
               for task, method, seed, p in find_videos(folder, videos_per_cell)]
     page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep")
-    written["html"] = write_text(out_dir / "report.html", page)
+    written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
 
 
