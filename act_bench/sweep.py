@@ -22,7 +22,7 @@ from act_bench import layout
 from act_bench.errors import ActBenchError
 from act_bench.plan import Grid, Plan, make_plan
 from act_bench.run import ActBackend, add_arguments as run_arguments, parse_list, parse_seeds, run_plan
-from act_bench.sweep_params import Param, parse_params, points, variant
+from act_bench.sweep_params import Param, is_execution_only, parse_params, points, variant
 
 
 def plan_sweep(grid: Grid, params: tuple[Param, ...], backend, progress: bool = True, finished=None) -> Plan:
@@ -49,8 +49,9 @@ def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: boo
 
     grid.check()
     backend = backend or ActBackend()
+    execution = fixed_execution(grid.out, grid.overrides)
     plan = plan_sweep(grid, params, backend, progress)
-    invocation = {
+    invocation = {"execution": execution,
         "params": " ".join(f"{p.key}={','.join(p.texts)}" for p in params), "swept": [p.key for p in params],
         "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
         "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
@@ -58,6 +59,19 @@ def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: boo
         "trainings": len(plan.trainings), "evaluations": len(plan.evals)}
     collect = functools.partial(collect_sweep, points=points(params))
     return run_plan(grid, plan, backend, progress, (grid.out / layout.SWEEP_RECORD, invocation), collect)
+
+
+def fixed_execution(out: Path, overrides) -> list[str]:
+    """The --set eval fields that change how every point runs (eval.episodes aside: more episodes
+    extend an evaluation). A point's folder names only its swept values, so a later sweep into
+    the same folder with other such settings would find its evaluations done: refused."""
+    mine = sorted(o.replace(" ", "") for o in overrides
+                  if is_execution_only(o.partition("=")[0].strip()) and o.partition("=")[0].strip() != "eval.episodes")
+    before = (layout.read_json_record(Path(out) / layout.SWEEP_RECORD) or {}).get("execution", mine)
+    if before != mine:
+        raise ActBenchError(f"{out} holds a sweep evaluated with --set {' '.join(before) or '(no eval fields)'}, "
+                            f"not {' '.join(mine) or '(no eval fields)'}; use another --out")
+    return mine
 
 
 def default_out(params) -> Path:

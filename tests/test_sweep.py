@@ -101,6 +101,14 @@ def test_a_product_trains_once_per_training_value(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out/points").iterdir()) == [
         "model.chunk_size=10+eval.temporal_ensemble_m=0.01", "model.chunk_size=10+eval.temporal_ensemble_m=0.1",
         "model.chunk_size=20+eval.temporal_ensemble_m=0.01", "model.chunk_size=20+eval.temporal_ensemble_m=0.1"]
+    # the same folder with another fixed eval setting would take the old evaluations as done: refused
+    with pytest.raises(ActBenchError, match="holds a sweep evaluated with --set .no eval fields., not "
+                                            "eval.n_action_steps=2"):
+        _sweep(tmp_path, backend, ["model.chunk_size=10,20"], methods=("act",), seeds=(0,),
+               overrides=("eval.n_action_steps=2",))
+    _sweep(tmp_path, backend, ["model.chunk_size=10,20"], methods=("act",), seeds=(0,),
+           overrides=("eval.episodes=3",))  # more or fewer episodes: allowed; the folder gains points
+    assert len(_kinds(backend)["train"]) == 2 and (tmp_path / "out/points/model.chunk_size=10").is_dir()
 
 
 def test_a_failed_training_skips_its_point_and_a_rerun_completes_it(tmp_path):
