@@ -10,6 +10,10 @@ iterators the report walks, and the one reader of a run's config.json.
     {out}/evals/{task}/{method}/seed{S}/     eval.json, episodes.csv, summary.json (done),
                                               videos/episode_{i:03d}.mp4
     {out}/training/{task}/{policy}/seed{S}/metrics.csv
+
+`act-bench sweep` adds, per point: run folders {runs_root}/{task}/{policy}/{profile}+{train_name}/
+when the point trains differently from the profile, {out}/points/{point}/evals/... (as above),
+and sweep.json and sweep.png beside results.csv.
 """
 from __future__ import annotations
 
@@ -41,6 +45,10 @@ SUMMARY_MD = "summary.md"
 SUCCESS_PLOT = "success.png"
 LOSS_PLOT = "loss_curves.png"
 REPORT_HTML = "report.html"
+# a sweep's results folder: the same files (report.html, results.csv, ...) and these
+SWEEP_RECORD = "sweep.json"
+SWEEP_PLOT = "sweep.png"
+SWEEP_POINTS = "points"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -128,6 +136,12 @@ def find_checkpoint(path: str | Path) -> Path | None:
     return p if p.is_file() else None
 
 
+def run_profile_folder(profile: str, train_name: str = "") -> str:
+    """The run folder level that names the profile: "cpu", or "cpu+model.chunk_size=10" for a
+    sweep point that trains with other settings (so each such point is its own run)."""
+    return f"{profile}+{train_name}" if train_name else profile
+
+
 def trained_steps(folder: Path) -> int:
     """Steps a finished run was trained for (its done.json); 0 while unfinished."""
     done = _read_json(Path(folder) / RUN_DONE) or {}
@@ -166,6 +180,11 @@ def video_path(folder: str | Path, episode: int) -> Path:
 
 def eval_videos(folder: str | Path) -> list[Path]:
     return sorted((Path(folder) / EVAL_VIDEOS).glob("episode_*.mp4"))
+
+
+def point_dir(out: str | Path, point: str) -> Path:
+    """A sweep point's results folder (its evals/ as in a run's results folder)."""
+    return Path(out) / SWEEP_POINTS / point
 
 
 def training_metrics_copy(out: str | Path, task: str, policy: str, seed: int) -> Path:

@@ -5,6 +5,10 @@ through `Finished`, so tests pass their own).
 Trained policies are shared: act and act-no-te evaluate one trained `act` policy. Evaluation
 episodes of training seed S use eval_seed(S, i): all methods of one seed see the same layouts,
 and different seeds see different ones.
+
+A `Variant` is one setting of the profile: `run` plans one (the profile with --set), `act-bench
+sweep` one per point (sweep.py) and merges the plans. Job keys start with the variant's names
+when it has them, so points that train alike share one training and one run folder.
 """
 from __future__ import annotations
 
@@ -59,6 +63,24 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One setting of the grid's profile. `train` overrides change the weights, so a variant
+    with a train_name has run folders of its own; `execution` overrides (eval-only fields)
+    change only how the trained policy is run, in the variant's own evaluation folders."""
+
+    name: str = ""  # "" (run): evaluations in grid.out; else in layout.point_dir(grid.out, name)
+    train_name: str = ""  # "" trains as the base profile, in the base run folders
+    train: tuple[str, ...] = ()  # overrides after grid.overrides, for training
+    execution: tuple[str, ...] = ()  # overrides applied to the trained policy's eval settings
+
+    def train_prefix(self) -> tuple[str, ...]:
+        return (self.train_name,) if self.train_name else ()
+
+    def prefix(self) -> tuple[str, ...]:
+        return (self.name,) if self.name else ()
+
+
+@dataclass(frozen=True)
 class DemoJob:
     task: str
     data_dir: Path
@@ -93,10 +115,12 @@ class EvalJob:
     videos: int
     device: str
     progress: bool
+    execution: tuple[str, ...] = ()  # Variant.execution
+    train_prefix: tuple[str, ...] = ()  # Variant.train_prefix()
 
     @property
-    def train_key(self) -> tuple[str, str, int]:
-        return self.task, get_method(self.method).policy, self.seed
+    def train_key(self) -> tuple:
+        return *self.train_prefix, self.task, get_method(self.method).policy, self.seed
 
 
 class Finished:
@@ -115,43 +139,56 @@ class Finished:
 @dataclass
 class Plan:
     episodes: int
-    run_dirs: dict[tuple[str, str, int], Path]  # (task, policy, seed) -> run folder
+    run_dirs: dict[tuple, Path]  # (*train prefix, task, policy, seed) -> run folder
     demos: list[DemoJob] = field(default_factory=list)
     trainings: dict[tuple, TrainJob] = field(default_factory=dict)
-    evals: dict[tuple, EvalJob] = field(default_factory=dict)
-    data_dirs: dict[tuple[str, str], Path] = field(default_factory=dict)  # (task, policy) -> demo folder
+    evals: dict[tuple, EvalJob] = field(default_factory=dict)  # (*variant prefix, task, method, seed)
+    data_dirs: dict[tuple, Path] = field(default_factory=dict)  # (*train prefix, task, policy) -> demo folder
+    profiles: dict[tuple, object] = field(default_factory=dict)  # run_dirs' keys -> the Profile trained
+
+    def merge(self, other: "Plan") -> "Plan":
+        """Add another variant's plan (a training both need is one job: same key, same folder)."""
+        self.run_dirs.update(other.run_dirs)
+        self.demos += [d for d in other.demos if d not in self.demos]
+        for name in ("trainings", "evals", "data_dirs", "profiles"):
+            getattr(self, name).update(getattr(other, name))
+        return self
 
 
-def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, progress: bool = True) -> Plan:
-    """The jobs still to do. profiles: policy name -> its loaded Profile; progress: whether
-    jobs may draw progress bars (only when they run one at a time here). A training is due
-    while its done.json has fewer steps than the profile asks; its evaluations are then redone
-    too, since a new checkpoint makes them stale."""
+def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, progress: bool = True,
+              variant: Variant = Variant()) -> Plan:
+    """The jobs still to do. profiles: policy name -> its loaded Profile (the variant's);
+    progress: whether jobs may draw progress bars (only when they run one at a time here). A
+    training is due while its done.json has fewer steps than the profile asks; its evaluations
+    are then redone too, since a new checkpoint makes them stale."""
     finished = finished or Finished()
     first = profiles[grid.policies[0]]
     episodes = grid.episodes if grid.episodes is not None else first.eval.episodes
     worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
-    plan = Plan(episodes, {(t, p, s): layout.run_dir(t, p, grid.profile, s, grid.runs_root)
+    tp, folder = variant.train_prefix(), layout.run_profile_folder(grid.profile, variant.train_name)
+    plan = Plan(episodes, {(*tp, t, p, s): layout.run_dir(t, p, folder, s, grid.runs_root)
                            for t in grid.tasks for p in grid.policies for s in grid.seeds})
-    data_dirs = plan.data_dirs
+    plan.profiles = {key: profiles[key[-2]] for key in plan.run_dirs}
     for t in grid.tasks:
         for p in grid.policies:
             data = profiles[p].data
-            data_dirs[(t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root)
-            job = DemoJob(t, data_dirs[(t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
+            plan.data_dirs[(*tp, t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root)
+            job = DemoJob(t, plan.data_dirs[(*tp, t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
                           grid.demo_seed)
             if job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
                 plan.demos.append(job)
-    for (t, p, s), run_dir in plan.run_dirs.items():
+    for (*_, t, p, s), run_dir in plan.run_dirs.items():
         if finished.trained_steps(run_dir) < profiles[p].train.steps:
-            plan.trainings[(t, p, s)] = TrainJob(t, p, s, grid.profile, data_dirs[(t, p)], run_dir,
-                                                 tuple(grid.overrides), grid.device, worker_progress, grid.demos)
+            plan.trainings[(*tp, t, p, s)] = TrainJob(t, p, s, grid.profile, plan.data_dirs[(*tp, t, p)], run_dir,
+                                                      (*grid.overrides, *variant.train), grid.device,
+                                                      worker_progress, grid.demos)
+    out = layout.point_dir(grid.out, variant.name) if variant.name else grid.out
     for t in grid.tasks:
         for m in grid.methods:
             for s in grid.seeds:
-                run_dir = plan.run_dirs[(t, get_method(m).policy, s)]
-                job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(grid.out, t, m, s), grid.videos,
-                              grid.device, worker_progress)
+                run_dir = plan.run_dirs[(*tp, t, get_method(m).policy, s)]
+                job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(out, t, m, s), grid.videos,
+                              grid.device, worker_progress, tuple(variant.execution), tp)
                 if job.train_key in plan.trainings or not finished.evaluation(job.eval_dir, episodes, run_dir):
-                    plan.evals[(t, m, s)] = job
+                    plan.evals[(*variant.prefix(), t, m, s)] = job
     return plan

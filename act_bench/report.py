@@ -65,7 +65,8 @@ def provenance_table(results: pd.DataFrame) -> pd.DataFrame | None:
     cols = [c for c in PROVENANCE if c in results.columns]
     if not cols or results[cols].isna().all().all():
         return None
-    table = results.drop_duplicates(["task", "method", "seed"])[["task", "method", "seed", *cols]]
+    # one row per cell, or more where a sweep's points of one cell differ (trained elsewhere)
+    table = results.drop_duplicates(["task", "method", "seed", *cols])[["task", "method", "seed", *cols]]
     return table.astype(object).where(table.notna(), "-").reset_index(drop=True)
 
 
@@ -193,13 +194,16 @@ th{background:#f2f2f2}td:first-child{text-align:left}img{max-width:100%}.videos{
 figure{margin:0}figcaption{font-size:12px;color:#555}.caption{font-size:13px;color:#444}"""
 
 
-def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None) -> str:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>act-bench report</title>",
-             f"<style>{_CSS}</style></head><body><h1>act-bench report</h1>"]
+def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None,
+                command: str = "run") -> str:
+    """command: which act-bench command wrote the folder ("run", or "sweep": sweep_report.py)."""
+    title = "act-bench report" if command == "run" else f"act-bench {command} report"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
     if meta:
         items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
                         for k, v in meta.items() if k != "history")
-        parts.append(f"<p class='caption'>The last <code>act-bench run</code> into this folder:</p><ul class='caption'>{items}</ul>")
+        parts.append(f"<p class='caption'>The last <code>act-bench {command}</code> into this folder:</p><ul class='caption'>{items}</ul>")
         if len(meta.get("history", [])) > 1:
             rows = pd.DataFrame(meta["history"])
             parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
@@ -231,6 +235,10 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ActBenchError(f"results folder not found: {out_dir}")
+    if (out_dir / layout.SWEEP_RECORD).exists():  # an `act-bench sweep` folder: its own tables and plot
+        from act_bench.sweep_report import build_sweep_report
+
+        return build_sweep_report(out_dir, videos_per_cell)
     if (out_dir / layout.RESULTS).exists():
         results = load_results(out_dir)
     else:  # a run interrupted before it wrote results.csv: rebuild it from the evaluations

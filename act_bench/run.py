@@ -82,7 +82,13 @@ def eval_job(backend, job: EvalJob) -> dict:
     policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
     spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
-    return evaluate_run(policy, spec, job.run_dir, env_factory=backend.make_env, progress=job.progress)
+    execution = None
+    if job.execution:  # a sweep point's eval-only settings, over those the policy was trained with
+        from act_bench.sweep_params import execution_for
+
+        execution = execution_for(policy, job.method, job.execution)
+    return evaluate_run(policy, spec, job.run_dir, execution=execution, env_factory=backend.make_env,
+                        progress=job.progress)
 
 
 def timed_job(fn, backend, job) -> tuple:
@@ -98,22 +104,31 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     backend = backend or ActBackend()
     profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
     plan = make_plan(grid, profiles, progress=progress)
+    invocation = {
+        "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
+        "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
+        "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor}
+    return run_plan(grid, plan, backend, progress, (grid.out / layout.RUN_RECORD, invocation), collect)
+
+
+def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path, dict], collect_fn) -> dict:
+    """The steps after planning, shared by run and sweep: make the demos, check the run folders,
+    execute, then collect_fn(grid, plan, failures); record = (the JSON file logging each
+    invocation into this results folder, this invocation's settings)."""
+    path, invocation = record
     pool = make_executor(grid.executor, grid.jobs)  # first: a missing Ray stops the run before it writes anything
     start = time.perf_counter()
     try:
-        _record_invocation(grid.out / layout.RUN_RECORD, {
-            "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
-            "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
-            "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
-            "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
+        _record_invocation(path, {**invocation, "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
         for job in plan.demos:  # in this process, before any training needs them: on every core
             print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
             from act_bench.scripted.generate import DemoSettings
 
             backend.generate_demos(job.task, job.episodes, job.data_dir,
                                    DemoSettings(job.seed, job.cameras, job.image_size), available_cores(), progress)
-        for (t, p, s), run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
-            backend.check_run(run_dir, t, p, profiles[p], s, plan.data_dirs[(t, p)], grid.demos)
+        for key, run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
+            t, p, s = key[-3:]
+            backend.check_run(run_dir, t, p, plan.profiles[key], s, plan.data_dirs[key[:-1]], grid.demos)
     except BaseException:
         pool.shutdown(cancel=True)
         raise
@@ -121,9 +136,9 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     job_seconds: dict[str, float] = {"train": 0.0, "eval": 0.0}
     failures = execute(plan, backend, pool, progress, job_seconds)
     jobs_done = time.perf_counter()
-    result = collect(grid, plan, failures)
+    result = collect_fn(grid, plan, failures)
     end = time.perf_counter()
-    _record_timing(grid.out / layout.RUN_RECORD, {
+    _record_timing(path, {
         "wall_s": round(end - start, 1), "demos_s": round(demos_done - start, 1),
         "jobs_wall_s": round(jobs_done - demos_done, 1), "report_s": round(end - jobs_done, 1),
         "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
@@ -191,7 +206,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
     """Gather every evaluation under grid.out into results.csv and the report."""
     from act_bench.report import build_report, collect_results, summary_markdown
 
-    for (t, p, s), run_dir in plan.run_dirs.items():
+    for (t, p, s), run_dir in plan.run_dirs.items():  # run's plan: one variant, keys without prefix
         _copy_metrics(run_dir, layout.training_metrics_copy(grid.out, t, p, s))
     results = collect_results(grid.out)
     report = {}

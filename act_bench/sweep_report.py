@@ -1,0 +1,221 @@
+"""Tables, a plot and report.html of an `act-bench sweep` folder (report.py's pieces, per point).
+
+{out}/points/{point}/evals/... hold each point's evaluations, as a run's results folder does;
+results.csv is all of them with a column per swept field (read back from the point names, so
+the table is a function of the folder, like run's). sweep.png: the final stage's success (mean
+over seeds, 95% Wilson interval of the pooled episodes, a dot per seed) against the first swept
+field, one panel per task and data style (demo folder), a line per method and other fields'
+values.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from act_bench import layout
+from act_bench.atomic_io import write_csv, write_text
+from act_bench.errors import ActBenchError
+from act_bench.evaluation.intervals import wilson_interval
+from act_bench.plots import _save, find_loss_curves, plot_loss_curves
+from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
+                              method_order, order_key, provenance_table, render_html, summary_tables, task_order)
+
+
+# ---------------------------------------------------------------- data
+def point_values(name: str) -> dict[str, str]:
+    """"model.chunk_size=10+eval.n_action_steps=1" -> {"model.chunk_size": "10", ...}."""
+    return dict(part.split("=", 1) for part in name.split("+") if "=" in part)
+
+
+def _sortable(values: pd.Series):
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if numbers.notna().all() else values.astype(str)
+
+
+def collect_sweep_results(out_dir, swept=()) -> tuple[pd.DataFrame, list[str]]:
+    """(every point's rows with a column per swept field and the point's name, the fields).
+    swept: the fields in the order the sweep named them (others follow as found)."""
+    frames, fields = [], list(swept)
+    for folder in sorted(Path(out_dir).glob(f"{layout.SWEEP_POINTS}/*/")):
+        df = collect_results(folder)
+        if df.empty:
+            continue
+        values = point_values(folder.name)
+        fields += [k for k in values if k not in fields]
+        frames.append(df.assign(point=folder.name, **values))
+    if not frames:
+        return pd.DataFrame(), fields
+    df = pd.concat(frames, ignore_index=True)
+    for f in fields:
+        df[f] = _sortable(df[f]) if df[f].notna().all() else df[f]
+    first = ["task", "method", *fields]
+    df = df[first + [c for c in df.columns if c not in first]]
+    tasks, methods = task_order(), method_order()
+    keys = df.assign(_t=df["task"].map(lambda t: order_key(tasks, t)), _m=df["method"].map(lambda m: order_key(methods, m)))
+    keys = keys.sort_values(["_t", "_m", *fields, "seed", "stage_index"], kind="stable")
+    return df.loc[keys.index].reset_index(drop=True), fields
+
+
+def load_sweep(out_dir) -> tuple[pd.DataFrame, list[str], dict | None]:
+    """results.csv (rebuilt from the points when absent), the swept fields, sweep.json."""
+    out_dir = Path(out_dir)
+    meta = layout.read_json_record(out_dir / layout.SWEEP_RECORD)
+    results, fields = collect_sweep_results(out_dir, (meta or {}).get("swept") or ())
+    if results.empty:
+        raise ActBenchError(f"no evaluations under {out_dir / layout.SWEEP_POINTS}")
+    return results, fields, meta
+
+
+# ---------------------------------------------------------------- tables
+def _panels(results: pd.DataFrame) -> list[tuple[str, str | None]]:
+    """(task, demo folder) pairs; the folder only where a task has more than one (data styles)."""
+    out = []
+    for task, g in results.groupby("task", sort=False):
+        styles = list(dict.fromkeys(g["demos"].dropna())) if "demos" in g else []
+        out += [(task, s) for s in styles] if len(styles) > 1 else [(task, None)]
+    return out
+
+
+def _panel_rows(results: pd.DataFrame, task: str, style: str | None) -> pd.DataFrame:
+    g = results[results["task"] == task]
+    return g if style is None else g[g["demos"] == style]
+
+
+def sweep_tables(results: pd.DataFrame, fields: list[str]) -> dict[str, pd.DataFrame]:
+    """Per task (and data style): a row per method and point, the stages as in run's tables."""
+    tables = {}
+    for task, style in _panels(results):
+        rows = []
+        for _, g in _panel_rows(results, task, style).groupby(["method", "point"], sort=False):
+            table = summary_tables(g.drop(columns=fields + ["point"]))[task]
+            for f in reversed(fields):
+                table.insert(1, f, g[f].iloc[0])
+            rows.append(table)
+        tables[task if style is None else f"{task} ({style})"] = pd.concat(rows, ignore_index=True)
+    return tables
+
+
+def sweep_markdown(results: pd.DataFrame, fields: list[str]) -> str:
+    parts = [f"# act-bench sweep: {', '.join(fields)}", "", CAPTION.format(seeds=_seeds_phrase(results)),
+             "`episodes` is the pooled number of evaluation episodes.", ""]
+    for name, table in sweep_tables(results, fields).items():
+        parts += [f"## {name}", "", _md_table(table), ""]
+    prov = provenance_table(results)
+    if prov is not None:
+        parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------- plot
+def final_stage(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """One row per task, data style, method and point: the final stage's mean rate over seeds,
+    its pooled 95% Wilson interval and the per-seed rates."""
+    last = results.groupby("task")["stage_index"].transform("max")
+    final = results[results["stage_index"] == last]
+    keys = ["task", "demos", "method", *fields] if "demos" in final else ["task", "method", *fields]
+    rows = []
+    for key, g in final.groupby(keys, sort=False, dropna=False):
+        k, n = int(g["successes"].sum()), int(g["episodes"].sum())
+        low, high = wilson_interval(k, n)
+        rows.append({**dict(zip(keys, key)), "rate_mean": g["rate"].mean(), "ci_low": low, "ci_high": high,
+                     "seed_rates": list(g.sort_values("seed")["rate"])})
+    return pd.DataFrame(rows)
+
+
+def _axis(values: list) -> tuple[dict, bool]:
+    """x positions of the field's values and whether the axis is logarithmic: numbers on a log
+    axis when all are positive and span 10x or more (chunk sizes), else as given; other values
+    as evenly spaced categories."""
+    nums = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    if nums.notna().all():
+        log = bool((nums > 0).all() and nums.max() >= 10 * nums.min())
+        return dict(zip(values, nums.astype(float))), log
+    return {v: float(i) for i, v in enumerate(values)}, False
+
+
+def _dodge(x, offset: float, log: bool, xs: dict):
+    """Lines side by side at each value, so equal results do not hide each other's intervals."""
+    if log:
+        return x * 10 ** (0.015 * offset)
+    span = (max(xs.values()) - min(xs.values())) or 1.0
+    return x + 0.012 * span * offset
+
+
+def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agg, x_field, others = final_stage(results, fields), fields[0], fields[1:]
+    panels = _panels(results)
+    xs, log = _axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    for ax, (task, style) in zip(axes[0], panels):
+        g = agg[agg["task"] == task] if style is None else agg[(agg["task"] == task) & (agg["demos"] == style)]
+        lines = list(g.groupby(["method", *others], sort=False))
+        for j, (line, gl) in enumerate(lines):
+            gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
+            x = _dodge(gl[x_field].map(xs).to_numpy(), j - (len(lines) - 1) / 2, log, xs)
+            mean = 100 * gl["rate_mean"].to_numpy()
+            err = [mean - 100 * gl["ci_low"].to_numpy(), 100 * gl["ci_high"].to_numpy() - mean]
+            label = " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
+            ax.errorbar(x, mean, yerr=[e.clip(min=0) for e in err], marker="o", capsize=3, color=f"C{j}", label=label)
+            for xi, rates in zip(x, gl["seed_rates"]):
+                if len(rates) > 1:
+                    ax.plot([xi] * len(rates), [100 * r for r in rates], ".", color=f"C{j}", alpha=0.5, ms=4)
+        if log:
+            ax.set_xscale("log")
+        ax.set_xticks(list(xs.values()), [str(v) for v in xs])
+        ax.minorticks_off()
+        ax.set_ylim(-3, 103)
+        ax.set_xlabel(x_field)
+        ax.set_ylabel("final stage reached (%)")
+        ax.set_title(task if style is None else f"{task} ({style})", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Final-stage success (mean over seeds, 95% Wilson interval of pooled episodes; dots: seeds)",
+                 fontsize=10)
+    out = _save(fig, Path(path))
+    plt.close(fig)
+    return out
+
+
+# ---------------------------------------------------------------- the report
+def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
+    """Write results.csv, summary.md, sweep.png, loss_curves.png and report.html into out_dir."""
+    out_dir = Path(out_dir)
+    results, fields, meta = load_sweep(out_dir)
+    written = {"results": write_csv(out_dir / layout.RESULTS, results),
+               "summary": write_text(out_dir / layout.SUMMARY_MD, sweep_markdown(results, fields))}
+    images = {f"Final-stage success against {fields[0]}": plot_sweep(results, fields, out_dir / layout.SWEEP_PLOT)}
+    written["sweep_plot"] = next(iter(images.values()))
+    loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
+    if loss is not None:
+        images["Training loss (policy+the point's training fields)"] = written["loss_plot"] = loss
+    videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob(f"{layout.SWEEP_POINTS}/*/"))
+              for task, method, seed, p in find_videos(folder, videos_per_cell)]
+    page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep")
+    written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
+    return written
+
+
+def collect_sweep(grid, plan, failures: list[str], points=()) -> dict:
+    """run.run_plan's last step for a sweep: loss curves, results.csv and the report."""
+    from act_bench.run import _copy_metrics
+
+    for (*prefix, t, p, s), run_dir in plan.run_dirs.items():
+        _copy_metrics(run_dir, layout.training_metrics_copy(grid.out, t, "+".join([p, *prefix]), s))
+    report, results = {}, pd.DataFrame()
+    try:
+        report = build_sweep_report(grid.out, grid.videos_per_cell)
+        results = pd.read_csv(report["results"])
+        print(Path(report["summary"]).read_text())
+        print(f"report: {report['html']}")
+    except ActBenchError:
+        failures.append("no evaluation finished; nothing to report")
+    for f in failures:
+        print(f"FAILED {f}", file=sys.stderr)
+    return {"results": results, "failures": failures, "report": report}

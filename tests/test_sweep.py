@@ -1,0 +1,165 @@
+"""act_bench.sweep with a fake backend: points and their run folders, execution-only fields
+reusing the trained model, resuming, the results table and report, and bad --param input.
+(test_sweep_real.py runs a tiny real sweep through a local pool, Ray and kill -9.)"""
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from act_bench import cli, sweep
+from act_bench.errors import ActBenchError
+from act_bench.plan import Grid
+from act_bench.sweep_params import parse_param, parse_params, split_values
+from act_bench.sweep_report import _axis
+from fakes import FakeBackend
+
+
+class SweepBackend(FakeBackend):
+    """FakeBackend whose profiles take the overrides (the sweep's points differ by them)."""
+
+    def load_profile(self, method, profile, overrides=None):
+        from act_bench.policies.config import load_profile, parse_overrides
+
+        return load_profile(method, "ci", {"data.image_size": [24, 32], "train.steps": self.steps,
+                                           "eval.episodes": 4, **parse_overrides(overrides)})
+
+
+def _sweep(tmp_path, backend, params, **kw):
+    opts = dict(methods=("act", "act-no-te"), tasks=("transfer_cube",), seeds=(0, 1), profile="ci", episodes=3,
+                out=tmp_path / "out", demos_root=tmp_path / "demos", runs_root=tmp_path / "runs", videos=1, demos=3)
+    opts.update(kw)
+    return sweep.run_sweep(Grid(**opts), parse_params(params, opts.get("overrides", ())), backend, progress=False)
+
+
+def _kinds(backend):
+    calls = backend.calls()
+    return {k: [c for c in calls if c["kind"] == k] for k in ("demos", "train", "eval")}
+
+
+def test_training_points_get_their_own_runs_and_the_base_value_reuses_the_base_run(tmp_path):
+    backend = SweepBackend(tmp_path / "calls.log")
+    result = _sweep(tmp_path, backend, ["model.chunk_size=10,20"])  # 20 is the ci profile's chunk size
+    assert result["failures"] == []
+    k = _kinds(backend)
+    assert len(k["demos"]) == 1 and len(k["train"]) == 2 * 2 and len(k["eval"]) == 2 * 2 * 2
+    assert sorted(c["overrides"] or [] for c in k["train"]) == [[], [], ["model.chunk_size=10"]] + [
+        ["model.chunk_size=10"]]
+    runs = tmp_path / "runs" / "transfer_cube" / "act"
+    assert sorted(p.name for p in runs.iterdir()) == ["ci", "ci+model.chunk_size=10"]
+    assert {c["run_dir"] for c in k["eval"]} == {str(runs / f / f"seed{s}") for f in ("ci", "ci+model.chunk_size=10")
+                                                for s in (0, 1)}
+    out = tmp_path / "out"
+    df = pd.read_csv(out / "results.csv")
+    assert list(df.columns[:4]) == ["task", "method", "model.chunk_size", "seed"]
+    assert len(df) == 2 * 2 * 2 * 4 and sorted(set(df["model.chunk_size"])) == [10, 20]
+    assert set(df["point"]) == {"model.chunk_size=10", "model.chunk_size=20"}
+    for name in ("summary.md", "sweep.png", "loss_curves.png", "report.html", "sweep.json",
+                 "points/model.chunk_size=10/evals/transfer_cube/act-no-te/seed1/summary.json",
+                 "training/transfer_cube/act+model.chunk_size=10/seed0/metrics.csv"):
+        assert (out / name).exists(), name
+    summary = (out / "summary.md").read_text()
+    assert "# act-bench sweep: model.chunk_size" in summary and "| act-no-te | 10 |" in summary
+    assert "act-bench sweep report" in (out / "report.html").read_text()
+    # a rerun finds everything done: no new calls, the same table
+    _sweep(tmp_path, backend, ["model.chunk_size=10,20"])
+    assert len(backend.calls()) == 1 + 4 + 8
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), df)
+    # `act-bench report` rebuilds a sweep folder's own report
+    (out / "report.html").unlink()
+    assert cli.main(["report", str(out)]) == 0 and (out / "report.html").exists()
+
+
+def test_an_execution_only_sweep_trains_nothing_beyond_the_base_run(tmp_path):
+    backend = SweepBackend(tmp_path / "calls.log")
+    _sweep(tmp_path, backend, ["eval.n_action_steps=1,2"], methods=("act-no-te",), out=tmp_path / "a")
+    k = _kinds(backend)
+    assert len(k["train"]) == 2 and len(k["eval"]) == 2 * 2  # the base run per seed, once for both points
+    for n in (1, 2):
+        s = json.loads((tmp_path / f"a/points/eval.n_action_steps={n}/evals/transfer_cube/act-no-te/seed0/"
+                        "summary.json").read_text())
+        assert s["n_action_steps"] == n and s["mean_queries"] > 0
+    q = [json.loads((tmp_path / f"a/points/eval.n_action_steps={n}/evals/transfer_cube/act-no-te/seed0/"
+                     "summary.json").read_text())["mean_queries"] for n in (1, 2)]
+    assert q[0] > q[1]  # one action per query asks the policy more often
+    # a second execution-only sweep of the same models: evaluations only
+    _sweep(tmp_path, backend, ["eval.temporal_ensemble_m=0.1,1"], methods=("act",), out=tmp_path / "b")
+    k = _kinds(backend)
+    assert len(k["train"]) == 2 and len(k["eval"]) == 4 + 4
+    df = pd.read_csv(tmp_path / "b/results.csv")
+    assert sorted(set(df["eval.temporal_ensemble_m"])) == [0.1, 1.0]
+
+
+def test_a_product_trains_once_per_training_value(tmp_path):
+    backend = SweepBackend(tmp_path / "calls.log")
+    _sweep(tmp_path, backend, ["model.chunk_size=10,20", "eval.temporal_ensemble_m=0.01,0.1"], methods=("act",),
+           seeds=(0,), jobs=2)
+    k = _kinds(backend)
+    assert len(k["train"]) == 2 and len(k["eval"]) == 4
+    df = pd.read_csv(tmp_path / "out/results.csv")
+    assert df.groupby(["model.chunk_size", "eval.temporal_ensemble_m"]).ngroups == 4
+    assert sorted(p.name for p in (tmp_path / "out/points").iterdir()) == [
+        "model.chunk_size=10+eval.temporal_ensemble_m=0.01", "model.chunk_size=10+eval.temporal_ensemble_m=0.1",
+        "model.chunk_size=20+eval.temporal_ensemble_m=0.01", "model.chunk_size=20+eval.temporal_ensemble_m=0.1"]
+    # the same folder with another fixed eval setting would take the old evaluations as done: refused
+    with pytest.raises(ActBenchError, match="holds a sweep evaluated with --set .no eval fields., not "
+                                            "eval.n_action_steps=2"):
+        _sweep(tmp_path, backend, ["model.chunk_size=10,20"], methods=("act",), seeds=(0,),
+               overrides=("eval.n_action_steps=2",))
+    _sweep(tmp_path, backend, ["model.chunk_size=10,20"], methods=("act",), seeds=(0,),
+           overrides=("eval.episodes=3",))  # more or fewer episodes: allowed; the folder gains points
+    assert len(_kinds(backend)["train"]) == 2 and (tmp_path / "out/points/model.chunk_size=10").is_dir()
+
+
+def test_a_failed_training_skips_its_point_and_a_rerun_completes_it(tmp_path):
+    broken = SweepBackend(tmp_path / "calls.log", fail_train=["transfer_cube/act/1"])
+    result = _sweep(tmp_path, broken, ["eval.temporal_ensemble_m=0.01,0.1"], methods=("act",))
+    assert sum("skipped (training failed)" in f for f in result["failures"]) == 2
+    fixed = SweepBackend(tmp_path / "calls2.log")
+    assert _sweep(tmp_path, fixed, ["eval.temporal_ensemble_m=0.01,0.1"], methods=("act",))["failures"] == []
+    k = _kinds(fixed)
+    assert [c["seed"] for c in k["train"]] == [1] and len(k["eval"]) == 2
+    assert len(pd.read_csv(tmp_path / "out/results.csv")) == 2 * 2 * 4
+
+
+def test_param_parsing():
+    p = parse_param("model.chunk_size=1, 10,50,100")
+    assert p.key == "model.chunk_size" and p.texts == ("1", "10", "50", "100") and not p.execution_only
+    assert parse_param("eval.temporal_ensemble_m=0.001,1").execution_only
+    assert split_values("[48,64],[96,128]") == ["[48,64]", "[96,128]"]
+    assert parse_param("data.image_size=[48,64],[96,128]").labels() == ["48x64", "96x128"]
+    assert parse_param("model.backbone=small_cnn,resnet18").labels() == ["small_cnn", "resnet18"]
+    assert _axis([1, 10, 50, 100])[1] and not _axis([1, 7])[1] and _axis(["a", "b"])[0] == {"a": 0.0, "b": 1.0}
+
+
+@pytest.mark.parametrize("params, message", [
+    ([], "name at least one field"),
+    (["model.chunk_size"], "bad --param"),
+    (["model.chunk_size="], "empty value list"),
+    (["model.chunk_size=1,,2"], "empty value"),
+    (["chunk_size=1,2"], "unknown profile field"),
+    (["model.chunk_size=1,1"], "listed twice"),
+    (["model.chunk_size=1", "model.chunk_size=2"], "given twice"),
+    (["train.steps=1,2"], "both swept"),
+    (["model.backbone=a/b"], "cannot name a folder"),
+])
+def test_bad_params_are_refused(params, message):
+    with pytest.raises(ActBenchError, match=message):
+        parse_params(params, ["train.steps=5"])
+
+
+@pytest.mark.parametrize("param, message", [
+    ("model.no_such_field=1,2", "unknown config key 'model.no_such_field'"),
+    ("model.chunk_size=1,ten", "expected int, got 'ten'"),
+    ("model.chunk_size=0,10", "model.chunk_size must be >= 1"),
+    ("eval.n_action_steps=1,30", r"n_action_steps must be in \[0, model.chunk_size\]"),  # ci: chunk 20
+])
+def test_bad_values_stop_the_sweep_before_any_work(tmp_path, capsys, param, message):
+    """Through the CLI, with the real profiles: one line, exit 2, nothing written."""
+    code = cli.main(["sweep", "--param", param, "--methods", "act", "--tasks", "transfer_cube", "--profile", "ci",
+                     "--out", str(tmp_path / "out"), "--runs-root", str(tmp_path / "runs"),
+                     "--demos-root", str(tmp_path / "demos"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("act-bench sweep: error: ")
+    assert "--param" in err[0] and not any(tmp_path.iterdir())
+    assert re.search(message, err[0]), err[0]
