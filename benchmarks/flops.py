@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,10 +42,20 @@ from load_monitor import LoadMonitor  # noqa: E402
 from train_speed import synthetic_dataset  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "bench" / "flops.csv"
+OPS_OUT = OUT.with_name("flops_ops.csv")
+# the step's time by kind of op (torch.profiler self time): what the attainable rate leaves out
+KINDS = {"convolution": ("convolution_backward", "mkldnn_convolution", "convolution", "_convolution"),
+         "matrix product": ("mm", "addmm", "bmm", "baddbmm"),
+         "cast / copy": ("copy_", "_to_copy", "clone", "cat"),
+         "dropout bits": ("random_", "randint", "ge"),
+         "softmax": ("_softmax", "_softmax_backward_data"),
+         "layer norm": ("native_layer_norm", "native_layer_norm_backward"),
+         "optimizer": ("_fused_adamw_", "_foreach_add_", "_foreach_norm", "_foreach_mul_", "linalg_vector_norm")}
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 CONV_OPS = ("convolution", "convolution_backward")
-# per profile: steps per round (the paper profile takes seconds a step on 2 cores)
+# per profile: steps per round and most rounds (the paper profile takes seconds a step on 2 cores)
 STEPS = {"cpu": 10, "paper": 1}
+MAX_ROUNDS = {"paper": 3}
 
 
 def autocast_for(precision: str):
@@ -120,11 +132,46 @@ def conv_kernel(prof, dtype: torch.dtype) -> Kernel:
     return Kernel(fn, flops)
 
 
+KERNEL_OPS = ("mm", "addmm", "bmm", "baddbmm", "convolution", "convolution_backward")
+
+
+class KernelRecorder(TorchDispatchMode):
+    """Records every matrix product and convolution one step calls (op, arguments as specs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in KERNEL_OPS:
+            spec = lambda a: ("tensor", a.shape, a.dtype) if isinstance(a, torch.Tensor) else a  # noqa: E731
+            self.calls.append((func, [spec(a) for a in args], {k: spec(v) for k, v in (kwargs or {}).items()}))
+        return func(*args, **(kwargs or {}))
+
+
+def own_shape_kernels(step: Step):
+    """A function that runs the step's own matrix products and convolutions alone (the same ops,
+    shapes and dtypes, fresh contiguous operands, back to back): the step if nothing else cost."""
+    with KernelRecorder() as rec:
+        step()
+    make = lambda a: torch.randn(a[1]).to(a[2]) if isinstance(a, tuple) and a[:1] == ("tensor",) else a  # noqa: E731
+    calls = [(f, [make(a) for a in args], {k: make(v) for k, v in kw.items()}) for f, args, kw in rec.calls]
+
+    def replay():
+        for f, args, kw in calls:
+            f(*args, **kw)
+    return replay
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter  # --clock cpu: CPU seconds (with 1 thread, the work whatever the machine's load)
+
+
 def timed(fn, reps: int) -> float:
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(reps):
         fn()
-    return (time.perf_counter() - t0) / reps
+    return (clock() - t0) / reps
 
 
 def measure_profile(name: str, rounds: int) -> list[dict]:
@@ -136,10 +183,11 @@ def measure_profile(name: str, rounds: int) -> list[dict]:
     flops = count_flops(steps["fp32"])
     kernels = {(p, kind): k for p, dt in PRECISIONS.items()
                for kind, k in (("matmul", matmul_kernel(dt)), ("conv", conv_kernel(prof, dt)))}
-    for fn in list(steps.values()) + [k.fn for k in kernels.values()]:
+    own = {p: own_shape_kernels(step) for p, step in steps.items()}
+    for fn in list(steps.values()) + [k.fn for k in kernels.values()] + list(own.values()):
         fn()  # warm-up: oneDNN builds its kernels on first use
-    times: dict = {key: [] for key in list(steps) + list(kernels)}
-    n = STEPS.get(name, 1)
+    times: dict = {key: [] for key in list(steps) + list(kernels) + [("own", p) for p in steps]}
+    n, rounds = STEPS.get(name, 1), min(rounds, MAX_ROUNDS.get(name, rounds))
     mon = LoadMonitor()
     mon.start()
     for r in range(rounds):
@@ -147,13 +195,15 @@ def measure_profile(name: str, rounds: int) -> list[dict]:
             times[p].append(timed(step, n))
         for key, k in kernels.items():
             times[key].append(timed(k.fn, 3))
+        for p, replay in own.items():
+            times[("own", p)].append(timed(replay, 1))
         print(f"{name} round {r + 1}/{rounds}: " + "  ".join(f"{p} {1e3 * times[p][-1]:.0f} ms" for p in steps),
               flush=True)
     load = mon.stop()
     total = flops["conv"] + flops["matrix"]
     rows = []
     for p in PRECISIONS:
-        t = float(np.median(times[p]))
+        t, alone = float(np.median(times[p])), float(np.median(times[("own", p)]))
         rate = {kind: kernels[(p, kind)].flops / float(np.median(times[(p, kind)])) for kind in ("matmul", "conv")}
         attainable = total / (flops["conv"] / rate["conv"] + flops["matrix"] / rate["matmul"])
         rows.append({"profile": name, "precision": p, "threads": torch.get_num_threads(),
@@ -162,9 +212,39 @@ def measure_profile(name: str, rounds: int) -> list[dict]:
                      "achieved_gflops": round(total / t / 1e9, 1),
                      "matmul2048_gflops": round(rate["matmul"] / 1e9, 1), "conv_gflops": round(rate["conv"] / 1e9, 1),
                      "attainable_gflops": round(attainable / 1e9, 1), "fraction_of_attainable": round(total / t / attainable, 3),
-                     "rounds": rounds, "steps_per_round": n,
-                     "other_load_cores": None if load is None else round(load, 2), "torch": torch.__version__})
+                     # the step's own kernels alone: their rate, and their share of the step's time
+                     "own_kernels_ms": round(1e3 * alone, 1), "own_kernels_gflops": round(total / alone / 1e9, 1),
+                     "own_kernels_share_of_step": round(alone / t, 3),
+                     "rounds": rounds, "steps_per_round": n, "clock": "cpu" if clock is time.process_time else "wall",
+                     "other_load_cores": None if load is None else round(load, 2),
+                     "loadavg": round(os.getloadavg()[0], 2), "torch": torch.__version__})
     return rows
+
+
+def op_breakdown(name: str, precision: str, steps: int = 3) -> list[dict]:
+    """Share of one profile's training step per kind of op (profiler self time over `steps` steps)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    prof = load_profile("act", name, [])
+    data = synthetic_dataset(prof, 400 if prof.data.image_size[0] <= 256 else 40)
+    step = Step(prof, data, NormStats.from_arrays([data.qpos], [data.actions]), precision)
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as p:
+        for _ in range(steps):
+            step()
+    times: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    for e in p.key_averages():
+        op = e.key.removeprefix("aten::")
+        kind = next((k for k, ops in KINDS.items() if op in ops), "other aten ops (elementwise, views, wrappers)")
+        if not e.key.startswith("aten::"):
+            kind = "autograd engine, optimizer loop, python"
+        times[kind] = times.get(kind, 0.0) + e.self_cpu_time_total
+        calls[kind] = calls.get(kind, 0) + (e.count if e.key.startswith("aten::") else 0)
+    total = sum(times.values())
+    return [{"profile": name, "precision": precision, "kind": k, "share": round(t / total, 3),
+             "aten_calls_per_step": calls[k] // steps, "threads": torch.get_num_threads()}
+            for k, t in sorted(times.items(), key=lambda kv: -kv[1])]
 
 
 def write_csv(rows: list[dict], out: Path) -> None:
@@ -183,10 +263,15 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: one per core given)")
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                   help="cpu: time by CPU seconds (use with --threads 1 on a loaded machine)")
+    p.add_argument("--ops", action="store_true", help="also the cpu profile's step by kind of op (flops_ops.csv)")
     args = p.parse_args()
     if args.rounds < 1:
         raise SystemExit("flops.py: --rounds must be >= 1")
     torch.set_num_threads(args.threads or available_cores())
+    global clock
+    clock = CLOCKS[args.clock]
     rows = [row for name in args.profiles.split(",") if name for row in measure_profile(name, args.rounds)]
     print(f"\n{'profile':8s} {'prec':5s} {'GFLOP':>6s} {'steps/s':>8s} {'GFLOP/s':>8s} {'attain':>7s} {'frac':>6s} "
           f"{'mm2048':>7s} {'conv':>6s} load")
@@ -196,6 +281,11 @@ def main() -> int:
               f"{r['matmul2048_gflops']:7.1f} {r['conv_gflops']:6.1f} {r['other_load_cores']}")
     write_csv(rows, Path(args.out))
     print(f"wrote {args.out}")
+    if args.ops:
+        ops = [r for pr in PRECISIONS for r in op_breakdown("cpu", pr)]
+        for r in ops:
+            print(f"{r['precision']:5s} {r['kind']:32s} {100 * r['share']:5.1f}%  {r['aten_calls_per_step']} calls/step")
+        write_csv(ops, Path(args.out).with_name(OPS_OUT.name))
     return 0
 
 

@@ -7,7 +7,6 @@ cores; drawing 16 random bits per element in bulk from the same torch generator 
 """
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -24,15 +23,8 @@ def dropout_keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torc
     drop = round(p * _INT16_LEVELS)
     bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     keep = bits.view(torch.int16)[:n].view(shape).ge(drop - _INT16_LEVELS // 2)
-    # a cast and an in-place scale: cheaper than bool * float scalar (a slow promoting loop), and
-    # the same values (the scale rounded to float32, then to dtype)
-    return keep.to(dtype).mul_(_scale_in(dtype, _INT16_LEVELS / (_INT16_LEVELS - drop)))
-
-
-@functools.lru_cache(maxsize=None)
-def _scale_in(dtype: torch.dtype, scale: float) -> float:
-    """scale as a float32 mask held it, then a mask of dtype (exactly a float, so x * it rounds alike)."""
-    return torch.tensor(scale, dtype=torch.float32).to(dtype).item()
+    mask = keep.mul(_INT16_LEVELS / (_INT16_LEVELS - drop))  # bool * scalar -> float32 in one pass
+    return mask if mask.dtype == dtype else mask.to(dtype)
 
 
 class Dropout(nn.Module):
