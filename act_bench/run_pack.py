@@ -27,8 +27,9 @@ from act_bench.errors import ActBenchError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-PACKED = (layout.RUN_CONFIG, layout.RUN_DONE, layout.RUN_METRICS, "checkpoints/best.json",
-          "checkpoints/best.safetensors")
+BEST_WEIGHTS = f"{layout.RUN_CHECKPOINTS}/{layout.BEST}.safetensors"
+PACKED = (layout.RUN_CONFIG, layout.RUN_DONE, layout.RUN_METRICS, f"{layout.RUN_CHECKPOINTS}/{layout.BEST}.json",
+          BEST_WEIGHTS)
 OPTIONAL = ("sweep-train.log",)  # the training's own output, when a sweep wrote one
 
 
@@ -108,8 +109,7 @@ def _extract(tar: tarfile.TarFile, runs: dict, dest: Path, path: Path) -> None:
 
 
 def _same_run(a: Path, b: Path) -> bool:
-    return all((b / n).is_file() and _sha256(a / n) == _sha256(b / n) for n in (layout.RUN_DONE,
-                                                                               "checkpoints/best.safetensors"))
+    return all((b / n).is_file() and _sha256(a / n) == _sha256(b / n) for n in (layout.RUN_DONE, BEST_WEIGHTS))
 
 
 def unpack_runs(tarball: str | Path, runs_root: str | Path, replace_unfinished: bool = False) -> dict[str, str]:

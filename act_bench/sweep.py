@@ -95,9 +95,11 @@ def train_grid(args, backend=None) -> int:
     profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
     plan = make_plan(grid, profiles, progress=False)
     for job in plan.demos:
+        from act_bench.scripted.generate import DemoSettings
+
         print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
-        backend.generate_demos(job.task, job.episodes, job.data_dir, seed=job.seed, cameras=job.cameras,
-                               image_size=job.image_size, workers=machine_cores(), progress=False)
+        backend.generate_demos(job.task, job.episodes, job.data_dir, DemoSettings(job.seed, job.cameras, job.image_size),
+                               machine_cores(), False)
     for (t, p, s), run_dir in plan.run_dirs.items():  # another training in a run folder stops us here
         backend.check_run(run_dir, t, p, profiles[p], s, plan.data_dirs[(t, p)], grid.demos)
     jobs = list(plan.trainings.values())
@@ -117,7 +119,7 @@ def core_shares(parallel: int) -> list[set[int]]:
 
 
 def train_command(job: TrainJob) -> list[str]:
-    cmd = [sys.executable, "-m", "act_bench.cli", "train", "--task", job.task, "--method", job.policy,
+    cmd = [sys.executable, "-m", "act_bench.cli", "train", "--task", job.task, "--policy", job.policy,
            "--profile", job.profile, "--seed", str(job.seed), "--data", str(job.data_dir), "--out", str(job.run_dir),
            "--device", job.device, "--episodes", str(job.episodes), "--no-progress"]
     for item in job.overrides:

@@ -10,7 +10,7 @@ The attainable rate is what the step's own FLOP mix would reach at the standalon
 FLOPs / (conv FLOPs / conv rate + matrix FLOPs / matmul rate). The fraction is achieved over
 attainable: what is lost to small kernels, casts, dropout masks and the rest of the step.
 
-    PYTHONPATH=. python benchmarks/flops.py [--profiles cpu,paper] [--rounds 5]
+    python -m benchmarks.flops [--profiles cpu,paper] [--rounds 5]
 
 Writes results/bench/flops.csv (one row per profile and precision, with the load beside it).
 """
@@ -29,17 +29,15 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from act_bench.data.dataset import batch_to_torch  # noqa: E402
-from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.executors import available_cores  # noqa: E402
-from act_bench.policies.config import load_profile  # noqa: E402
-from act_bench.policies.registry import build_policy  # noqa: E402
-from act_bench.train import make_optimizer, train_step  # noqa: E402
-from load_monitor import LoadMonitor  # noqa: E402
-from train_speed import synthetic_dataset  # noqa: E402
+from act_bench.data.dataset import batch_to_torch
+from act_bench.data.normalization import NormStats
+from act_bench.executors import available_cores
+from act_bench.policies.config import load_profile
+from act_bench.policies.registry import build_policy
+from act_bench.train import make_optimizer, train_step
+from benchmarks.load_monitor import LoadMonitor
+from benchmarks.train_speed import synthetic_dataset
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "bench" / "flops.csv"
 OPS_OUT = OUT.with_name("flops_ops.csv")

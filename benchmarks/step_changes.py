@@ -8,7 +8,7 @@ round, which a shared machine's load hits alike. Beside it: the loss after every
 and whether old and new fp32 weights are bit-identical (a change meant to move nothing in fp32
 must keep them so; in bf16 only rounding may move).
 
-    PYTHONPATH=. python benchmarks/step_changes.py [--old REV] [--rounds 12] [--steps 4]
+    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4]
 
 Writes results/bench/step_changes.csv (one row per precision, with the load beside it).
 """
@@ -28,17 +28,15 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(ROOT))
 
-from act_bench.data.dataset import batch_to_torch  # noqa: E402
-from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.policies.config import load_profile  # noqa: E402
-from act_bench.policies.registry import build_policy  # noqa: E402
-from act_bench.train import make_optimizer, train_step  # noqa: E402
-from flops import autocast_for, write_csv  # noqa: E402
-from load_monitor import LoadMonitor  # noqa: E402
-from train_speed import synthetic_dataset  # noqa: E402
+from act_bench.data.dataset import batch_to_torch
+from act_bench.data.normalization import NormStats
+from act_bench.policies.config import load_profile
+from act_bench.policies.registry import build_policy
+from act_bench.train import make_optimizer, train_step
+from benchmarks.flops import autocast_for, write_csv
+from benchmarks.load_monitor import LoadMonitor
+from benchmarks.train_speed import synthetic_dataset
 
 OUT = ROOT / "results" / "bench" / "step_changes.csv"
 FILES = ("act_bench/policies/transformer.py", "act_bench/policies/act.py", "act_bench/policies/backbones.py")
@@ -122,6 +120,24 @@ class Variant:
         return h.hexdigest()[:16]
 
 
+def result_row(args, rev: str, old: Variant, new: Variant, load, load0: float, load1: float) -> dict:
+    """One CSV row: the paired ratios (wall and CPU time), the losses and whether fp32 weights match."""
+    row = {"change": args.label, "old_rev": git("rev-parse", "--short", rev),
+           "new_rev": git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "act_bench")
+                                                             else ""),
+           "profile": args.profile, "precision": old.precision, "threads": args.threads}
+    for prefix, ratios in (("", paired_ratios(old.times, new.times)),
+                           ("cpu_", paired_ratios(old.cpu_times, new.cpu_times))):
+        row.update({f"{prefix}ratio_median": round(float(np.median(ratios)), 3),
+                    f"{prefix}ratio_q1": round(float(np.quantile(ratios, 0.25)), 3),
+                    f"{prefix}ratio_q3": round(float(np.quantile(ratios, 0.75)), 3)})
+    return {**row, "rounds": args.rounds, "steps": 2 + args.rounds * 2 * max(1, args.steps // 2),
+            "loss_old": round(old.loss, 6), "loss_new": round(new.loss, 6),
+            "weights_identical": old.weights_hash() == new.weights_hash(),
+            "other_load_cores": None if load is None else round(load, 2),
+            "loadavg_start": round(load0, 2), "loadavg_end": round(load1, 2)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--old", default=None, help="git revision of the old code (default: merge-base with main)")
@@ -155,25 +171,7 @@ def main() -> int:
             f"{o.precision} old/new {sum(o.times[-2:]) / sum(n.times[-2:]):.3f} "
             f"(CPU {sum(o.cpu_times[-2:]) / sum(n.cpu_times[-2:]):.3f})" for o, n in pairs), flush=True)
     load, load1 = mon.stop(), os.getloadavg()[0]
-    rows = []
-    for old, new in pairs:
-        ratios = paired_ratios(old.times, new.times)
-        cpu_ratios = paired_ratios(old.cpu_times, new.cpu_times)
-        same = old.weights_hash() == new.weights_hash()
-        rows.append({"change": args.label, "old_rev": git("rev-parse", "--short", rev),
-                     "new_rev": git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain",
-                                                                                     "act_bench") else ""),
-                     "profile": args.profile, "precision": old.precision, "threads": args.threads,
-                     "ratio_median": round(float(np.median(ratios)), 3),
-                     "ratio_q1": round(float(np.quantile(ratios, 0.25)), 3),
-                     "ratio_q3": round(float(np.quantile(ratios, 0.75)), 3),
-                     "cpu_ratio_median": round(float(np.median(cpu_ratios)), 3),
-                     "cpu_ratio_q1": round(float(np.quantile(cpu_ratios, 0.25)), 3),
-                     "cpu_ratio_q3": round(float(np.quantile(cpu_ratios, 0.75)), 3),
-                     "rounds": args.rounds, "steps": 2 + args.rounds * 2 * max(1, args.steps // 2),
-                     "loss_old": round(old.loss, 6), "loss_new": round(new.loss, 6), "weights_identical": same,
-                     "other_load_cores": None if load is None else round(load, 2),
-                     "loadavg_start": round(load0, 2), "loadavg_end": round(load1, 2)})
+    rows = [result_row(args, rev, old, new, load, load0, load1) for old, new in pairs]
     for r in rows:
         print(f"{r['precision']}: old/new {r['ratio_median']} (IQR {r['ratio_q1']}-{r['ratio_q3']}; CPU time "
               f"{r['cpu_ratio_median']}, IQR {r['cpu_ratio_q1']}-{r['cpu_ratio_q3']}), loss "

@@ -123,7 +123,7 @@ def test_train_command_and_core_shares(tmp_path):
     job = TrainJob("transfer_cube", "act", 1, "ci", tmp_path / "d", tmp_path / "r", ("train.steps=5",), "auto",
                    False, 7)
     cmd = train_command(job)
-    assert cmd[cmd.index("--method") + 1] == "act" and cmd[-2:] == ["--set", "train.steps=5"]
+    assert cmd[cmd.index("--policy") + 1] == "act" and cmd[-2:] == ["--set", "train.steps=5"]
     assert cmd[cmd.index("--episodes") + 1] == "7" and cmd[cmd.index("--device") + 1] == "auto"
     shares = core_shares(64)
     assert len(shares) == len(os.sched_getaffinity(0)) and all(len(s) == 1 for s in shares)
