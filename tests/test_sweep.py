@@ -168,3 +168,18 @@ def test_sweep_trains_packs_and_run_only_evaluates_at_home(tmp_path):
     for seed in (0, 1):
         assert (tmp_path / "out" / "evals" / "transfer_cube" / "act-no-te" / f"seed{seed}" / "summary.json").is_file()
     assert "generating" not in res.stderr
+
+
+def test_run_jobs_counts_finished_and_interrupts_at_the_deadline(tmp_path, monkeypatch):
+    import time
+
+    import act_bench.sweep as sweep
+
+    commands = {"quick": "pass", "slow": "import time; time.sleep(60)", "bad": "raise SystemExit(3)"}
+    monkeypatch.setattr(sweep, "train_command", lambda job: [sys.executable, "-c", commands[job.task]])
+    jobs = [TrainJob(name, "act", 0, "ci", tmp_path, tmp_path / name, (), "cpu", False) for name in commands]
+    assert sweep.run_jobs(jobs[:1] + jobs[2:], 2, 0, poll_s=0.1) == 1  # "bad" exits 3: not finished
+    start = time.monotonic()
+    assert sweep.run_jobs(jobs[1:2], 1, 1.0, poll_s=0.1) == 0
+    assert time.monotonic() - start < 20  # interrupted, not waited for
+    assert (tmp_path / "slow" / sweep.LOG).is_file()
