@@ -5,12 +5,15 @@ adds no matrix products) splits the step's FLOPs into convolutions and matrix pr
 interleaved over --rounds (so the machine's load hits all alike), it times
   - the training step in fp32 and in bf16 autocast (as `act-bench train` runs it),
   - a standalone 2048x2048 matmul and a convolution of the backbone's size (forward and both
-    backward products, as training runs them), each in fp32 and bf16.
+    backward products, as training runs them), each in fp32 and bf16,
+  - the step's own matrix products and convolutions replayed alone at their own shapes.
 The attainable rate is what the step's own FLOP mix would reach at the standalone rates:
 FLOPs / (conv FLOPs / conv rate + matrix FLOPs / matmul rate). The fraction is achieved over
 attainable: what is lost to small kernels, casts, dropout masks and the rest of the step.
+--ops adds the cpu profile's step by kind of op (profiler self time) to flops_ops.csv.
 
-    python -m benchmarks.flops [--profiles cpu,paper] [--rounds 5]
+    python -m benchmarks.flops [--profiles cpu,paper] [--rounds 5] [--ops]
+    python -m benchmarks.flops --threads 1 --clock cpu --ops   # on a shared, loaded machine
 
 Writes results/bench/flops.csv (one row per profile and precision, with the load beside it).
 """
@@ -28,7 +31,6 @@ import numpy as np
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
-
 
 from act_bench.data.dataset import batch_to_torch
 from act_bench.data.normalization import NormStats

@@ -1,14 +1,16 @@
 """A change to the training step timed against the code before it, in one interleaved run.
 
-The old code is the policy modules' source at a git revision (default: where this branch left
-main): each old variant's modules get their methods from that source, so old and new run the
+The old code is the policy modules' source (transformer.py, act.py, backbones.py) at a git
+revision (default: where this branch left main): each old variant's modules get their methods from that source, so old and new run the
 same weights, batches and dropout draws in one process. Rounds alternate old and new (ABBA, so
 neither always runs first); the ratio is the median over rounds of old time / new time within the
 round, which a shared machine's load hits alike. Beside it: the loss after every variant's steps,
 and whether old and new fp32 weights are bit-identical (a change meant to move nothing in fp32
 must keep them so; in bf16 only rounding may move).
 
-    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4]
+    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4] --label "what changed"
+
+With --threads 1 (the default) the CPU-time ratio is the work a step does, whatever the load.
 
 Writes results/bench/step_changes.csv (one row per precision, with the load beside it).
 """
@@ -27,8 +29,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from act_bench.data.dataset import batch_to_torch
 from act_bench.data.normalization import NormStats
 from act_bench.policies.config import load_profile
@@ -38,6 +38,7 @@ from benchmarks.flops import autocast_for, write_csv
 from benchmarks.load_monitor import LoadMonitor
 from benchmarks.train_speed import synthetic_dataset
 
+ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench" / "step_changes.csv"
 FILES = ("act_bench/policies/transformer.py", "act_bench/policies/act.py", "act_bench/policies/backbones.py")
 
