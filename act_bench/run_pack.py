@@ -30,7 +30,7 @@ FORMAT = 1
 BEST_WEIGHTS = f"{layout.RUN_CHECKPOINTS}/{layout.BEST}.safetensors"
 PACKED = (layout.RUN_CONFIG, layout.RUN_DONE, layout.RUN_METRICS, f"{layout.RUN_CHECKPOINTS}/{layout.BEST}.json",
           BEST_WEIGHTS)
-OPTIONAL = ("sweep-train.log",)  # the training's own output, when a sweep wrote one
+OPTIONAL = ("remote-train.log",)  # the training's own output, when a sweep wrote one
 
 
 def finished_runs(runs_root: Path) -> list[Path]:

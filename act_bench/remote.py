@@ -1,12 +1,12 @@
-"""`act-bench sweep`: a grid's trainings on a lent GPU machine, evaluated at home.
+"""`act-bench remote`: a grid's trainings on a lent GPU machine, evaluated at home.
 
 A GPU machine is lent for minutes and cannot reach the network, and evaluation belongs on the
-machine the demos were recorded on. So a sweep splits `act-bench run` in two:
+machine the demos were recorded on. So `remote` splits `act-bench run` (or a sweep's trainings) in two:
 
-    act-bench sweep train --tasks T --methods act,bc --seeds 0,1,2 --profile cpu \\
+    act-bench remote train --tasks T --methods act,bc --seeds 0,1,2 --profile cpu \\
         --demos-root D --runs-root R [--parallel 6] [--deadline-s 480]     # there: trains only
-    act-bench sweep pack --runs-root R --out runs.tar.gz                   # there: finished runs
-    act-bench sweep unpack runs.tar.gz --runs-root R                       # here
+    act-bench remote pack --runs-root R --out runs.tar.gz                   # there: finished runs
+    act-bench remote unpack runs.tar.gz --runs-root R                       # here
     act-bench run --tasks T --methods act,bc --seeds 0,1,2 --runs-root R ...  # finds them trained: evaluates
 
 `train` plans like `act-bench run` (same run folders, same checks of an existing run's config
@@ -34,7 +34,7 @@ from act_bench.run_pack import pack_runs, unpack_runs
 from act_bench.threads import ENV as THREADS_ENV
 from act_bench.threads import machine_cores
 
-LOG = "sweep-train.log"
+LOG = "remote-train.log"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +106,7 @@ def train_grid(args, backend=None) -> int:
     done = len(plan.run_dirs) - len(jobs)
     print(f"{len(jobs)} trainings to do, {done} already finished", flush=True)
     finished = run_jobs(jobs, args.parallel or max(1, machine_cores() // 2), args.deadline_s)
-    print(f"{done + finished}/{len(plan.run_dirs)} runs finished; `act-bench sweep pack` brings them home")
+    print(f"{done + finished}/{len(plan.run_dirs)} runs finished; `act-bench remote pack` brings them home")
     return 0 if done + finished == len(plan.run_dirs) else 1
 
 

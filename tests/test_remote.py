@@ -1,5 +1,5 @@
-"""act-bench sweep: packing finished runs into one tarball and back (run_pack.py), and the
-round trip a GPU sweep makes: train with `sweep train`, pack, unpack into a fresh runs root,
+"""act-bench remote: packing finished runs into one tarball and back (run_pack.py), and the
+round trip a GPU sweep makes: train with `remote train`, pack, unpack into a fresh runs root,
 and `act-bench run` there only evaluates."""
 import hashlib
 import io
@@ -14,7 +14,7 @@ import pytest
 
 from act_bench.errors import ActBenchError
 from act_bench.run_pack import finished_runs, pack_runs, unpack_runs
-from act_bench.sweep import core_shares, train_command
+from act_bench.remote import core_shares, train_command
 from act_bench.plan import TrainJob
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,27 +140,27 @@ def _cli(cwd: Path, *args, ok: bool = True) -> subprocess.CompletedProcess:
 
 
 def test_bad_input_is_one_line(tmp_path):
-    res = _cli(tmp_path, "sweep", "unpack", tmp_path / "missing.tar.gz", "--runs-root", tmp_path / "r", ok=False)
+    res = _cli(tmp_path, "remote", "unpack", tmp_path / "missing.tar.gz", "--runs-root", tmp_path / "r", ok=False)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "cannot read" in res.stderr
-    res = _cli(tmp_path, "sweep", "pack", "--runs-root", tmp_path / "r", "--out", tmp_path / "o.tar.gz", ok=False)
+    res = _cli(tmp_path, "remote", "pack", "--runs-root", tmp_path / "r", "--out", tmp_path / "o.tar.gz", ok=False)
     assert res.returncode == 2 and "no finished run" in res.stderr
-    res = _cli(tmp_path, "sweep", "train", "--tasks", "transfer_cube", "--parallel", "-1", ok=False)
+    res = _cli(tmp_path, "remote", "train", "--tasks", "transfer_cube", "--parallel", "-1", ok=False)
     assert res.returncode == 2 and "--parallel" in res.stderr
 
 
 @pytest.mark.slow
-def test_sweep_trains_packs_and_run_only_evaluates_at_home(tmp_path):
+def test_remote_trains_packs_and_run_only_evaluates_at_home(tmp_path):
     tiny = ["--set", "train.steps=20", "--set", "train.checkpoint_every=10", "--set", "model.d_model=32",
             "--set", "model.dim_feedforward=64", "--set", "model.n_heads=2"]
     grid = ["--methods", "act-no-te", "--tasks", "transfer_cube", "--seeds", "0,1", "--profile", "ci", "--demos", "2",
             "--demos-root", tmp_path / "demos", *tiny]
-    out = _cli(tmp_path, "sweep", "train", *grid, "--runs-root", tmp_path / "gpu-runs", "--parallel", "2",
+    out = _cli(tmp_path, "remote", "train", *grid, "--runs-root", tmp_path / "gpu-runs", "--parallel", "2",
                "--device", "cpu").stdout
     assert "2 trainings to do" in out and "2/2 runs finished" in out
-    assert "0 trainings to do" in _cli(tmp_path, "sweep", "train", *grid, "--runs-root", tmp_path / "gpu-runs").stdout
-    _cli(tmp_path, "sweep", "pack", "--runs-root", tmp_path / "gpu-runs", "--out", tmp_path / "runs.tar.gz")
+    assert "0 trainings to do" in _cli(tmp_path, "remote", "train", *grid, "--runs-root", tmp_path / "gpu-runs").stdout
+    _cli(tmp_path, "remote", "pack", "--runs-root", tmp_path / "gpu-runs", "--out", tmp_path / "runs.tar.gz")
     home = tmp_path / "runs"
-    _cli(tmp_path, "sweep", "unpack", tmp_path / "runs.tar.gz", "--runs-root", home)
+    _cli(tmp_path, "remote", "unpack", tmp_path / "runs.tar.gz", "--runs-root", home)
     before = _tree(home)
     res = _cli(tmp_path, "run", *grid, "--runs-root", home, "--episodes", "2", "--videos", "0",
                "--out", tmp_path / "out", "--no-progress")
@@ -173,13 +173,13 @@ def test_sweep_trains_packs_and_run_only_evaluates_at_home(tmp_path):
 def test_run_jobs_counts_finished_and_interrupts_at_the_deadline(tmp_path, monkeypatch):
     import time
 
-    import act_bench.sweep as sweep
+    import act_bench.remote as remote
 
     commands = {"quick": "pass", "slow": "import time; time.sleep(60)", "bad": "raise SystemExit(3)"}
-    monkeypatch.setattr(sweep, "train_command", lambda job: [sys.executable, "-c", commands[job.task]])
+    monkeypatch.setattr(remote, "train_command", lambda job: [sys.executable, "-c", commands[job.task]])
     jobs = [TrainJob(name, "act", 0, "ci", tmp_path, tmp_path / name, (), "cpu", False) for name in commands]
-    assert sweep.run_jobs(jobs[:1] + jobs[2:], 2, 0, poll_s=0.1) == 1  # "bad" exits 3: not finished
+    assert remote.run_jobs(jobs[:1] + jobs[2:], 2, 0, poll_s=0.1) == 1  # "bad" exits 3: not finished
     start = time.monotonic()
-    assert sweep.run_jobs(jobs[1:2], 1, 1.0, poll_s=0.1) == 0
+    assert remote.run_jobs(jobs[1:2], 1, 1.0, poll_s=0.1) == 0
     assert time.monotonic() - start < 20  # interrupted, not waited for
-    assert (tmp_path / "slow" / sweep.LOG).is_file()
+    assert (tmp_path / "slow" / remote.LOG).is_file()
