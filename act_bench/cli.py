@@ -21,6 +21,7 @@ COMMANDS = {
     "eval": ("act_bench.evaluation.cli", "roll a trained policy out and score it"),
     "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),
     "sweep": ("act_bench.sweep", "the grid at every value of one or more profile fields (ablations)"),
+    "remote": ("act_bench.remote", "a grid's trainings on a (GPU) machine, packed to be evaluated elsewhere"),
     "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
     "export-lerobot": ("act_bench.interop.lerobot_export", "write a demo folder as a LeRobotDataset (v3.0)"),
     "import-lerobot": ("act_bench.interop.lerobot_import", "read a LeRobotDataset into a demo folder to train on"),

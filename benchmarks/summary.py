@@ -65,7 +65,7 @@ def main() -> int:
     args = p.parse_args()
     grid = grid_record(args.grid_run)
     peers, peers_bf16 = rows("vs_lerobot.csv"), rows("vs_lerobot_bf16.csv")
-    evals = rows("eval_speed.csv")
+    evals, flops = rows("eval_speed.csv"), rows("flops.csv")
     figures = {
         "grid_1seed_wall_s": grid["timing"]["wall_s"] if grid else None,
         "act_paper_step_ratio_vs_lerobot_96x128": pick(peers, "ratio", what="train_step", image_size="96x128"),
@@ -84,6 +84,13 @@ def main() -> int:
                                                             image_size="96x128"),
         "act_paper_step_ratio_vs_lerobot_480x640_bf16": pick(peers_bf16, "ratio", what="train_step",
                                                              image_size="480x640"),
+        # achieved GFLOP/s of a training step over what its kernels reach alone (benchmarks/flops.py)
+        "act_cpu_fraction_of_attainable_bf16": pick(flops, "fraction_of_attainable", profile="cpu", precision="bf16"),
+        "act_cpu_fraction_of_attainable_fp32": pick(flops, "fraction_of_attainable", profile="cpu", precision="fp32"),
+        "act_paper_fraction_of_attainable_bf16": pick(flops, "fraction_of_attainable", profile="paper",
+                                                      precision="bf16"),
+        "act_paper_fraction_of_attainable_fp32": pick(flops, "fraction_of_attainable", profile="paper",
+                                                      precision="fp32"),
     }
     commands = {
         "grid_1seed_wall_s": "act-bench run --seeds 0 --out DIR, then --grid-run DIR",
@@ -94,6 +101,8 @@ def main() -> int:
         "eval_speedup_act_te": "python benchmarks/eval_speed.py",
         "act_paper_step_ratio_vs_lerobot_96x128_bf16": "python benchmarks/vs_lerobot.py --precision bf16",
         "act_paper_step_ratio_vs_lerobot_480x640_bf16": "python benchmarks/vs_lerobot.py --precision bf16",
+        **{f"act_{p}_fraction_of_attainable_{pr}": "python benchmarks/flops.py" for p in ("cpu", "paper")
+           for pr in ("bf16", "fp32")},
     }
     out = {**figures, "grid_run": grid,
            "missing": {k: commands[k] for k, v in figures.items() if v is None}}

@@ -27,7 +27,7 @@ from act_bench.executors import available_cores  # noqa: E402
 from act_bench.policies.config import load_profile  # noqa: E402
 from act_bench.policies.registry import build_policy, policy_names  # noqa: E402
 from act_bench.train import autocast_context, make_optimizer, train_step  # noqa: E402
-from load_monitor import LoadMonitor  # noqa: E402
+from benchmarks.load_monitor import LoadMonitor  # noqa: E402
 
 # the bar for the cpu profile on a 2-core machine
 CPU_TARGET_STEPS_PER_S = 7.0
