@@ -24,7 +24,7 @@ from act_bench.errors import ActBenchError
 from act_bench.executors import EXECUTORS, available_cores, make_executor
 from act_bench.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan
 from act_bench.policies.registry import method_names
-from act_bench.tasks.registry import task_names
+from act_bench.tasks.registry import default_task_names, task_names
 
 
 class ActBackend:
@@ -251,7 +251,8 @@ def parse_seeds(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     methods, tasks = method_names(), task_names()
     parser.add_argument("--methods", default="act,act-no-te,bc", help=f"comma-separated, from {', '.join(methods)}")
-    parser.add_argument("--tasks", default=",".join(tasks), help=f"comma-separated, from {', '.join(tasks)}")
+    parser.add_argument("--tasks", default=",".join(default_task_names()),
+                        help=f"comma-separated, from {', '.join(tasks)} (default: the current versions)")
     parser.add_argument("--seeds", default="0", help="training seeds, comma-separated (also evaluation base seeds)")
     parser.add_argument("--profile", default="cpu", help="baseline profile (sizes): cpu, paper, ci, ...")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

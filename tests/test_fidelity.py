@@ -187,6 +187,7 @@ def test_readme_table_states_the_model_numbers(insertion):
         r = load_task(task).objects[obj]
         original, ours = rows[row][0], rows[row][1]
         assert f"x U[{_fmt(r.x[0])}, {_fmt(r.x[1])}], y U[{_fmt(r.y[0])}, {_fmt(r.y[1])}]" in original, row
-        assert ours == f"same, z = {_fmt(r.z[0])}", row
+        assert ours == f"-v1: same x, y, resting at z = {_fmt(r.z[0])}", row
+        assert "placed at z = 0.05 and dropped" in original, row
     assert rows["table colour"][0] == "rgba (0.2, 0.2, 0.2)" and rows["table colour"][1].startswith("same")
     assert rows["channel"][0].startswith("36 x 36 mm, 8 mm clearance")

@@ -15,7 +15,7 @@ from act_bench.tasks.config import TaskConfig
 from act_bench.tasks.registry import get_task
 from act_bench.sim.render import CameraRenderer
 from act_bench.sim import VIDEO_SIZE
-from act_bench.sim.robot import STATE_DIM, RobotIndex, load_model, start_qpos
+from act_bench.sim.robot import STATE_DIM, RobotIndex, load_model, recolor_arms, start_qpos
 
 VIDEO_CAMERA = "angle"
 FPS = 50
@@ -113,6 +113,8 @@ class AlohaEnv(gym.Env):
         self.terminate_on_success = terminate_on_success
 
         self.model = load_model(cfg.model)
+        if cfg.arm_rgba is not None:
+            recolor_arms(self.model, cfg.arm_rgba)
         self.data = mujoco.MjData(self.model)
         self.robot = RobotIndex.from_model(self.model)
         self.stage_rule = spec.stage_rule(cfg, self.model, self.robot)  # places objects, says the stage

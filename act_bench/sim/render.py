@@ -1,7 +1,8 @@
 """Fast offscreen rendering of named cameras.
 
-Shadows, reflections and multisampling are off: they cost ~10x per frame on a CPU renderer
-and teach a policy nothing. All renderers in a process share one GL context that lives until
+Shadows and multisampling follow the model (<quality shadowsize offsamples>): the -v1 scene
+turns both off for speed, the -v2 scene keeps the original release's look (shadows show an
+object's height from above). Reflections and the skybox are always off (neither scene has one). All renderers in a process share one GL context that lives until
 exit: freeing a context (as mujoco.Renderer does when garbage-collected) resets the thread's
 EGL state and made the next frame of every other renderer garbage.
 """
@@ -70,12 +71,12 @@ class CameraRenderer:
             self._cams.append(cam)
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
         model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-        model.vis.quality.offsamples = 0
         _gl_context()
         self._option = mujoco.MjvOption()
         self._scene = mujoco.MjvScene(model, maxgeom=1000)
-        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+        for flag in (mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
             self._scene.flags[flag] = False
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = bool(model.vis.quality.shadowsize > 0)
         self._context = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_100)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._context)
         self._rect = mujoco.MjrRect(0, 0, self.width, self.height)

@@ -38,6 +38,18 @@ def load_model(filename: str) -> mujoco.MjModel:
     return mujoco.MjModel.from_xml_path(str(path))
 
 
+def recolor_arms(model: mujoco.MjModel, rgba) -> None:
+    """Draw every geom of both arms (names "left/..." and "right/...") in one colour."""
+    for g in range(model.ngeom):
+        if model.geom(g).name.startswith(tuple(f"{s}/" for s in SIDES)) or _in_arm(model, g):
+            model.geom_rgba[g] = rgba
+
+
+def _in_arm(model: mujoco.MjModel, geom: int) -> bool:
+    """Unnamed geoms belong to an arm when their body does."""
+    return model.body(model.geom_bodyid[geom]).name.startswith(tuple(f"{s}/" for s in SIDES))
+
+
 @dataclass(frozen=True)
 class RobotIndex:
     """Addresses of the robot's joints and actuators inside one compiled model."""

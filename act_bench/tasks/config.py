@@ -39,6 +39,9 @@ class TaskConfig:
     objects: dict[str, ObjectRange] = field(default_factory=dict)
     # one sentence saying what the robot does: LeRobot's task string and the env's metadata
     description: str = ""
+    # colour of every robot geom, or None for the model's own (the -v2 tasks: the original
+    # release's light-grey arms, MuJoCo's default geom colour on its meshes)
+    arm_rgba: tuple[float, float, float, float] | None = None
 
     @property
     def max_stage(self) -> int:
@@ -73,4 +76,13 @@ def read_task_config(path: str | Path) -> TaskConfig:
         stage_names=tuple(raw["stage_names"]),
         objects=objects,
         description=str(raw.get("description", "")),
+        arm_rgba=_arm_rgba(path, raw.get("look", {}).get("arm_rgba")),
     )
+
+
+def _arm_rgba(path, value) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    if len(value) != 4 or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in value):
+        raise ActBenchError(f"{path}: look.arm_rgba must be 4 numbers in [0, 1], got {value!r}")
+    return tuple(float(v) for v in value)

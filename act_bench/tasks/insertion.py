@@ -72,6 +72,79 @@ class InsertionExpert(ScriptedExpert):
         ])
 
 
+SOCKET_WALLS = ["socket_bottom", "socket_top", "socket_left", "socket_right"]
+
+
+class InsertionStagesV2(StageRule):
+    """The original release's rule (sim_env.py): the right arm's right finger on the peg and
+    the left arm's left finger on a socket wall (not the pin); "contact" is the peg on a wall
+    with neither object on the table, whoever holds them."""
+
+    def __init__(self, config, model, robot):
+        super().__init__(config, model, robot)
+        self.peg = geom_ids(model, ["peg"])
+        self.walls = geom_ids(model, SOCKET_WALLS)
+        self.pin = geom_ids(model, ["pin"])
+        self.right_finger = geom_ids(model, ["right/right_pad"])
+        self.left_finger = geom_ids(model, ["left/left_pad"])
+
+    def stage(self, data) -> int:
+        pairs = contact_pairs(data)
+        touch = touching(pairs, self.peg, self.right_finger) and touching(pairs, self.walls, self.left_finger)
+        lifted = not touching(pairs, self.peg, self.table) and not touching(pairs, self.walls, self.table)
+        if touching(pairs, self.peg, self.pin):
+            return 4
+        if lifted and touching(pairs, self.peg, self.walls):
+            return 3
+        if touch and lifted:
+            return 2
+        return 1 if touch else 0
+
+
+class InsertionExpertV2(InsertionExpert):
+    """The release's insertion schedule, with the fingers closing where the original's do and
+    the objects carried to where the original's are.
+
+    The objects start at z = 0.05 and fall (the release's reset); the plan reads their poses
+    at t = 0, as the release's does. The grasp offsets put our pads where the release's
+    fingers close, measured on both by `scripts/fidelity_check.py grasp` (docs/fidelity.md).
+    Held that way, each object sits at a fixed offset from our grip site; the meeting
+    waypoints subtract it, so the objects' centres follow the release's paths (each its
+    steered point plus the offset the release's grasp leaves: the socket 2 mm above, the peg
+    1 cm below), and the peg ends 2 cm inside the socket, on the pin, as the release's.
+    """
+
+    ABOVE = np.array([0.0, 0.0, 0.08])
+    PEG_GRASP = np.array([-0.0033, 0.0, -0.0147])
+    SOCKET_GRASP = np.array([0.0128, 0.0, -0.0129])
+    REST_Z = {"peg": 0.01, "socket": 0.022}  # centres resting on the table
+    RELEASE_HELD = {"peg": np.array([0.0, 0.0, -0.01]), "socket": np.array([0.0, 0.0, 0.002])}
+
+    def initial_plan(self):
+        peg, _ = self.object_pose("peg")
+        socket, _ = self.object_pose("socket")
+        meet = self.MEET + self.jitter()
+        lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE)
+        right = self._grasp("right", peg + self.PEG_GRASP, peg + self.ABOVE)
+        carry_l = self._carry("socket", socket, socket + self.SOCKET_GRASP)
+        carry_r = self._carry("peg", peg, peg + self.PEG_GRASP)
+        left.waypoints += [Waypoint(285, carry_l(meet + [-0.1, 0, 0]), P.PITCHED["left"], CLOSED),
+                           Waypoint(340, carry_l(meet + [-0.05, 0, 0]), P.PITCHED["left"], CLOSED)]
+        right.waypoints += [Waypoint(285, carry_r(meet + [0.1, 0, 0] + lift), P.PITCHED["right"], CLOSED),
+                            Waypoint(340, carry_r(meet + [0.05, 0, 0] + lift), P.PITCHED["right"], CLOSED)]
+        return {"left": left, "right": right}
+
+    def _carry(self, name, start, grasp):
+        """Grip-site target that puts the object's centre where the release's would be when
+        its steered point is at `point`."""
+        held = np.array([start[0], start[1], self.REST_Z[name]]) - grasp
+        return lambda point: point + self.RELEASE_HELD[name] - held
+
+
 SPEC = register_task(TaskSpec(name="insertion", env_id="act_bench/Insertion-v1",
                               stage_rule=InsertionStages, expert=InsertionExpert,
-                              config_file=tasks_dir() / "insertion.toml"))
+                              config_file=tasks_dir() / "insertion.toml", default=False))
+SPEC_V2 = register_task(TaskSpec(name="insertion_v2", env_id="act_bench/Insertion-v2",
+                                 stage_rule=InsertionStagesV2, expert=InsertionExpertV2,
+                                 config_file=tasks_dir() / "insertion_v2.toml"))

@@ -31,13 +31,15 @@ class TaskSpec:
     name: the CLI name; env_id: the Gymnasium id (bump its version when the task changes);
     stage_rule: a StageRule subclass (places the objects, scores stages 0..N from contacts);
     expert: a ScriptedExpert subclass (the demonstrator); config_file: the task's TOML (episode
-    length, default cameras and image size, stage names, placement ranges)."""
+    length, default cameras and image size, stage names, placement ranges); default: part of
+    `act-bench run`'s default task list (False for a task kept as an earlier version)."""
 
     name: str
     env_id: str
     stage_rule: type
     expert: type
     config_file: Path
+    default: bool = True
 
     def config(self) -> "TaskConfig":
         from act_bench.tasks.config import read_task_config
@@ -105,6 +107,11 @@ def task_names() -> tuple[str, ...]:
     """Registered tasks, built-ins first, in registration order."""
     load_tasks()
     return tuple(_REGISTRY)
+
+
+def default_task_names() -> tuple[str, ...]:
+    """The tasks `act-bench run` takes when --tasks is not given."""
+    return tuple(name for name in task_names() if _REGISTRY[name].default)
 
 
 def get_task(name: str) -> TaskSpec:

@@ -72,6 +72,86 @@ class TransferCubeExpert(ScriptedExpert):
         return {"right": right, "left": left}
 
 
+class TransferCubeStagesV2(StageRule):
+    """The original release's rule (sim_env.py): only the right arm's right finger and the
+    left arm's left finger count."""
+
+    def __init__(self, config, model, robot):
+        super().__init__(config, model, robot)
+        self.cube = geom_ids(model, ["cube"])
+        self.right_finger = geom_ids(model, ["right/right_pad"])
+        self.left_finger = geom_ids(model, ["left/left_pad"])
+
+    def stage(self, data) -> int:
+        pairs = contact_pairs(data)
+        right = touching(pairs, self.cube, self.right_finger)
+        left = touching(pairs, self.cube, self.left_finger)
+        on_table = touching(pairs, self.cube, self.table)
+        if left and not on_table:
+            return 4
+        if left:
+            return 3
+        if right and not on_table:
+            return 2
+        return 1 if right else 0
+
+
+class TransferCubeExpertV2(ScriptedExpert):
+    """The release's transfer-cube schedule, with the fingers closing where the original's do
+    and the cube carried to where the original's is.
+
+    The cube starts at z = 0.05 and falls (the release's reset); like the release, the plan
+    reads its pose at t = 0, so GRASP is relative to the t = 0 pose. GRASP puts our pads where
+    the release's fingers close, measured on both by `scripts/fidelity_check.py grasp`
+    (docs/fidelity.md): the lowest fingertip 9 mm above the cube's centre (the release holds
+    the top ~11 mm) and the contacts on the cube's near half. Held that way, the cube sits
+    HELD from our grip site; the meeting waypoints subtract it, so the cube's centre follows
+    the release's path (its steered point minus 15 mm in z). The left hand meets the cube with
+    its jaws centred on it and its pad tips 7 mm short of the cube's centre: the release's own
+    hand-over cannot be measured on current MuJoCo (its expert flings the cube at t ~ 190), and
+    its 9 cm fingers reach past the cube where our palm would hit it.
+    """
+
+    MEET = np.array([0.0, 0.5, 0.25])
+    ABOVE = np.array([0.0, 0.0, 0.08])  # as the release: 8 cm above the t = 0 pose
+    GRASP = np.array([-0.009, 0.0, 0.0035])
+    REST_Z = 0.02  # the cube's centre resting on the table
+    RELEASE_HELD = np.array([0.0, 0.0, -0.015])  # the release's cube centre from its steered point
+    LEFT_IN = np.array([-0.029, 0.0, 0.0035])  # our left grip site from the cube's centre
+    LEFT_SLIDE = np.array([0.12, 0.0, 0.0])  # the release slides in 12 cm from t 100 to 260
+
+    def initial_plan(self):
+        cube, _ = self.object_pose("cube")
+        meet = self.MEET + self.jitter()
+        grasp = cube + self.GRASP
+        held = np.array([cube[0], cube[1], self.REST_Z]) - grasp  # cube centre from the grip site
+        carry = lambda point: point + self.RELEASE_HELD - held  # noqa: E731  (grip site for a cube centre)
+        pick = P.PITCHED["right"]
+        right = Trajectory([
+            self.start_waypoint("right", CLOSED),
+            Waypoint(90, cube + self.ABOVE, pick, OPEN),
+            Waypoint(130, grasp, pick, OPEN),
+            Waypoint(170, grasp, pick, CLOSED),
+            Waypoint(200, carry(meet + [0.05, 0, 0]), pick, CLOSED),
+            Waypoint(220, carry(meet), pick, CLOSED),
+            Waypoint(310, carry(meet), pick, OPEN),
+            Waypoint(360, carry(meet + [0.1, 0, 0]), pick, OPEN),
+        ])
+        left_in = meet + self.RELEASE_HELD + self.LEFT_IN
+        rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
+        left = Trajectory([
+            self.start_waypoint("left", CLOSED),
+            Waypoint(100, left_in - self.LEFT_SLIDE, rolled, OPEN),
+            Waypoint(260, left_in, rolled, OPEN),
+            Waypoint(310, left_in, rolled, CLOSED),
+            Waypoint(360, left_in - self.LEFT_SLIDE, level, CLOSED),
+        ])
+        return {"right": right, "left": left}
+
+
 SPEC = register_task(TaskSpec(name="transfer_cube", env_id="act_bench/TransferCube-v1",
                               stage_rule=TransferCubeStages, expert=TransferCubeExpert,
-                              config_file=tasks_dir() / "transfer_cube.toml"))
+                              config_file=tasks_dir() / "transfer_cube.toml", default=False))
+SPEC_V2 = register_task(TaskSpec(name="transfer_cube_v2", env_id="act_bench/TransferCube-v2",
+                                 stage_rule=TransferCubeStagesV2, expert=TransferCubeExpertV2,
+                                 config_file=tasks_dir() / "transfer_cube_v2.toml"))
