@@ -46,26 +46,48 @@ class TransferCubeExpert(ScriptedExpert):
     GRASP = np.array([0.0, 0.0, 0.01])  # grip site relative to the cube centre
     LEFT_OUT = np.array([-0.1, 0.0, -0.03])
     LEFT_IN = np.array([-0.02, 0.0, -0.03])
+    # the human-like style's alternatives (the first of each is the scripted expert's way)
+    MODES = {
+        "approach": {"from_above": 0.5, "along_fingers": 0.5},  # pre-grasp straight above, or back along the fingers
+        "grasp_at": {"centre": 0.5, "near_edge": 0.5},  # where along the cube the fingers close
+        "first_at_meet": {"left": 0.5, "right": 0.5},  # which hand is waiting at the meeting point
+    }
+    ALONG = 0.1  # pre-grasp distance back along the fingers (metres)
+    NEAR_EDGE = np.array([0.01, 0.0, 0.0])  # towards the right arm
+    LEFT_PARK = np.array([-0.18, 0.0, -0.03])  # where the left hand waits when the right comes first
 
-    def initial_plan(self):
+    def initial_plan(self, modes=None):
         cube, _ = self.object_pose("cube")
         meet = self.MEET + self.jitter()
         pick = P.PITCHED["right"]
+        at = cube + (self.NEAR_EDGE if self.mode(modes, "grasp_at") == "near_edge" else 0)
+        grasp = at + self.GRASP
+        if self.mode(modes, "approach") == "along_fingers":
+            above = grasp - self.ALONG * P.rotate(pick, [1.0, 0.0, 0.0])
+        else:
+            above = at + self.ABOVE
         right = Trajectory([
             self.start_waypoint("right", CLOSED),
-            Waypoint(90, cube + self.ABOVE, pick, OPEN),
-            Waypoint(130, cube + self.GRASP, pick, OPEN),
-            Waypoint(170, cube + self.GRASP, pick, CLOSED),
+            Waypoint(90, above, pick, OPEN),
+            Waypoint(130, grasp, pick, OPEN),
+            Waypoint(170, grasp, pick, CLOSED),
             Waypoint(200, meet + [0.05, 0, 0], pick, CLOSED),
             Waypoint(220, meet, pick, CLOSED),
             Waypoint(310, meet, pick, OPEN),
             Waypoint(360, meet + [0.1, 0, 0], pick, OPEN),
         ])
         rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
+        if self.mode(modes, "first_at_meet") == "left":  # the scripted way: slides in slowly
+            come_in = [Waypoint(100, meet + self.LEFT_OUT, rolled, OPEN),
+                       Waypoint(260, meet + self.LEFT_IN, rolled, OPEN)]
+        else:  # waits further out until the right hand is nearly there, then comes in briskly
+            come_in = [Waypoint(100, meet + self.LEFT_PARK, rolled, OPEN),
+                       Waypoint(200, meet + self.LEFT_PARK, rolled, OPEN),
+                       Waypoint(225, meet + self.LEFT_OUT, rolled, OPEN),
+                       Waypoint(260, meet + self.LEFT_IN, rolled, OPEN)]
         left = Trajectory([
             self.start_waypoint("left", CLOSED),
-            Waypoint(100, meet + self.LEFT_OUT, rolled, OPEN),
-            Waypoint(260, meet + self.LEFT_IN, rolled, OPEN),
+            *come_in,
             Waypoint(310, meet + self.LEFT_IN, rolled, CLOSED),
             Waypoint(360, meet + self.LEFT_OUT, level, CLOSED),
         ])
