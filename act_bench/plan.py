@@ -40,8 +40,12 @@ class Grid:
     videos: int = 3
     videos_per_cell: int = 1
     overrides: tuple[str, ...] = ()
+    demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
 
     def check(self) -> None:
+        from act_bench.scripted.style import check_style
+
+        check_style(self.demo_style)
         for m in self.methods:
             get_method(m)
         for t in self.tasks:
@@ -66,6 +70,7 @@ class DemoJob:
     image_size: tuple[int, int]
     episodes: int
     seed: int
+    style: str = "scripted"
 
 
 @dataclass(frozen=True)
@@ -131,15 +136,15 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     first = profiles[grid.policies[0]]
     episodes = grid.episodes if grid.episodes is not None else first.eval.episodes
     worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
-    plan = Plan(episodes, {(t, p, s): layout.run_dir(t, p, grid.profile, s, grid.runs_root)
+    plan = Plan(episodes, {(t, p, s): layout.run_dir(t, p, grid.profile, s, grid.runs_root, grid.demo_style)
                            for t in grid.tasks for p in grid.policies for s in grid.seeds})
     data_dirs = plan.data_dirs
     for t in grid.tasks:
         for p in grid.policies:
             data = profiles[p].data
-            data_dirs[(t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root)
+            data_dirs[(t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root, grid.demo_style)
             job = DemoJob(t, data_dirs[(t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
-                          grid.demo_seed)
+                          grid.demo_seed, grid.demo_style)
             if job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
                 plan.demos.append(job)
     for (t, p, s), run_dir in plan.run_dirs.items():

@@ -111,3 +111,17 @@ def humanize(expert, seed: int, steps: int, style: HumanStyle = HUMAN) -> dict:
     return {"style": "human", "version": HUMAN_STYLE_VERSION, "modes": modes, "correction": correction,
             "timing": timing, "path": path,
             "plan_end": max(w.t for traj in plan.values() for w in traj.waypoints)}
+
+
+def draw_summary(draws: list[dict]) -> dict:
+    """What a folder's recorded episodes drew: each mode option's count, corrections, pauses."""
+    modes: dict[str, dict[str, int]] = {}
+    for d in draws:
+        for name, option in d["modes"].items():
+            modes.setdefault(name, {})
+            modes[name][option] = modes[name].get(option, 0) + 1
+    pauses = [sum(p > 0 for p in d["timing"]["pauses"]) for d in draws]
+    return {"episodes": len(draws), "modes": modes,
+            "corrections": sum(d["correction"] is not None for d in draws),
+            "mean_pauses": round(float(np.mean(pauses)), 3) if pauses else 0.0,
+            "squeezed": sum(d["timing"]["squeezed_by"] < 1.0 for d in draws)}

@@ -61,5 +61,7 @@ def style_settings(style: str) -> dict:
 
 
 def settings_style(settings: dict | None) -> str:
-    """The style of a folder's settings (absent: scripted)."""
-    return (settings or {}).get("style", "scripted")
+    """The style of a folder's settings: absent means scripted, or imported for a folder
+    import-lerobot wrote (its settings name a source)."""
+    settings = settings or {}
+    return settings.get("style") or ("imported" if "source" in settings else "scripted")
