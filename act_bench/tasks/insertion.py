@@ -68,14 +68,7 @@ class InsertionExpert(ScriptedExpert):
         lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
         back = self.PEG_BACK if self.mode(modes, "peg_grasp") == "back" else 0
         slanted = self.mode(modes, "approach") == "along_fingers"
-        # where each hand is as the two close in (from, to): the peg's travel into the socket is 10 cm
-        who = self.mode(modes, "who_inserts")
-        left_x, right_x = {"both": ((-0.1, -0.05), (0.1, 0.05)), "right": ((-0.05, -0.05), (0.15, 0.05)),
-                           "left": ((-0.15, -0.05), (0.05, 0.05))}[who]
-        if self.style == "human":  # the moving hand(s) go further in
-            push = self.HUMAN_PUSH / (2 if who == "both" else 1)
-            left_x = (left_x[0], left_x[1] + (push if who != "right" else 0))
-            right_x = (right_x[0], right_x[1] - (push if who != "left" else 0))
+        left_x, right_x = self._closing_in(modes)
         left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE, slanted)
         left.waypoints += [Waypoint(285, meet + [left_x[0], 0, 0], P.PITCHED["left"], CLOSED),
                            Waypoint(340, meet + [left_x[1], 0, 0], P.PITCHED["left"], CLOSED)]
@@ -83,6 +76,18 @@ class InsertionExpert(ScriptedExpert):
         right.waypoints += [Waypoint(285, meet + [right_x[0], 0, 0] + back + lift, P.PITCHED["right"], CLOSED),
                             Waypoint(340, meet + [right_x[1], 0, 0] + back + lift, P.PITCHED["right"], CLOSED)]
         return {"left": left, "right": right}
+
+    def _closing_in(self, modes) -> tuple[tuple[float, float], tuple[float, float]]:
+        """x offsets from the meeting point of the left and right hand as the two close in
+        (from, to): together the peg travels 10 cm towards the socket, whoever moves."""
+        who = self.mode(modes, "who_inserts")
+        left_x, right_x = {"both": ((-0.1, -0.05), (0.1, 0.05)), "right": ((-0.05, -0.05), (0.15, 0.05)),
+                           "left": ((-0.15, -0.05), (0.05, 0.05))}[who]
+        if self.style == "human":  # the moving hand(s) go further in
+            push = self.HUMAN_PUSH / (2 if who == "both" else 1)
+            left_x = (left_x[0], left_x[1] + (push if who != "right" else 0))
+            right_x = (right_x[0], right_x[1] - (push if who != "left" else 0))
+        return left_x, right_x
 
     def steady_windows(self, plan):
         """The insertion itself: both hands' last move."""
@@ -149,19 +154,27 @@ class InsertionExpertV2(InsertionExpert):
     REST_Z = {"peg": 0.01, "socket": 0.022}  # centres resting on the table
     RELEASE_HELD = {"peg": np.array([0.0, 0.0, -0.01]), "socket": np.array([0.0, 0.0, 0.002])}
 
-    def initial_plan(self):
+    def initial_plan(self, modes=None):
+        """Modes (human-like style) as InsertionExpert's; a peg held further back is carried
+        so that its centre still follows the release's path."""
         peg, _ = self.object_pose("peg")
         socket, _ = self.object_pose("socket")
         meet = self.MEET + self.jitter()
         lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
-        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE)
-        right = self._grasp("right", peg + self.PEG_GRASP, peg + self.ABOVE)
+        if self.style == "human":  # a person lines the peg up with the socket's opening by eye; the
+            # release's path carries it 5 mm low, which only its exact, drift-free hands survive
+            lift[2] = self.RELEASE_HELD["socket"][2] - self.RELEASE_HELD["peg"][2]
+        back = self.PEG_BACK if self.mode(modes, "peg_grasp") == "back" else 0
+        slanted = self.mode(modes, "approach") == "along_fingers"
+        left_x, right_x = self._closing_in(modes)
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE, slanted)
+        right = self._grasp("right", peg + back + self.PEG_GRASP, peg + back + self.ABOVE, slanted)
         carry_l = self._carry("socket", socket, socket + self.SOCKET_GRASP)
-        carry_r = self._carry("peg", peg, peg + self.PEG_GRASP)
-        left.waypoints += [Waypoint(285, carry_l(meet + [-0.1, 0, 0]), P.PITCHED["left"], CLOSED),
-                           Waypoint(340, carry_l(meet + [-0.05, 0, 0]), P.PITCHED["left"], CLOSED)]
-        right.waypoints += [Waypoint(285, carry_r(meet + [0.1, 0, 0] + lift), P.PITCHED["right"], CLOSED),
-                            Waypoint(340, carry_r(meet + [0.05, 0, 0] + lift), P.PITCHED["right"], CLOSED)]
+        carry_r = self._carry("peg", peg, peg + back + self.PEG_GRASP)
+        left.waypoints += [Waypoint(285, carry_l(meet + [left_x[0], 0, 0]), P.PITCHED["left"], CLOSED),
+                           Waypoint(340, carry_l(meet + [left_x[1], 0, 0]), P.PITCHED["left"], CLOSED)]
+        right.waypoints += [Waypoint(285, carry_r(meet + [right_x[0], 0, 0] + lift), P.PITCHED["right"], CLOSED),
+                            Waypoint(340, carry_r(meet + [right_x[1], 0, 0] + lift), P.PITCHED["right"], CLOSED)]
         return {"left": left, "right": right}
 
     def _carry(self, name, start, grasp):
