@@ -38,7 +38,7 @@ REFERENCE = "shadow 4096, msaa 4"
 def _scene_with_cube_raised() -> AlohaEnv:
     env = AlohaEnv("transfer_cube_v2", cameras=())
     env.reset(seed=0)
-    adr = env.task.object_qpos["cube"]
+    adr = env.stage_rule.object_qpos["cube"]
     env.data.qpos[adr:adr + 3] = (0.05, 0.5, 0.12)
     mujoco.mj_forward(env.model, env.data)
     return env

@@ -98,7 +98,7 @@ def measure_ours(task, positions, checks):
     env = AlohaEnv(spec.name, cameras=())
     env.reset(seed=0)
     for name, pos in positions.items():  # the same start as the release's case
-        adr = env.task.object_qpos[name]
+        adr = env.stage_rule.object_qpos[name]
         env.data.qpos[adr:adr + 7] = [*pos, 1, 0, 0, 0]
     mujoco.mj_forward(env.model, env.data)
     expert = spec.expert(env)

@@ -48,7 +48,7 @@ def _our_frames(task, positions, moments):
     env = AlohaEnv(spec.name, cameras=())
     env.reset(seed=0)
     for name, pos in positions.items():
-        adr = env.task.object_qpos[name]
+        adr = env.stage_rule.object_qpos[name]
         env.data.qpos[adr:adr + 7] = [*pos, 1, 0, 0, 0]
     mujoco.mj_forward(env.model, env.data)
     expert = spec.expert(env)

@@ -78,7 +78,7 @@ def test_reset_drops_objects_from_5cm(task, rest):
     for _ in range(25):  # half a second: the objects fall 3 cm and settle
         env.step(hold)
     for name, z in rest.items():
-        assert env.task.object_poses(env.data)[name][2] == pytest.approx(z, abs=1e-3)
+        assert env.stage_rule.object_poses(env.data)[name][2] == pytest.approx(z, abs=1e-3)
     env.close()
 
 
@@ -92,14 +92,14 @@ def _data(model, pairs):
 @pytest.fixture(scope="module")
 def cube_rule():
     env = AlohaEnv("transfer_cube_v2", cameras=())
-    yield env.task, env.model
+    yield env.stage_rule, env.model
     env.close()
 
 
 @pytest.fixture(scope="module")
 def insertion_rule():
     env = AlohaEnv("insertion_v2", cameras=())
-    yield env.task, env.model
+    yield env.stage_rule, env.model
     env.close()
 
 
