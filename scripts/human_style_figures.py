@@ -28,7 +28,7 @@ from PIL import Image  # noqa: E402
 
 from act_bench.envs import make_env  # noqa: E402
 from act_bench.layout import episode_path  # noqa: E402
-from act_bench.scripted.generate import generate_demos  # noqa: E402
+from act_bench.scripted.generate import DemoSettings, generate_demos  # noqa: E402
 from act_bench.scripted.human import draw_modes, human_rng  # noqa: E402
 from act_bench.seeding import demo_seed  # noqa: E402
 from act_bench.stats import wilson_interval  # noqa: E402
@@ -50,8 +50,7 @@ def load(task: str, style: str, episodes: int, work: Path) -> tuple[dict, list[d
     """Record (or resume) the folder; return its manifest and, per episode, the joints, actions,
     the right hand's measured path and the object's start (x, y)."""
     folder = work / f"{task}_{style}"
-    manifest = generate_demos(task, episodes, folder, seed=0, cameras=[], image_size=(48, 64), workers=1,
-                              progress=False, style=style)
+    manifest = generate_demos(task, episodes, folder, DemoSettings(0, [], (48, 64), style=style), progress=False)
     env = make_env(task, cameras=())
     site = env.robot.grip_site[1]  # the right hand
     out = []

@@ -174,10 +174,10 @@ def test_bad_style_and_mixed_folders_are_refused(tmp_path, capsys):
     (tmp_path / "settings.json").write_text(json.dumps({
         "format_version": 1, "task": "insertion_v2", "seed": 0, "cameras": [], "image_size": [24, 32],
         "noise": 0.0, "episode_len": 400}))  # a scripted folder
-    from act_bench.scripted.generate import generate_demos
+    from act_bench.scripted.generate import DemoSettings, generate_demos
 
     with pytest.raises(ActBenchError, match="other settings.*style"):
-        generate_demos("insertion_v2", 1, tmp_path, cameras=[], image_size=(24, 32), style="human", progress=False)
+        generate_demos("insertion_v2", 1, tmp_path, DemoSettings(0, [], (24, 32), style="human"), progress=False)
 
 
 def test_one_results_folder_holds_one_demo_style(tmp_path):
@@ -191,11 +191,11 @@ def test_one_results_folder_holds_one_demo_style(tmp_path):
 # ------------------------------------------------------------------ recording (slow-ish)
 @pytest.mark.slow
 def test_human_episodes_record_succeed_resume_and_name_their_style(tmp_path, capsys):
-    from act_bench.scripted.generate import generate_demos
+    from act_bench.scripted.generate import DemoSettings, generate_demos
 
+    small = DemoSettings(0, ["top"], (24, 32), style="human")
     out = tmp_path / "human"
-    m = generate_demos("transfer_cube_v2", 2, out, seed=0, cameras=["top"], image_size=(24, 32), style="human",
-                       progress=False)
+    m = generate_demos("transfer_cube_v2", 2, out, small, progress=False)
     assert m["style"] == "human" and m["episodes"] == 2 and m["attempts"] >= 2
     assert m["success_rate"] == 2 / m["attempts"] and "scripted_success_rate" not in m
     assert sum(m["draws"]["modes"]["approach"].values()) == 2
@@ -209,8 +209,7 @@ def test_human_episodes_record_succeed_resume_and_name_their_style(tmp_path, cap
     hashes = m["content_hashes"]
     (out / "manifest.json").unlink()
     (out / "episode_1.hdf5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)  # a damaged file: recorded again
-    assert generate_demos("transfer_cube_v2", 2, out, seed=0, cameras=["top"], image_size=(24, 32), style="human",
-                          progress=False)["content_hashes"] == hashes
+    assert generate_demos("transfer_cube_v2", 2, out, small, progress=False)["content_hashes"] == hashes
     assert cli_main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "style human (human-1)" in text and "recorded of" in text and "human" in text.splitlines()[2]
