@@ -22,13 +22,14 @@ TASKS = ("transfer_cube", "insertion", "transfer_cube_v2", "insertion_v2")
 Q = np.array([1.0, 0, 0, 0])
 
 
-def _wp(t, x, grip=OPEN):
-    return Waypoint(t, np.array([x, 0.0, 0.0]), Q, grip)
+def _wp(t, x, grip=OPEN, z=0.0):
+    return Waypoint(t, np.array([x, 0.0, z]), Q, grip)
 
 
 def _toy_plan():
-    """Right: above, down, close (a grasp), carry; left: two moves."""
-    right = Trajectory([_wp(0, 0.0, CLOSED), _wp(100, 0.1), _wp(140, 0.2), _wp(180, 0.2, CLOSED), _wp(300, 0.5, CLOSED)])
+    """Right: above, down, close (a pick), carry; left: two moves."""
+    right = Trajectory([_wp(0, 0.0, CLOSED), _wp(100, 0.2, z=0.1), _wp(140, 0.2), _wp(180, 0.2, CLOSED),
+                        _wp(300, 0.5, CLOSED)])
     left = Trajectory([_wp(0, -0.3, CLOSED), _wp(120, -0.2), _wp(300, -0.1)])
     return {"right": right, "left": left}
 
@@ -56,15 +57,18 @@ def test_retime_keeps_the_waypoints_and_applies_factors_and_pauses():
 
 def test_hold_and_redo_grasp():
     plan = _toy_plan()
-    assert plan_edit.grasps(plan) == [("right", 2)]
+    assert plan_edit.grasps(plan) == plan_edit.picks(plan) == [("right", 2)]
+    sideways = {"left": Trajectory([_wp(0, -0.3), _wp(20, -0.1), _wp(30, -0.1, CLOSED)])}  # a hand-over's grasp
+    assert plan_edit.grasps(sideways) == [("left", 1)] and plan_edit.picks(sideways) == []
     held = plan_edit.hold(plan, 120, 30)
     assert np.allclose(held["right"].at(150)[0], plan["right"].at(120)[0])  # stood still
     assert np.allclose(held["left"].at(330)[0], plan["left"].at(300)[0])  # later by 30
-    redo = plan_edit.redo_grasp(plan, "right", 2, np.array([0.0, 0.0, 0.03]), (20, 10, 10, 20))
+    assert np.allclose(plan_edit.approach_direction(plan, "right", 2), [0, 0, 1])
+    redo = plan_edit.redo_grasp(plan, "right", 2, [0, 0, 0.03], (10, 10, 20, 20), retreat=0.05)
     r = redo["right"]
-    assert np.allclose(r.at(120)[0], [0.2, 0, 0.03]) and r.at(120)[2] == OPEN  # first try: too high
-    assert r.at(130)[2] == CLOSED and r.at(140)[2] == OPEN  # closes on nothing, reopens
-    assert np.allclose(r.at(160)[0], [0.1, 0, 0]) and np.allclose(r.at(200)[0], [0.2, 0, 0])  # back up, then down
+    assert np.allclose(r.at(140)[0], [0.2, 0, 0.03]) and r.at(140)[2] == OPEN  # first try: 3 cm too high
+    assert r.at(150)[2] == CLOSED and r.at(160)[2] == OPEN  # closes on nothing, reopens
+    assert np.allclose(r.at(180)[0], [0.2, 0, 0.05]) and np.allclose(r.at(200)[0], [0.2, 0, 0])  # lifts, down again
     assert r.at(240)[2] == CLOSED and plan_edit.grasps(redo) == [("right", 2), ("right", 6)]  # the try, the grasp
     assert np.allclose(redo["left"].at(360)[0], plan["left"].at(300)[0])  # the other arm waited
 

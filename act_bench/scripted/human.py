@@ -31,17 +31,19 @@ def draw_modes(modes: dict[str, dict[str, float]], rng: np.random.Generator) -> 
 
 
 def draw_correction(plan, style: HumanStyle, rng: np.random.Generator) -> dict | None:
-    """Which grasp (if any) is redone, and how far off its first try is."""
+    """Which pick (if any) is redone, and how far off its first try is: short of the grasp
+    along the way the hand comes in (too high), and shifted sideways."""
     happens = rng.random() < style.correction_prob
-    found = plan_edit.grasps(plan)
+    found = plan_edit.picks(plan)
     pick = int(rng.integers(len(found))) if found else 0
-    height = rng.uniform(*style.miss_height_m)
+    short = rng.uniform(*style.miss_short_m)
     shift = rng.uniform(-style.miss_shift_m, style.miss_shift_m, 2)
     if not happens or not found:
         return None
     side, k = found[pick]
-    return {"side": side, "waypoint": k, "miss_m": [float(shift[0]), float(shift[1]), float(height)],
-            "steps": list(style.correction_steps)}
+    miss = short * plan_edit.approach_direction(plan, side, k) + [shift[0], shift[1], 0.0]
+    return {"side": side, "waypoint": k, "short_m": float(short), "shift_m": shift.tolist(),
+            "miss_m": miss.tolist(), "retreat_m": style.retreat_m, "steps": list(style.correction_steps)}
 
 
 def draw_timing(n_breakpoints: int, style: HumanStyle, rng: np.random.Generator) -> dict:
@@ -99,8 +101,8 @@ def humanize(expert, seed: int, steps: int, style: HumanStyle = HUMAN) -> dict:
     plan = expert.plan
     correction = draw_correction(plan, style, rng)
     if correction is not None:
-        plan = plan_edit.redo_grasp(plan, correction["side"], correction["waypoint"],
-                                    np.array(correction["miss_m"]), correction["steps"])
+        plan = plan_edit.redo_grasp(plan, correction["side"], correction["waypoint"], correction["miss_m"],
+                                    correction["steps"], correction["retreat_m"])
     timing = draw_timing(len(plan_edit.breakpoints(plan)), style, rng)
     plan, timing["squeezed_by"] = plan_edit.retime(plan, timing["segment_factors"], timing["pauses"],
                                                    min(style.end_step, steps - 1))

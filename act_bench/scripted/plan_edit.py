@@ -81,22 +81,36 @@ def grasps(plan: Plan) -> list[tuple[str, int]]:
     return found
 
 
-def redo_grasp(plan: Plan, side: str, k: int, miss: np.ndarray, steps) -> Plan:
-    """The grasp at plan[side] waypoint k is first tried at waypoint k's place + `miss`: down
-    there, close, reopen, back up where the hand came from; then done as planned. The other
-    arm waits meanwhile. steps: (down, close, reopen, up)."""
+def picks(plan: Plan) -> list[tuple[str, int]]:
+    """The grasps the hand comes down to (from above, steeper than 30 degrees): picking an
+    object up. A hand-over's grasp is not one: the other hand is already letting go there."""
+    return [(side, k) for side, k in grasps(plan) if approach_direction(plan, side, k)[2] > 0.5]
+
+
+def approach_direction(plan: Plan, side: str, k: int) -> np.ndarray:
+    """Unit vector from grasp k of plan[side] back towards where the hand comes from."""
     wps = plan[side].waypoints
-    start, grasp = wps[k - 1], wps[k]
-    down, close, reopen, up = (int(s) for s in steps)
-    total = down + close + reopen + up
-    out = hold(plan, start.t, total)
+    away = wps[k - 1].pos - wps[k].pos
+    norm = np.linalg.norm(away)
+    return away / norm if norm > 1e-9 else np.array([0.0, 0.0, 1.0])
+
+
+def redo_grasp(plan: Plan, side: str, k: int, miss, steps, retreat: float) -> Plan:
+    """The grasp at plan[side] waypoint k first reaches waypoint k's place + `miss` on the
+    plan's schedule, closes there, reopens, backs off `retreat` metres from the grasp towards
+    where the hand came from, and comes in again to the planned grasp. The other arm waits
+    meanwhile. steps: (close, reopen, back off, come in again)."""
+    grasp = plan[side].waypoints[k]
+    close, reopen, back, again = (int(s) for s in steps)
+    total = close + reopen + back + again
+    t = grasp.t
+    out = hold(plan, t, total)  # the grasp waypoint now sits at t + total
     wrong = grasp.pos + np.asarray(miss, float)
-    t = start.t
-    tries = [Waypoint(t + down, wrong, grasp.quat, grasp.grip),
-             Waypoint(t + down + close, wrong, grasp.quat, 0.0),
-             Waypoint(t + down + close + reopen, wrong, grasp.quat, grasp.grip),
-             Waypoint(t + total, start.pos, start.quat, start.grip)]
-    kept = [w for w in out[side].waypoints if not t < w.t <= t + total]
+    away = grasp.pos + retreat * approach_direction(plan, side, k)
+    q, g = grasp.quat, grasp.grip
+    tries = [Waypoint(t, wrong, q, g), Waypoint(t + close, wrong, q, 0.0),
+             Waypoint(t + close + reopen, wrong, q, g), Waypoint(t + close + reopen + back, away, q, g)]
+    kept = [w for w in out[side].waypoints if not t <= w.t < t + total]
     out[side] = Trajectory(kept + tries)
     return out
 

@@ -33,10 +33,11 @@ class HumanStyle:
     steady_ramp: int = 10  # steps over which the drift fades in and out of a steady span
     steady_lead: int = 30  # a grasp's steady span starts this many steps before it closes
     # corrections: now and then the first grasp stops short, closes, is reopened and redone
-    correction_prob: float = 0.15  # per episode; which grasp is uniform over the plan's grasps
-    miss_height_m: tuple[float, float] = (0.02, 0.035)  # the first try closes this much too high
+    correction_prob: float = 0.15  # per episode; which pick is uniform over the plan's picks
+    miss_short_m: tuple[float, float] = (0.02, 0.035)  # the first try stops this much short of the grasp
     miss_shift_m: float = 0.008  # ... and this far off horizontally (uniform per axis, +-)
-    correction_steps: tuple[int, int, int, int] = (20, 12, 10, 18)  # down, close, reopen, up
+    retreat_m: float = 0.05  # after reopening, the hand backs off to this far from the grasp
+    correction_steps: tuple[int, int, int, int] = (12, 10, 15, 20)  # close, reopen, back off, in again
     max_attempts: int = 30  # tries per episode (each a fresh seed) before giving up
 
     def record(self) -> dict:
