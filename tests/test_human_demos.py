@@ -217,3 +217,23 @@ def test_human_episodes_record_succeed_resume_and_name_their_style(tmp_path, cap
     assert cli_main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "style human (human-1)" in text and "recorded of" in text and "human" in text.splitlines()[2]
+
+
+def test_run_with_human_demos_uses_their_own_folders(tmp_path):
+    """`run --demo-style human` (fake backend): demos, runs and run.json all carry the style."""
+    from fakes import FakeBackend
+
+    from act_bench import run
+
+    backend = FakeBackend(tmp_path / "calls.log")
+    grid = run.Grid(methods=("act",), tasks=("transfer_cube",), seeds=(0,), episodes=2, out=tmp_path / "out",
+                    demos_root=tmp_path / "demos", runs_root=tmp_path / "runs", videos=0, demos=2,
+                    demo_style="human")
+    assert run.run_benchmark(grid, backend=backend, progress=False)["failures"] == []
+    calls = backend.calls()
+    demos = [c for c in calls if c["kind"] == "demos"]
+    assert demos[0]["style"] == "human" and demos[0]["out_dir"].endswith("_human")
+    trains = [c for c in calls if c["kind"] == "train"]
+    assert all(c["data_dir"].endswith("_human") for c in trains)
+    assert (tmp_path / "runs/transfer_cube/act/cpu-human/seed0").is_dir()
+    assert json.loads((tmp_path / "out/run.json").read_text())["demo_style"] == "human"

@@ -3,7 +3,7 @@
 Order (each step draws from one generator seeded by the episode seed, so the episode is
 reproducible from its seed alone, and every draw is returned to be recorded):
   1. modes: one option per the expert's MODES (a different way of doing a step);
-  2. correction: maybe one grasp is first tried too high and redone (plan_edit.redo_grasp);
+  2. correction: maybe one pick is first tried short (too high) and redone (plan_edit.redo_grasp);
   3. timing: a log-normal factor per segment, a pause at some waypoints, squeezed to fit;
   4. path: a smooth drift of each commanded hand position, steadier while grasping.
 Parameters: style.HumanStyle.
