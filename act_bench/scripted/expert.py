@@ -33,14 +33,15 @@ class ScriptedExpert:
         self.noise = float(noise)
         self.t = 0
         self.plan: dict[str, Trajectory] = {}
-        self.offsets: dict[str, np.ndarray] = {}
-        self.style = "scripted"  # scripted.human sets "human" before reset: a task may plan differently  # side -> (T, 3) added to the commanded position
+        self.offsets: dict[str, np.ndarray] = {}  # side -> (T, 3) added to the commanded position
+        self.style = "scripted"  # scripted.human sets "human" before reset: a task may plan differently
 
     def reset(self, modes: dict[str, str] | None = None) -> None:
         self.t = 0
         self.control.reset()
         self.offsets = {}
-        self.plan = self.initial_plan(modes)
+        # an expert without MODES may define initial_plan(self) only (plugins written before them)
+        self.plan = self.initial_plan(modes) if modes else self.initial_plan()
 
     def __call__(self) -> np.ndarray:
         """Joint action for the current step (call once per env step)."""
