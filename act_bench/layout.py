@@ -3,7 +3,8 @@ done markers that let every long job skip finished work and resume unfinished wo
 iterators the report walks, and the one reader of a run's config.json.
 
     {demos_root}/{task}_{H}x{W}_{cameras}/   episode_{i}.hdf5, settings.json, manifest.json (done)
-    {runs_root}/{task}/{policy}/{profile}/seed{S}/
+    {demos_root}/{task}_{H}x{W}_{cameras}_human/   the same, human-like demos (scripted.style)
+    {runs_root}/{task}/{policy}/{profile}/seed{S}/   ({profile}-human: trained on human-like demos)
         config.json, metrics.csv, done.json (done),
         checkpoints/{best,last}.{json,safetensors}, checkpoints/last_state.safetensors
     {out}/  run.json, results.csv, summary.md, success.png, loss_curves.png, report.html
@@ -76,14 +77,14 @@ def read_json_record(path: str | Path) -> dict | None:
 
 
 # --- demonstrations --------------------------------------------------------------------
-def demo_dir_name(task: str, image_size, cameras) -> str:
-    """e.g. transfer_cube_96x128_top."""
+def demo_dir_name(task: str, image_size, cameras, style: str = "scripted") -> str:
+    """e.g. transfer_cube_96x128_top, or transfer_cube_96x128_top_human for human-like demos."""
     h, w = (int(x) for x in image_size)
-    return f"{task}_{h}x{w}_{'-'.join(cameras) or 'nocam'}"
+    return f"{task}_{h}x{w}_{'-'.join(cameras) or 'nocam'}" + ("" if style == "scripted" else f"_{style}")
 
 
-def demo_dir(task: str, image_size, cameras, root: str | Path = "demos") -> Path:
-    return Path(root) / demo_dir_name(task, image_size, cameras)
+def demo_dir(task: str, image_size, cameras, root: str | Path = "demos", style: str = "scripted") -> Path:
+    return Path(root) / demo_dir_name(task, image_size, cameras, style)
 
 
 def episode_path(folder: Path, index: int) -> Path:
@@ -100,8 +101,10 @@ def demos_complete(folder: Path, episodes: int) -> bool:
 
 
 # --- training runs ---------------------------------------------------------------------------
-def run_dir(task: str, policy: str, profile: str, seed: int, root: str | Path = "runs") -> Path:
-    return Path(root) / task / policy / profile / f"seed{seed}"
+def run_dir(task: str, policy: str, profile: str, seed: int, root: str | Path = "runs",
+            style: str = "scripted") -> Path:
+    """Runs on human-like demos get their own folder, so neither is taken for the other."""
+    return Path(root) / task / policy / (profile if style == "scripted" else f"{profile}-{style}") / f"seed{seed}"
 
 
 def read_run_config(folder: str | Path) -> dict | None:

@@ -44,8 +44,12 @@ class Grid:
     videos: int = 3
     videos_per_cell: int = 1
     overrides: tuple[str, ...] = ()
+    demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
 
     def check(self) -> None:
+        from act_bench.scripted.style import check_style
+
+        check_style(self.demo_style)
         for m in self.methods:
             get_method(m)
         for t in self.tasks:
@@ -88,6 +92,7 @@ class DemoJob:
     image_size: tuple[int, int]
     episodes: int
     seed: int
+    style: str = "scripted"
 
 
 @dataclass(frozen=True)
@@ -166,15 +171,16 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     episodes = grid.episodes if grid.episodes is not None else first.eval.episodes
     worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
     tp, folder = variant.train_prefix(), layout.run_profile_folder(grid.profile, variant.train_name)
-    plan = Plan(episodes, {(*tp, t, p, s): layout.run_dir(t, p, folder, s, grid.runs_root)
+    plan = Plan(episodes, {(*tp, t, p, s): layout.run_dir(t, p, folder, s, grid.runs_root, grid.demo_style)
                            for t in grid.tasks for p in grid.policies for s in grid.seeds})
     plan.profiles = {key: profiles[key[-2]] for key in plan.run_dirs}
     for t in grid.tasks:
         for p in grid.policies:
             data = profiles[p].data
-            plan.data_dirs[(*tp, t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root)
+            plan.data_dirs[(*tp, t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root,
+                                                          grid.demo_style)
             job = DemoJob(t, plan.data_dirs[(*tp, t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
-                          grid.demo_seed)
+                          grid.demo_seed, grid.demo_style)
             if job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
                 plan.demos.append(job)
     for (*_, t, p, s), run_dir in plan.run_dirs.items():

@@ -23,8 +23,10 @@ from act_bench.evaluation.intervals import aggregate_over_seeds
 COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
            "ci_low", "ci_high"]
 # which demos, thread count and CPU produced each row (absent from results.csv of older runs)
-PROVENANCE = ["demos", "demo_episodes", "demo_hash", "train_threads", "train_cpu", "eval_threads", "eval_cpu"]
-PROVENANCE_NOTE = ("Each policy's demonstrations (folder, episodes used, hash of their content hashes; "
+PROVENANCE = ["demos", "demo_style", "demo_episodes", "demo_hash", "train_threads", "train_cpu", "eval_threads",
+              "eval_cpu"]
+PROVENANCE_NOTE = ("Each policy's demonstrations (folder, style: scripted or human-like, episodes used, hash "
+                   "of their content hashes; "
                    "'recomputed': a run that predates the record, hashed from its folder's manifest later), "
                    "and the torch thread count and CPU of its training and evaluation: float results "
                    "depend on both (README, What reproduces where).")
@@ -49,13 +51,16 @@ def collect_results(out_dir) -> pd.DataFrame:
 
 def _provenance_row(summary: dict) -> dict:
     from act_bench.data.provenance import short
+    from act_bench.scripted.style import settings_style
 
     trained, evaluated = summary.get("trained_on") or {}, summary.get("evaluated_on") or {}
     demos = trained.get("demos") or {}
     digest = short(demos.get("content_hash")) if demos else None
     if digest and demos.get("hash_source"):
         digest += " (recomputed)"
-    return {"demos": Path(demos["dir"]).name if demos.get("dir") else None, "demo_episodes": demos.get("episodes"),
+    style = settings_style(demos["settings"]) if demos.get("settings") else None
+    return {"demos": Path(demos["dir"]).name if demos.get("dir") else None, "demo_style": style,
+            "demo_episodes": demos.get("episodes"),
             "demo_hash": digest, "train_threads": trained.get("threads"), "train_cpu": trained.get("cpu"),
             "eval_threads": evaluated.get("threads"), "eval_cpu": evaluated.get("cpu")}
 

@@ -107,7 +107,8 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     invocation = {
         "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
         "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
-        "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor}
+        "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
+        **({"demo_style": grid.demo_style} if grid.demo_style != "scripted" else {})}
     return run_plan(grid, plan, backend, progress, (grid.out / layout.RUN_RECORD, invocation), collect)
 
 
@@ -121,11 +122,12 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     try:
         _record_invocation(path, {**invocation, "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
         for job in plan.demos:  # in this process, before any training needs them: on every core
-            print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
+            print(f"generating {job.episodes} {job.task} demos ({job.style}) in {job.data_dir}", file=sys.stderr)
             from act_bench.scripted.generate import DemoSettings
 
             backend.generate_demos(job.task, job.episodes, job.data_dir,
-                                   DemoSettings(job.seed, job.cameras, job.image_size), available_cores(), progress)
+                                   DemoSettings(job.seed, job.cameras, job.image_size, style=job.style),
+                                   available_cores(), progress)
         for key, run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
             t, p, s = key[-3:]
             backend.check_run(run_dir, t, p, plan.profiles[key], s, plan.data_dirs[key[:-1]], grid.demos)
@@ -236,6 +238,10 @@ def _record_invocation(path: Path, entry: dict) -> None:
     history = []
     if previous:
         history = previous.get("history") or [{k: v for k, v in previous.items() if k != "history"}]
+    styles = {h.get("demo_style", "scripted") for h in history} - {entry.get("demo_style", "scripted")}
+    if styles:  # one results folder, one demo style: its tables must not pool the two
+        raise ActBenchError(f"{path.parent} holds results on {', '.join(sorted(styles))} demos, not "
+                            f"{entry.get('demo_style', 'scripted')}; use another --out")
     write_json(path, {**entry, "history": [*history, entry]})
 
 
@@ -284,6 +290,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training and evaluation device (default: cuda when present)")
     parser.add_argument("--demos", type=int, default=DEFAULT_DEMOS, help="scripted demonstrations per task")
     parser.add_argument("--demo-seed", type=int, default=0)
+    parser.add_argument("--demo-style", default="scripted",  # checked by Grid.check: a one-line error
+                        help="demonstrations' style: scripted or human (human-like; own demo and run folders)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -292,6 +300,7 @@ def main(args) -> int:
                 seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, episodes=args.episodes,
                 demos=args.demos, demo_seed=args.demo_seed, out=Path(args.out), demos_root=Path(args.demos_root),
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
-                videos=args.videos, videos_per_cell=args.videos_per_cell, overrides=tuple(args.overrides))
+                videos=args.videos, videos_per_cell=args.videos_per_cell, overrides=tuple(args.overrides),
+                demo_style=args.demo_style)
     result = run_benchmark(grid, progress=not args.no_progress)
     return 1 if result["failures"] else 0

@@ -191,9 +191,11 @@ def train_policy(task: str, policy: str, profile: str | Profile, seed: int,
     data_dir = Path(opts.data_dir) if opts.data_dir is not None else _default_demos(task, prof)
     if opts.episodes is not None and opts.episodes < 1:
         raise ActBenchError(f"--episodes must be >= 1, got {opts.episodes}")
-    run_dir = Path(opts.out_dir) if opts.out_dir is not None else layout.run_dir(task, policy, prof.profile, seed)
-    dev = resolve_device(opts.device)
     demos = demo_record(data_dir, opts.episodes or prof.data.max_episodes or None)  # before --fresh deletes anything
+    style = (demos["settings"] or {}).get("style", "scripted")  # human-like demos: a run folder of their own
+    run_dir = (Path(opts.out_dir) if opts.out_dir is not None
+               else layout.run_dir(task, policy, prof.profile, seed, style=style))
+    dev = resolve_device(opts.device)
     if not opts.resume:
         for name in _RUN_FILES:
             target = run_dir / name

@@ -140,7 +140,7 @@ class FakeBackend:
 
     def generate_demos(self, task, episodes, out_dir, settings, workers=1, progress=True):
         cameras, image_size = settings.cameras, settings.image_size
-        _log(self.log, kind="demos", task=task, out_dir=str(out_dir))
+        _log(self.log, kind="demos", task=task, out_dir=str(out_dir), style=settings.style)
         manifest = {"task": task, "episodes": episodes, "seeds": list(range(episodes)),
                     "cameras": list(cameras), "image_size": list(image_size), "scripted_success_rate": 1.0}
         Path(out_dir).mkdir(parents=True, exist_ok=True)

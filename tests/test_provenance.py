@@ -57,7 +57,7 @@ def test_results_name_the_demos(tmp_path):
     (folder / "summary.json").write_text(json.dumps(summary))
     results = report.collect_results(tmp_path)
     md = report.summary_markdown(results)
-    assert "| transfer_cube | bc | 0 | transfer_cube_48x64_top | 6 | abcdef012345 | 1 | CPU X | 2 | CPU Y |" in md
+    assert "| transfer_cube | bc | 0 | transfer_cube_48x64_top | - | 6 | abcdef012345 | 1 | CPU X | 2 | CPU Y |" in md
     results.to_csv(tmp_path / "results.csv", index=False)
     page = report.build_report(tmp_path)["html"].read_text()
     assert "Demonstrations and machines" in page and "abcdef012345" in page

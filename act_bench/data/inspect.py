@@ -31,8 +31,13 @@ def summarize(data_dir: str | Path) -> list[dict]:
         with h5py.File(path, "r") as f:
             stage = f["stage"][()] if "stage" in f else None
             seed = f.attrs.get("seed")
+            style = f.attrs.get("style")
+            draws = json.loads(f.attrs["human_draws"]) if "human_draws" in f.attrs else None
         row = {"file": path.name, "seed": None if seed is None else int(seed), "length": info.length,
-               "max_stage": None if stage is None else int(stage.max())}
+               "max_stage": None if stage is None else int(stage.max()), "style": style}
+        if draws is not None:  # the episode's drawn ways of doing each step, and a redone grasp
+            row["modes"] = "/".join(draws["modes"].values())
+            row["redo"] = "yes" if draws["correction"] else "no"
         for s in range(1, 5):
             hit = None if stage is None else np.flatnonzero(stage >= s)
             row[f"stage{s}_at"] = None if hit is None or hit.size == 0 else int(hit[0])
@@ -43,7 +48,7 @@ def summarize(data_dir: str | Path) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
     cols = list(rows[0])
-    cells = [[("-" if r[c] is None else str(r[c])) for c in cols] for r in rows]
+    cells = [[("-" if r.get(c) is None else str(r[c])) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
@@ -64,6 +69,10 @@ def main(args) -> int:
         m = json.loads(manifest.read_text())
         rate = m.get("scripted_success_rate")  # None for imported data (no scripted attempts)
         source = f"scripted success {rate:.1%}" if rate is not None else f"from {m.get('source', '?')}"
+        if m.get("style"):  # human-like: the share of attempts kept, and what they drew
+            source = (f"style {m['style']} ({m['style_params']['version']}), {m['episodes']} recorded of "
+                      f"{m['attempts']} attempted ({m['success_rate']:.1%})")
+            print(f"draws: {json.dumps(m.get('draws'))}")
         print(f"task {m['task']}, base seed {m['seed']}, {source}, "
               f"image size {m['image_size'][0]}x{m['image_size'][1]}, noise {m['noise']}")
     elif not rows:

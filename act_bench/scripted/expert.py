@@ -17,7 +17,14 @@ OPEN, CLOSED = 1.0, 0.0
 
 
 class ScriptedExpert:
-    """Base: per-arm trajectories planned at reset, IK to joint actions."""
+    """Base: per-arm trajectories planned at reset, IK to joint actions.
+
+    MODES names the task's alternative ways of doing a step, each {option: probability}; the
+    first option is the scripted expert's own. The human-like style draws one option per name
+    each episode and passes them to initial_plan; the scripted style passes none (the firsts).
+    """
+
+    MODES: dict[str, dict[str, float]] = {}
 
     def __init__(self, env, rng: np.random.Generator | None = None, noise: float = 0.0):
         self.env = env
@@ -26,17 +33,23 @@ class ScriptedExpert:
         self.noise = float(noise)
         self.t = 0
         self.plan: dict[str, Trajectory] = {}
+        self.offsets: dict[str, np.ndarray] = {}  # side -> (T, 3) added to the commanded position
+        self.style = "scripted"  # scripted.human sets "human" before reset: a task may plan differently
 
-    def reset(self) -> None:
+    def reset(self, modes: dict[str, str] | None = None) -> None:
         self.t = 0
         self.control.reset()
-        self.plan = self.initial_plan()
+        self.offsets = {}
+        # an expert without MODES may define initial_plan(self) only (plugins written before them)
+        self.plan = self.initial_plan(modes) if modes else self.initial_plan()
 
     def __call__(self) -> np.ndarray:
         """Joint action for the current step (call once per env step)."""
         targets, grips = {}, {}
         for side in SIDES:
             pos, quat, grip = self.plan[side].at(self.t)
+            if side in self.offsets:
+                pos = pos + self.offsets[side][min(self.t, len(self.offsets[side]) - 1)]
             targets[side] = (pos, quat)
             grips[side] = grip
         self.t += 1
@@ -57,6 +70,19 @@ class ScriptedExpert:
         q = self.env.stage_rule.object_poses(self.env.data)[name]
         return q[:3].copy(), q[3:7].copy()
 
-    def initial_plan(self) -> dict[str, Trajectory]:
+    def mode(self, modes: dict[str, str] | None, name: str) -> str:
+        """The drawn option of mode `name`, or the scripted expert's (the first) when none."""
+        options = self.MODES[name]
+        chosen = (modes or {}).get(name, next(iter(options)))
+        if chosen not in options:
+            raise ValueError(f"unknown option {chosen!r} of mode {name!r}; known: {', '.join(options)}")
+        return chosen
+
+    def steady_windows(self, plan: dict[str, Trajectory]) -> list[tuple[int, int]]:
+        """Task-specific spans (steps, after retiming) where a person's hands hold steady, beside
+        the grasps every plan has (see scripted.human); none by default."""
+        return []
+
+    def initial_plan(self, modes: dict[str, str] | None = None) -> dict[str, Trajectory]:
         """{"left": Trajectory, "right": Trajectory} for the episode about to start."""
         raise NotImplementedError

@@ -1,4 +1,5 @@
-"""`act-bench generate-demos`: record successful scripted episodes to a folder of HDF5 files.
+"""`act-bench generate-demos`: record successful expert episodes to a folder of HDF5 files,
+in the scripted style or the human-like one (--style, see scripted.style and scripted.human).
 
 Episode i is the first successful try among seeds demo_seed(seed, i, attempt), attempt =
 0, 1, ...; so the data depends only on the arguments, not on the number of workers or on
@@ -23,6 +24,7 @@ from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError, DataError
 from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path
+from act_bench.scripted.style import HUMAN, STYLES, check_style, settings_style, style_settings
 from act_bench.seeding import demo_seed
 from act_bench.tasks.registry import get_task, task_names
 from act_bench.versions import package_versions
@@ -61,10 +63,11 @@ def _record(job: dict) -> dict:
     from act_bench.scripted.recorder import record_episode
 
     env = _env(job["task"], job["cameras"], job["image_size"])
-    for attempt in range(MAX_ATTEMPTS):
+    style = settings_style(job)
+    for attempt in range(max_attempts(style)):
         seed = demo_seed(job["seed"], job["index"], attempt)
         try:
-            episode = record_episode(env, seed, noise=job["noise"])
+            episode = record_episode(env, seed, noise=job["noise"], style=style)
         except ValueError:  # a noisy waypoint out of the arm's reach: a failed attempt
             continue
         if episode.attrs["success"]:
@@ -75,6 +78,11 @@ def _record(job: dict) -> dict:
     return {"index": job["index"], "ok": False}
 
 
+def max_attempts(style: str) -> int:
+    """Tries per episode: human-like draws fail more often than the scripted expert."""
+    return HUMAN.max_attempts if style == "human" else MAX_ATTEMPTS
+
+
 # --- driver side -----------------------------------------------------------------------
 def _existing_episode_ok(path: Path, settings: dict) -> bool:
     """A finished file of these settings whose content still matches its hash (every chunk
@@ -82,6 +90,7 @@ def _existing_episode_ok(path: Path, settings: dict) -> bool:
     try:
         with h5py.File(path, "r") as f:
             if not (f.attrs.get("task") == settings["task"] and "content_hash" in f.attrs
+                    and f.attrs.get("style", "scripted") == settings_style(settings)
                     and f["action"].shape[0] == settings["episode_len"]):
                 return False
         verify_episode(path)
@@ -107,19 +116,23 @@ def _check_folder(out_dir: Path, settings: dict) -> None:
 @dataclass(frozen=True)
 class DemoSettings:
     """What decides the recorded data besides the task and episode count: the base seed, the
-    cameras and (H, W) image size (None: the task's TOML) and the waypoint noise in metres."""
+    cameras and (H, W) image size (None: the task's TOML), the waypoint noise in metres and the
+    style (scripted or human: scripted.style)."""
 
     seed: int = 0
     cameras: Sequence[str] | None = None
     image_size: tuple[int, int] | None = None
     noise: float = 0.0
+    style: str = "scripted"
 
 
 def generate_demos(task: str, episodes: int, out_dir: str | Path, settings: DemoSettings | None = None,
                    workers: int = 1, progress: bool = True) -> dict:
-    """Record `episodes` successful scripted episodes into out_dir; return the manifest."""
+    """Record `episodes` successful episodes of the expert in its style into out_dir; return
+    the manifest."""
     task_cfg = get_task(task).config()
     s = settings or DemoSettings()
+    check_style(s.style)
     if episodes < 1:
         raise ActBenchError(f"--episodes must be at least 1, got {episodes}")
     if workers < 1:
@@ -132,7 +145,8 @@ def generate_demos(task: str, episodes: int, out_dir: str | Path, settings: Demo
     _check_size(task_cfg.episode_len, image_size, cameras, min(workers, episodes))
     out_dir = Path(out_dir)
     record = {"format_version": FORMAT_VERSION, "task": task, "seed": int(s.seed), "cameras": cameras,
-              "image_size": [int(v) for v in image_size], "noise": float(s.noise), "episode_len": task_cfg.episode_len}
+              "image_size": [int(v) for v in image_size], "noise": float(s.noise), "episode_len": task_cfg.episode_len,
+              **style_settings(s.style)}  # nothing for scripted: older folders keep their identity
     _check_folder(out_dir, record)
     remove_stale_temps(out_dir)  # what a kill -9 left half-written
     versions = package_versions()
@@ -146,13 +160,14 @@ def generate_demos(task: str, episodes: int, out_dir: str | Path, settings: Demo
         stale.unlink()
     for job in todo:  # failed verification or an unfinished write: recorded again
         Path(job["path"]).unlink(missing_ok=True)
-    _record_all(todo, episodes, workers, f"demos {task}", progress)
+    _record_all(todo, episodes, workers, f"demos {task}", progress, s.style)
     manifest = build_manifest(out_dir, record, episodes, versions)
     _write_if_changed(out_dir / DEMO_MANIFEST, manifest)
     return manifest
 
 
-def _record_all(todo: list[dict], episodes: int, workers: int, desc: str, progress: bool) -> None:
+def _record_all(todo: list[dict], episodes: int, workers: int, desc: str, progress: bool,
+                style: str = "scripted") -> None:
     """Record the episodes still to do, `workers` at a time."""
     bar = tqdm(total=episodes, initial=episodes - len(todo), desc=desc, unit="ep", disable=not progress,
                file=sys.stderr)
@@ -165,7 +180,7 @@ def _record_all(todo: list[dict], episodes: int, workers: int, desc: str, progre
     bar.close()
     if failed:
         raise ActBenchError(
-            f"the scripted {desc.split()[-1]} policy failed {MAX_ATTEMPTS} tries in a row on episode(s) "
+            f"the {style} {desc.split()[-1]} expert failed {max_attempts(style)} tries in a row on episode(s) "
             f"{failed[:5]}; it is broken for these settings (episodes already recorded are kept)"
         )
 
@@ -193,13 +208,15 @@ def _check_size(episode_len: int, image_size, cameras, workers: int) -> None:
                             "--image-size or fewer --workers")
 
 def build_manifest(out_dir: Path, settings: dict, episodes: int, versions: dict) -> dict:
-    seeds, hashes, attempts = [], [], 0
+    seeds, hashes, attempts, draws = [], [], 0, []
     for i in range(episodes):
         with h5py.File(episode_path(out_dir, i), "r") as f:
             seeds.append(int(f.attrs["seed"]))
             hashes.append(str(f.attrs["content_hash"]))
             attempts += int(f.attrs["attempts"])
-    return {
+            if "human_draws" in f.attrs:
+                draws.append(json.loads(f.attrs["human_draws"]))
+    manifest = {
         **settings,
         "episodes": episodes,
         "files": [episode_path(out_dir, i).name for i in range(episodes)],
@@ -209,6 +226,12 @@ def build_manifest(out_dir: Path, settings: dict, episodes: int, versions: dict)
         "content_hashes": hashes,
         "versions": versions,
     }
+    if settings_style(settings) != "scripted":  # the share kept is the style's, not the scripted expert's
+        from act_bench.scripted.human import draw_summary
+
+        del manifest["scripted_success_rate"]
+        manifest.update(success_rate=episodes / attempts, draws=draw_summary(draws))
+    return manifest
 
 
 def _check_cameras(task_cfg, cameras: list[str]) -> None:
@@ -251,6 +274,8 @@ def add_arguments(p) -> None:
     p.add_argument("--image-size", default=None, help="HEIGHTxWIDTH (default: the task's, 480x640)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: all cores)")
     p.add_argument("--noise", type=float, default=0.0, help="waypoint noise in metres for more varied demos (default 0)")
+    p.add_argument("--style", default="scripted",  # checked in main: a bad one is a one-line error
+                   help=f"{' or '.join(STYLES)}: the clockwork expert or a human-like one (README) (default scripted)")
 
 
 def parse_cameras(text: str) -> list[str]:
@@ -258,13 +283,14 @@ def parse_cameras(text: str) -> list[str]:
 
 
 def main(args) -> int:
+    check_style(args.style)
     task = get_task(args.task).config()
     cameras = list(task.cameras) if args.cameras is None else parse_cameras(args.cameras)
     size = tuple(task.image_size) if args.image_size is None else parse_image_size(args.image_size)
-    out = Path(args.out) if args.out else demo_dir(args.task, size, cameras)
-    manifest = generate_demos(args.task, args.episodes, out, DemoSettings(args.seed, cameras, size, args.noise),
-                              workers=args.workers)
-    rate = manifest["scripted_success_rate"]
-    print(f"{manifest['episodes']} episodes in {out}; scripted success {rate:.1%} "
+    out = Path(args.out) if args.out else demo_dir(args.task, size, cameras, style=args.style)
+    manifest = generate_demos(args.task, args.episodes, out,
+                              DemoSettings(args.seed, cameras, size, args.noise, args.style), workers=args.workers)
+    rate = manifest.get("scripted_success_rate", manifest.get("success_rate"))
+    print(f"{manifest['episodes']} episodes in {out}; {args.style} expert success {rate:.1%} "
           f"({manifest['episodes']}/{manifest['attempts']} attempts)")
     return 0

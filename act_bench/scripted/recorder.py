@@ -9,14 +9,21 @@ from act_bench.sim.robot import STATE_DIM
 from act_bench.tasks.registry import get_task
 
 
-def record_episode(env: AlohaEnv, seed: int, noise: float = 0.0) -> Episode:
-    """One scripted episode. Observation t is what the policy saw before action t."""
+def record_episode(env: AlohaEnv, seed: int, noise: float = 0.0, style: str = "scripted") -> Episode:
+    """One episode of the expert in `style` (scripted or human, see scripted.style).
+    Observation t is what the policy saw before action t."""
     task = env.task_config
     obs, info = env.reset(seed=seed)
+    T = task.episode_len
     # The expert's own noise stream derives from the episode seed, so it is reproducible.
     policy = get_task(task.name).expert(env, rng=np.random.default_rng(seed), noise=noise)
-    policy.reset()
-    T = task.episode_len
+    style_attrs = {"style": style}
+    if style == "human":  # its draws too (their own stream of the seed), all recorded
+        from act_bench.scripted.human import humanize
+
+        style_attrs["human_draws"] = humanize(policy, seed, T)
+    else:
+        policy.reset()
     qpos, qvel, action = (np.empty((T, STATE_DIM)) for _ in range(3))
     stage = np.empty(T, dtype=np.int8)
     images = {c: np.empty((T, *env.image_size, 3), dtype=np.uint8) for c in env.cameras}
@@ -43,5 +50,6 @@ def record_episode(env: AlohaEnv, seed: int, noise: float = 0.0) -> Episode:
             "cameras": list(env.cameras),
             "image_size": list(env.image_size),
             "object_poses": initial_objects,
+            **style_attrs,
         },
     )

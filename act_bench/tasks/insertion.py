@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from act_bench.paths import tasks_dir
+from act_bench.scripted import plan_edit
 from act_bench.scripted.expert import CLOSED, OPEN, ScriptedExpert
 from act_bench.scripted.trajectory import Trajectory, Waypoint
 from act_bench.sim import poses as P
@@ -48,22 +49,55 @@ class InsertionExpert(ScriptedExpert):
     SOCKET_GRASP = np.array([0.0, 0.0, 0.01])  # ... relative to the socket (channel) centre
     RIGHT_LIFT = 0.00715  # the right hand carries the peg this much higher than the left hand
 
-    def initial_plan(self):
+    # the human-like style's alternatives (the first of each is the scripted expert's way)
+    MODES = {
+        "approach": {"from_above": 0.5, "along_fingers": 0.5},  # pre-grasp straight above, or back along the fingers
+        "peg_grasp": {"centre": 0.5, "back": 0.5},  # the peg held at its centre or 2 cm behind it
+        "who_inserts": {"both": 0.4, "right": 0.3, "left": 0.3},  # which hand moves in at the meeting point
+    }
+    ALONG = 0.1  # pre-grasp distance back along the fingers (metres)
+    PEG_BACK = np.array([0.02, 0.0, 0.0])  # away from the socket: the hand then stops 2 cm further out
+    # A person pushes until they see the peg stop; the scripted expert stops where the peg
+    # first touches the pin (as the original), which leaves a drifting hand short of it.
+    HUMAN_PUSH = 0.01
+
+    def initial_plan(self, modes=None):
         peg, _ = self.object_pose("peg")
         socket, _ = self.object_pose("socket")
         meet = self.MEET + self.jitter()
         lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
-        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE)
-        left.waypoints += [Waypoint(285, meet + [-0.1, 0, 0], P.PITCHED["left"], CLOSED),
-                           Waypoint(340, meet + [-0.05, 0, 0], P.PITCHED["left"], CLOSED)]
-        right = self._grasp("right", peg + self.PEG_GRASP, peg + self.ABOVE)
-        right.waypoints += [Waypoint(285, meet + [0.1, 0, 0] + lift, P.PITCHED["right"], CLOSED),
-                            Waypoint(340, meet + [0.05, 0, 0] + lift, P.PITCHED["right"], CLOSED)]
+        back = self.PEG_BACK if self.mode(modes, "peg_grasp") == "back" else 0
+        slanted = self.mode(modes, "approach") == "along_fingers"
+        left_x, right_x = self._closing_in(modes)
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE, slanted)
+        left.waypoints += [Waypoint(285, meet + [left_x[0], 0, 0], P.PITCHED["left"], CLOSED),
+                           Waypoint(340, meet + [left_x[1], 0, 0], P.PITCHED["left"], CLOSED)]
+        right = self._grasp("right", peg + back + self.PEG_GRASP, peg + back + self.ABOVE, slanted)
+        right.waypoints += [Waypoint(285, meet + [right_x[0], 0, 0] + back + lift, P.PITCHED["right"], CLOSED),
+                            Waypoint(340, meet + [right_x[1], 0, 0] + back + lift, P.PITCHED["right"], CLOSED)]
         return {"left": left, "right": right}
 
-    def _grasp(self, side: str, grasp: np.ndarray, above: np.ndarray) -> Trajectory:
+    def _closing_in(self, modes) -> tuple[tuple[float, float], tuple[float, float]]:
+        """x offsets from the meeting point of the left and right hand as the two close in
+        (from, to): together the peg travels 10 cm towards the socket, whoever moves."""
+        who = self.mode(modes, "who_inserts")
+        left_x, right_x = {"both": ((-0.1, -0.05), (0.1, 0.05)), "right": ((-0.05, -0.05), (0.15, 0.05)),
+                           "left": ((-0.15, -0.05), (0.05, 0.05))}[who]
+        if self.style == "human":  # the moving hand(s) go further in
+            push = self.HUMAN_PUSH / (2 if who == "both" else 1)
+            left_x = (left_x[0], left_x[1] + (push if who != "right" else 0))
+            right_x = (right_x[0], right_x[1] - (push if who != "left" else 0))
+        return left_x, right_x
+
+    def steady_windows(self, plan):
+        """The insertion itself: both hands' last move."""
+        return [plan_edit.last_move(traj) for traj in plan.values()]
+
+    def _grasp(self, side: str, grasp: np.ndarray, above: np.ndarray, slanted: bool = False) -> Trajectory:
         """Over the object at t 120, down by t 170, closed by t 220 (both arms at once)."""
         pick = P.PITCHED[side]
+        if slanted:
+            above = grasp - self.ALONG * P.rotate(pick, [1.0, 0.0, 0.0])
         return Trajectory([
             self.start_waypoint(side, CLOSED),
             Waypoint(120, above, pick, OPEN),
@@ -120,19 +154,27 @@ class InsertionExpertV2(InsertionExpert):
     REST_Z = {"peg": 0.01, "socket": 0.022}  # centres resting on the table
     RELEASE_HELD = {"peg": np.array([0.0, 0.0, -0.01]), "socket": np.array([0.0, 0.0, 0.002])}
 
-    def initial_plan(self):
+    def initial_plan(self, modes=None):
+        """Modes (human-like style) as InsertionExpert's; a peg held further back is carried
+        so that its centre still follows the release's path."""
         peg, _ = self.object_pose("peg")
         socket, _ = self.object_pose("socket")
         meet = self.MEET + self.jitter()
         lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
-        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE)
-        right = self._grasp("right", peg + self.PEG_GRASP, peg + self.ABOVE)
+        if self.style == "human":  # a person lines the peg up with the socket's opening by eye; the
+            # release's path carries it 5 mm low, which only its exact, drift-free hands survive
+            lift[2] = self.RELEASE_HELD["socket"][2] - self.RELEASE_HELD["peg"][2]
+        back = self.PEG_BACK if self.mode(modes, "peg_grasp") == "back" else 0
+        slanted = self.mode(modes, "approach") == "along_fingers"
+        left_x, right_x = self._closing_in(modes)
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE, slanted)
+        right = self._grasp("right", peg + back + self.PEG_GRASP, peg + back + self.ABOVE, slanted)
         carry_l = self._carry("socket", socket, socket + self.SOCKET_GRASP)
-        carry_r = self._carry("peg", peg, peg + self.PEG_GRASP)
-        left.waypoints += [Waypoint(285, carry_l(meet + [-0.1, 0, 0]), P.PITCHED["left"], CLOSED),
-                           Waypoint(340, carry_l(meet + [-0.05, 0, 0]), P.PITCHED["left"], CLOSED)]
-        right.waypoints += [Waypoint(285, carry_r(meet + [0.1, 0, 0] + lift), P.PITCHED["right"], CLOSED),
-                            Waypoint(340, carry_r(meet + [0.05, 0, 0] + lift), P.PITCHED["right"], CLOSED)]
+        carry_r = self._carry("peg", peg, peg + back + self.PEG_GRASP)
+        left.waypoints += [Waypoint(285, carry_l(meet + [left_x[0], 0, 0]), P.PITCHED["left"], CLOSED),
+                           Waypoint(340, carry_l(meet + [left_x[1], 0, 0]), P.PITCHED["left"], CLOSED)]
+        right.waypoints += [Waypoint(285, carry_r(meet + [right_x[0], 0, 0] + lift), P.PITCHED["right"], CLOSED),
+                            Waypoint(340, carry_r(meet + [right_x[1], 0, 0] + lift), P.PITCHED["right"], CLOSED)]
         return {"left": left, "right": right}
 
     def _carry(self, name, start, grasp):

@@ -46,26 +46,48 @@ class TransferCubeExpert(ScriptedExpert):
     GRASP = np.array([0.0, 0.0, 0.01])  # grip site relative to the cube centre
     LEFT_OUT = np.array([-0.1, 0.0, -0.03])
     LEFT_IN = np.array([-0.02, 0.0, -0.03])
+    # the human-like style's alternatives (the first of each is the scripted expert's way)
+    MODES = {
+        "approach": {"from_above": 0.5, "along_fingers": 0.5},  # pre-grasp straight above, or back along the fingers
+        "grasp_at": {"centre": 0.5, "near_edge": 0.5},  # where along the cube the fingers close
+        "left_comes_in": {"early": 0.5, "late": 0.5},  # the left hand waits near the meeting point, or further out
+    }
+    ALONG = 0.1  # pre-grasp distance back along the fingers (metres)
+    NEAR_EDGE = np.array([0.01, 0.0, 0.0])  # towards the right arm
+    LEFT_PARK = np.array([-0.18, 0.0, -0.03])  # where the left hand waits when the right comes first
 
-    def initial_plan(self):
+    def initial_plan(self, modes=None):
         cube, _ = self.object_pose("cube")
         meet = self.MEET + self.jitter()
         pick = P.PITCHED["right"]
+        at = cube + (self.NEAR_EDGE if self.mode(modes, "grasp_at") == "near_edge" else 0)
+        grasp = at + self.GRASP
+        if self.mode(modes, "approach") == "along_fingers":
+            above = grasp - self.ALONG * P.rotate(pick, [1.0, 0.0, 0.0])
+        else:
+            above = at + self.ABOVE
         right = Trajectory([
             self.start_waypoint("right", CLOSED),
-            Waypoint(90, cube + self.ABOVE, pick, OPEN),
-            Waypoint(130, cube + self.GRASP, pick, OPEN),
-            Waypoint(170, cube + self.GRASP, pick, CLOSED),
+            Waypoint(90, above, pick, OPEN),
+            Waypoint(130, grasp, pick, OPEN),
+            Waypoint(170, grasp, pick, CLOSED),
             Waypoint(200, meet + [0.05, 0, 0], pick, CLOSED),
             Waypoint(220, meet, pick, CLOSED),
             Waypoint(310, meet, pick, OPEN),
             Waypoint(360, meet + [0.1, 0, 0], pick, OPEN),
         ])
         rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
+        if self.mode(modes, "left_comes_in") == "early":  # the scripted way: slides in slowly
+            come_in = [Waypoint(100, meet + self.LEFT_OUT, rolled, OPEN),
+                       Waypoint(260, meet + self.LEFT_IN, rolled, OPEN)]
+        else:  # waits further out until the right hand is nearly there, then comes in briskly
+            come_in = [Waypoint(100, meet + self.LEFT_PARK, rolled, OPEN),
+                       Waypoint(200, meet + self.LEFT_PARK, rolled, OPEN),
+                       Waypoint(225, meet + self.LEFT_OUT, rolled, OPEN),
+                       Waypoint(260, meet + self.LEFT_IN, rolled, OPEN)]
         left = Trajectory([
             self.start_waypoint("left", CLOSED),
-            Waypoint(100, meet + self.LEFT_OUT, rolled, OPEN),
-            Waypoint(260, meet + self.LEFT_IN, rolled, OPEN),
+            *come_in,
             Waypoint(310, meet + self.LEFT_IN, rolled, CLOSED),
             Waypoint(360, meet + self.LEFT_OUT, level, CLOSED),
         ])
@@ -120,16 +142,29 @@ class TransferCubeExpertV2(ScriptedExpert):
     LEFT_IN = np.array([-0.029, 0.0, 0.0035])  # our left grip site from the cube's centre
     LEFT_SLIDE = np.array([0.12, 0.0, 0.0])  # the release slides in 12 cm from t 100 to 260
 
-    def initial_plan(self):
+    # the human-like style's alternatives (the first of each is the scripted expert's way)
+    MODES = {
+        "approach": {"from_above": 0.5, "along_fingers": 0.5},  # pre-grasp straight above, or back along the fingers
+        "grasp_at": {"release": 0.5, "centre": 0.5},  # the release's place on the cube's near half, or its middle
+        "left_comes_in": {"early": 0.5, "late": 0.5},  # the left hand waits near the meeting point, or further out
+    }
+    ALONG = 0.1  # pre-grasp distance back along the fingers (metres)
+    CENTRE = np.array([0.009, 0.0, 0.0])  # from GRASP to the cube's middle (x)
+    LEFT_PARK = np.array([-0.06, 0.0, 0.0])  # further out than the slide's start: the left waits there
+
+    def initial_plan(self, modes=None):
         cube, _ = self.object_pose("cube")
         meet = self.MEET + self.jitter()
-        grasp = cube + self.GRASP
+        grasp = cube + self.GRASP + (self.CENTRE if self.mode(modes, "grasp_at") == "centre" else 0)
         held = np.array([cube[0], cube[1], self.REST_Z]) - grasp  # cube centre from the grip site
         carry = lambda point: point + self.RELEASE_HELD - held  # noqa: E731  (grip site for a cube centre)
         pick = P.PITCHED["right"]
+        above = cube + self.ABOVE
+        if self.mode(modes, "approach") == "along_fingers":
+            above = grasp - self.ALONG * P.rotate(pick, [1.0, 0.0, 0.0])
         right = Trajectory([
             self.start_waypoint("right", CLOSED),
-            Waypoint(90, cube + self.ABOVE, pick, OPEN),
+            Waypoint(90, above, pick, OPEN),
             Waypoint(130, grasp, pick, OPEN),
             Waypoint(170, grasp, pick, CLOSED),
             Waypoint(200, carry(meet + [0.05, 0, 0]), pick, CLOSED),
@@ -139,9 +174,15 @@ class TransferCubeExpertV2(ScriptedExpert):
         ])
         left_in = meet + self.RELEASE_HELD + self.LEFT_IN
         rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
+        if self.mode(modes, "left_comes_in") == "early":  # the release's way: slides in slowly
+            come_in = [Waypoint(100, left_in - self.LEFT_SLIDE, rolled, OPEN)]
+        else:  # waits further out until the right hand is nearly there, then comes in briskly
+            park = left_in - self.LEFT_SLIDE + self.LEFT_PARK
+            come_in = [Waypoint(100, park, rolled, OPEN), Waypoint(170, park, rolled, OPEN),
+                       Waypoint(200, left_in - self.LEFT_SLIDE, rolled, OPEN)]
         left = Trajectory([
             self.start_waypoint("left", CLOSED),
-            Waypoint(100, left_in - self.LEFT_SLIDE, rolled, OPEN),
+            *come_in,
             Waypoint(260, left_in, rolled, OPEN),
             Waypoint(310, left_in, rolled, CLOSED),
             Waypoint(360, left_in - self.LEFT_SLIDE, level, CLOSED),
