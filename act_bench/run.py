@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from act_bench import layout
+from act_bench import failed_cells, folder_lock, interrupts, layout
 from act_bench.atomic_io import atomic_path, write_csv, write_json
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
@@ -193,6 +193,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
 
     for (t, p, s), run_dir in plan.run_dirs.items():
         _copy_metrics(run_dir, layout.training_metrics_copy(grid.out, t, p, s))
+    failed_cells.record(grid.out, plan.evals, failed_cells.from_failures(plan, failures))
     results = collect_results(grid.out)
     report = {}
     if results.empty:
@@ -277,5 +278,6 @@ def main(args) -> int:
                 demos=args.demos, demo_seed=args.demo_seed, out=Path(args.out), demos_root=Path(args.demos_root),
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
                 videos=args.videos, videos_per_cell=args.videos_per_cell, overrides=tuple(args.overrides))
-    result = run_benchmark(grid, progress=not args.no_progress)
+    with folder_lock.hold(grid.out), interrupts.stage(f"run {grid.out}"):  # one run per results folder
+        result = run_benchmark(grid, progress=not args.no_progress)
     return 1 if result["failures"] else 0
