@@ -71,8 +71,8 @@ def merge(results: pd.DataFrame, out: Path) -> pd.DataFrame:
         return results
     results = results.assign(status="ok")
     failed = {(c["task"], c["method"], int(c["seed"])) for c in cells}
-    keys = list(zip(results["task"], results["method"], results["seed"].astype(int)))
-    results = results[[k not in failed for k in keys]]
+    keys = zip(results["task"], results["method"], results["seed"].astype(int))
+    results = results[pd.Series([k not in failed for k in keys], index=results.index, dtype=bool)]
     rows = pd.DataFrame([{"task": c["task"], "method": c["method"], "seed": int(c["seed"]),
                           "status": f"failed: {c['reason']}"} for c in cells])
     merged = pd.concat([results, rows], ignore_index=True)

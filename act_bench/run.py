@@ -36,10 +36,13 @@ class ActBackend:
         return load_profile(policy, profile, overrides)
 
     def check_run(self, run_dir, task, policy, cfg, seed, data_dir=None, episodes=None):
+        from act_bench.data.dataset import episode_paths
         from act_bench.data.provenance import demo_record
         from act_bench.train_state import check_run_dir
 
         check_run_dir(run_dir, task, policy, cfg, seed)  # the config first: it needs no demos read
+        if data_dir is not None:  # a partial demo folder stops the run here, not cell by cell
+            episode_paths(data_dir)
         if data_dir is not None and (Path(run_dir) / layout.RUN_CONFIG).is_file():
             check_run_dir(run_dir, task, policy, cfg, seed, demo_record(data_dir, episodes))
 

@@ -279,7 +279,6 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
             metrics = train_step(policy, optimizer, batch, cfg.grad_clip, autocast)
             guard.observe(step, metrics["loss"])
             window.add(metrics)
-            interrupts.note(f"at step {step} of {cfg.steps} (it resumes from step {run.step})")
             last = step == cfg.steps
             row = None
             if step % cfg.log_every == 0 or step % cfg.val_every == 0 or last:
@@ -297,6 +296,7 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
                 guard.check(run.step, step, policy.parameters())
                 with interrupts.deferred():  # the checkpoint and its metrics rows land together
                     run.save(policy, optimizer, step, window, no_val=not val_batches)
+            interrupts.note(f"after step {step} of {cfg.steps} (it resumes from step {run.step})")
             if bar is not None:
                 bar.update(1)
             if callback is not None:
