@@ -31,8 +31,8 @@ from test_faults import GEN, TINY, _env, demos_fp, eval_fp, ok, run_fp, snapshot
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 SEED = int(os.environ.get("ACT_BENCH_CAMPAIGN_SEED", "25"))
-TRIALS = int(os.environ.get("ACT_BENCH_CAMPAIGN_TRIALS", "40"))
-KILLS = {"generate-demos": 3, "train": 6, "eval": 3}  # kill points per command
+TRIALS = int(os.environ.get("ACT_BENCH_CAMPAIGN_TRIALS", "100"))
+KILLS = {"generate-demos": 3, "train": 8, "eval": 4}  # kill points per command
 
 
 def train_args(data, out):
@@ -95,7 +95,7 @@ def test_kill_points(ref, command):
     out = w / f"k_{command}"
     args = {"generate-demos": [*GEN, "--out", out.name], "train": train_args("demos", out.name),
             "eval": eval_args("run", out.name)}[command]
-    span = ref["times"][command]
+    span = 0.6 * ref["times"][command]  # the undisturbed time, start-up included: most points land in the work
     stops = 0
     for k in range(KILLS[command]):
         sig = signal.SIGKILL if k % 2 == 0 else signal.SIGTERM
