@@ -16,8 +16,8 @@ import torch
 
 from act_bench import failed_cells, finite_guard, folder_lock, interrupts
 from act_bench.data.folder_check import check_listing
-from act_bench.errors import DataError
-from act_bench.run_meta import DamagedFile, read_meta
+from act_bench.errors import DamagedFile, DataError
+from act_bench.layout import read_json_record
 
 
 def test_guard_names_the_first_bad_step_and_the_last_finite_loss():
@@ -93,10 +93,10 @@ def test_interrupt_says_where_and_waits_for_deferred_writes():
 
 @pytest.mark.parametrize("text", [b"", b'{"step": 2', b"[1, 2]", b'{"a": "\xff"}'])
 def test_damaged_metadata_is_an_error_missing_is_none(tmp_path, text):
-    assert read_meta(tmp_path / "done.json") is None
+    assert read_json_record(tmp_path / "done.json") is None
     (tmp_path / "done.json").write_bytes(text)
-    with pytest.raises(DamagedFile, match=r"done.json is damaged .*delete it and rerun the training"):
-        read_meta(tmp_path / "done.json")
+    with pytest.raises(DamagedFile, match=r"done.json: (unreadable|not a JSON object).*; delete it and rerun the training"):
+        read_json_record(tmp_path / "done.json")
 
 
 def _folder(tmp_path, names, manifest=True, settings=True):

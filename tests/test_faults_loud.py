@@ -165,7 +165,7 @@ def test_damaged_run_metadata_is_refused_everywhere(loud):
         for args in commands:
             args = [str(a).format(r=copy, g=copy) for a in args]
             line = one_line(f"{args[0]}, damaged {rel}", cli(*args, cwd=w))
-            assert Path(rel).name in line and "damaged" in line, line
+            assert Path(rel).name in line and ("unreadable" in line or "not a JSON object" in line), line
         assert snapshot(copy) == before
     # the repair the line names: a damaged done.json is deleted and the training rewrites it
     r = w / "dmg1_run"
