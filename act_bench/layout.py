@@ -1,12 +1,14 @@
 """The on-disk layout, in one place: every file and folder name act-bench reads or writes, the
 done markers that let every long job skip finished work and resume unfinished work, the
-iterators the report walks, and the one reader of a run's config.json.
+iterators the report walks, and the one reader of the JSON records act-bench writes.
 
     {demos_root}/{task}_{H}x{W}_{cameras}/   episode_{i}.hdf5, settings.json, manifest.json (done)
     {runs_root}/{task}/{policy}/{profile}/seed{S}/
-        config.json, metrics.csv, done.json (done),
+        config.json, metrics.csv, done.json (done) or diverged.json (failed),
         checkpoints/{best,last}.{json,safetensors}, checkpoints/last_state.safetensors
-    {out}/  run.json, results.csv, summary.md, success.png, loss_curves.png, report.html
+    {out}/  run.json, results.csv, summary.md, success.png, loss_curves.png, report.html,
+            failed.json (cells that failed)
+    any output folder, while a process writes it: .act-bench.lock
     {out}/evals/{task}/{method}/seed{S}/     eval.json, episodes.csv, summary.json (done),
                                               videos/episode_{i:03d}.mp4
     {out}/training/{task}/{policy}/seed{S}/metrics.csv
