@@ -139,3 +139,19 @@ def test_failed_cells_are_rows_without_a_rate(tmp_path):
     assert failed_cells.evaluated(merged)["method"].tolist() == ["a", "a"]
     failed_cells.record(tmp_path, [("t", "b", 0)], {})  # evaluated since: no longer failed
     assert "status" not in failed_cells.merge(results, tmp_path).columns
+
+
+def test_files_written_together_land_together(tmp_path):
+    from act_bench.atomic_io import together, write_text
+
+    write_text(tmp_path / "a.json", "old a")
+    with together():
+        write_text(tmp_path / "a.json", "new a")
+        write_text(tmp_path / "b.json", "new b")
+        assert (tmp_path / "a.json").read_text() == "old a" and not (tmp_path / "b.json").exists()
+    assert (tmp_path / "a.json").read_text() == "new a" and (tmp_path / "b.json").read_text() == "new b"
+    with pytest.raises(RuntimeError), together():
+        write_text(tmp_path / "a.json", "newer a")
+        raise RuntimeError("a failure before the block ends")
+    assert (tmp_path / "a.json").read_text() == "new a"  # renamed nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]  # and left no temporary
