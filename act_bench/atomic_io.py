@@ -41,15 +41,49 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except OSError as exc:
         raise WriteError(path, exc) from None
     tmp = Path(tmp)
+    queued = False
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
+        if _together is not None:  # renamed with the others when the together() block ends
+            _together.append((tmp, path))
+            queued = True
+        else:
+            os.replace(tmp, path)
     except OSError as exc:  # disk full, file too large, read-only: one line naming the file
         raise WriteError(path, exc) from None
     finally:
-        if tmp.exists():
+        if not queued and tmp.exists():
             tmp.unlink()
+
+
+_together: list[tuple[Path, Path]] | None = None
+
+
+@contextlib.contextmanager
+def together() -> Iterator[None]:
+    """Files written in the block land together: each is written under its temporary name as
+    usual, and all are renamed, in the order written, when the block ends. A training checkpoint
+    is several files, one naming the others' hashes; written one by one, a kill -9 between two
+    of them (while the next is serialised) left a new file beside an old JSON that the rerun
+    refused. Now the window is a few renames (microseconds); a failed block renames nothing."""
+    global _together
+    if _together is not None:  # nested: the outer block renames
+        yield
+        return
+    _together = batch = []
+    try:
+        yield
+        for tmp, path in batch:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise WriteError(path, exc) from None
+    finally:
+        _together = None
+        for tmp, _ in batch:
+            if tmp.exists():
+                tmp.unlink()
 
 
 @contextlib.contextmanager

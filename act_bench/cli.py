@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from act_bench import interrupts
 from act_bench.errors import ActBenchError
 
 # name -> (module, help)
@@ -44,6 +45,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     prog = " ".join(["act-bench", *(a for a in argv[:1] if a in COMMANDS)])
+    interrupts.install()  # SIGTERM too ends a command with one line saying where it stopped
     try:  # building the parser lists tasks and methods, which loads plugins: may fail too
         args = build_parser(argv).parse_args(argv)
         return int(importlib.import_module(args._module).main(args) or 0)
@@ -58,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         why = exc.strerror or " ".join(str(exc).split())
         print(f"{prog}: error: {why}{where}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(interrupts.message(prog, exc), file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

@@ -15,3 +15,7 @@ class CheckpointError(ActBenchError):
 
 class RenderingUnavailable(ActBenchError):
     """No working OpenGL (EGL/OSMesa) stack for offscreen rendering."""
+
+
+class DamagedFile(ActBenchError):
+    """A record act-bench wrote (config.json, done.json, ...) exists but is not the JSON object it was."""

@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 
+from act_bench import interrupts
 from act_bench.errors import ActBenchError
 from act_bench.threads import job_threads, machine_cores, set_job_threads
 
@@ -49,6 +50,7 @@ def pin_cores(index: int, threads: int) -> None:
 
 
 def _init_worker(threads: int, counter) -> None:
+    interrupts.ignore_in_worker()  # Ctrl-C reaches the whole group: the parent decides
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -90,6 +92,9 @@ class LocalPoolExecutor:
         return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, cancel: bool = False) -> None:
+        if cancel:  # interrupted or failed: running jobs stop now (they resume on the rerun)
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                proc.terminate()
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 

@@ -1,13 +1,15 @@
 """The on-disk layout, in one place: every file and folder name act-bench reads or writes, the
 done markers that let every long job skip finished work and resume unfinished work, the
-iterators the report walks, and the one reader of a run's config.json.
+iterators the report walks, and the one reader of the JSON records act-bench writes.
 
     {demos_root}/{task}_{H}x{W}_{cameras}/   episode_{i}.hdf5, settings.json, manifest.json (done)
     {demos_root}/{task}_{H}x{W}_{cameras}_human/   the same, human-like demos (scripted.style)
     {runs_root}/{task}/{policy}/{profile}/seed{S}/   ({profile}-human: trained on human-like demos)
-        config.json, metrics.csv, done.json (done),
+        config.json, metrics.csv, done.json (done) or diverged.json (failed),
         checkpoints/{best,last}.{json,safetensors}, checkpoints/last_state.safetensors
-    {out}/  run.json, results.csv, summary.md, success.png, loss_curves.png, report.html
+    {out}/  run.json, results.csv, summary.md, success.png, loss_curves.png, report.html,
+            failed.json (cells that failed)
+    any output folder, while a process writes it: .act-bench.lock
     {out}/evals/{task}/{method}/seed{S}/     eval.json, episodes.csv, summary.json (done),
                                               videos/episode_{i:03d}.mp4
     {out}/training/{task}/{policy}/seed{S}/metrics.csv
@@ -22,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from act_bench.errors import ActBenchError
+from act_bench.errors import DamagedFile
 
 # demonstrations
 DEMO_SETTINGS = "settings.json"
@@ -32,6 +34,7 @@ RUN_CONFIG = "config.json"
 RUN_METRICS = "metrics.csv"
 RUN_DONE = "done.json"
 RUN_CHECKPOINTS = "checkpoints"
+RUN_DIVERGED = "diverged.json"  # instead of done.json: the training diverged (finite_guard.py)
 BEST, LAST = "best", "last"  # checkpoint stems: best validation loss, and the resumable last one
 LAST_STATE = "last_state.safetensors"  # the optimizer state beside the last checkpoint
 # an evaluation
@@ -50,29 +53,51 @@ REPORT_HTML = "report.html"
 SWEEP_RECORD = "sweep.json"
 SWEEP_PLOT = "sweep.png"
 SWEEP_POINTS = "points"
+FAILED_CELLS = "failed.json"  # cells of `run` that failed (failed_cells.py)
+# any output folder: its writer's lock (folder_lock.py)
+FOLDER_LOCK = ".act-bench.lock"
 
 
 def _read_json(path: Path) -> dict | None:
-    """A done marker's content, or None when it is missing or unreadable (then: not done)."""
-    try:
-        value = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+    """A done marker's content, or None when it is missing; a damaged one is refused (one line
+    naming it and its repair), never taken for "not done" (which would redo finished work)."""
+    return read_json_record(path)
+
+
+# how to repair a damaged record (nothing but that file is lost by the repair)
+REPAIR = {
+    RUN_CONFIG: "the run cannot be identified: retrain it with --fresh, or train into another --out",
+    RUN_DONE: "delete it and rerun the training: it resumes from the last checkpoint and writes it again",
+    RUN_DIVERGED: "delete it to resume that training, or retrain with other settings (--fresh or another --out)",
+    f"{LAST}.json": "retrain with --fresh (the training cannot resume from it)",
+    f"{BEST}.json": "evaluate RUN/checkpoints/last instead, or retrain with --fresh",
+    EVAL_META: "rerun the evaluation with --fresh",
+    EVAL_SUMMARY: "delete it and rerun the evaluation: it keeps the finished episodes and writes it again",
+    RUN_RECORD: "repair or delete it (it only records the runs into this folder)",
+    DEMO_MANIFEST: "rerun the generate-demos command that made the folder: it checks every episode and writes it again",
+    DEMO_SETTINGS: "the folder cannot be identified: record the demos again into another --out",
+}
+
+
+def damaged(path: str | Path, why: str) -> DamagedFile:
+    """The one-line error for a damaged record: the file, what is wrong, how to repair it."""
+    path = Path(path)
+    return DamagedFile(f"{path}: {why}; {REPAIR.get(path.name, 'repair or remove it')}")
 
 
 def read_json_record(path: str | Path) -> dict | None:
-    """A record act-bench wrote (config.json, run.json, eval.json): None when it is absent; a
-    damaged one is a one-line ActBenchError naming the file (it is never silently ignored)."""
+    """A record act-bench wrote (config.json, done.json, run.json, eval.json, summary.json, the
+    manifest): None when it is absent; a damaged one is a one-line DamagedFile naming the file and
+    its repair, wherever it is read (it is never silently ignored)."""
     path = Path(path)
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise ActBenchError(f"{path}: unreadable ({' '.join(str(exc).split())}); repair or remove it") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError included
+        raise damaged(path, f"unreadable ({' '.join(str(exc).split())})") from None
     if not isinstance(value, dict):
-        raise ActBenchError(f"{path}: not a JSON object; repair or remove it")
+        raise damaged(path, "not a JSON object")
     return value
 
 

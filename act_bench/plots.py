@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from act_bench import layout
+from act_bench import failed_cells, layout
 from act_bench.atomic_io import atomic_path
 from act_bench.evaluation.intervals import aggregate_over_seeds
 from act_bench.report import order_key, task_order
@@ -18,7 +18,7 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_success(results: pd.DataFrame, path) -> Path:
+def plot_success(results: pd.DataFrame, path) -> Path | None:
     """Grouped bars: stage on x, one bar per method, error bars = pooled Wilson interval."""
     import matplotlib
 
@@ -26,6 +26,9 @@ def plot_success(results: pd.DataFrame, path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    results = failed_cells.evaluated(results)
+    if results.empty:  # every cell failed: nothing to plot
+        return None
     agg = aggregate_over_seeds(results)
     tasks = list(dict.fromkeys(agg["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.8), squeeze=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from act_bench import layout
+from act_bench import failed_cells, layout
 from act_bench.atomic_io import write_csv, write_text
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.intervals import aggregate_over_seeds
@@ -46,7 +46,7 @@ def collect_results(out_dir) -> pd.DataFrame:
         for st in s["stages"]:
             rows.append({"task": s["task"], "method": s["method"], "seed": int(s["seed"]),
                          **{k: st[k] for k in COLUMNS[3:]}, **prov})
-    return _ordered(pd.DataFrame(rows, columns=COLUMNS + PROVENANCE))
+    return _ordered(failed_cells.merge(pd.DataFrame(rows, columns=COLUMNS + PROVENANCE), out_dir))
 
 
 def _provenance_row(summary: dict) -> dict:
@@ -67,6 +67,7 @@ def _provenance_row(summary: dict) -> dict:
 
 def provenance_table(results: pd.DataFrame) -> pd.DataFrame | None:
     """One row per task, method and seed: which demos and machine; None for older results."""
+    results = failed_cells.evaluated(results)
     cols = [c for c in PROVENANCE if c in results.columns]
     if not cols or results[cols].isna().all().all():
         return None
@@ -125,7 +126,8 @@ def _per_seed_final(results: pd.DataFrame, task: str, method: str) -> str:
 
 def summary_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Per task: one row per method, one column per stage ("mean [low, high]" in %), then the
-    final stage per seed."""
+    final stage per seed. Failed cells show as "failed" (failed_cells.py)."""
+    every, results = results, failed_cells.evaluated(results)
     agg = aggregate_over_seeds(results)
     tables = {}
     for task, g in agg.groupby("task", sort=False):
@@ -141,7 +143,7 @@ def summary_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
             row["episodes"] = int(gm["episodes"].iloc[0])
             rows.append(row)
         tables[task] = pd.DataFrame(rows, columns=["method", *stages, per_seed, "seeds", "episodes"])
-    return tables
+    return failed_cells.mark_tables(tables, every)
 
 
 def _seeds_phrase(results: pd.DataFrame) -> str:
@@ -161,6 +163,7 @@ def summary_markdown(results: pd.DataFrame) -> str:
              "`episodes` is the pooled number of evaluation episodes.", ""]
     for task, table in summary_tables(results).items():
         parts += [f"## {task}", "", _md_table(table), ""]
+    parts += failed_cells.markdown_section(results)
     prov = provenance_table(results)
     if prov is not None:
         parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
@@ -215,6 +218,7 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
     for task, table in tables.items():
         parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")
+    parts.append(failed_cells.html_section(results))
     prov = provenance_table(results)
     if prov is not None:
         parts.append(f"<h2>Demonstrations and machines</h2><p class='caption'>{html.escape(PROVENANCE_NOTE)}</p>"
@@ -244,6 +248,7 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
         from act_bench.sweep_report import build_sweep_report
 
         return build_sweep_report(out_dir, videos_per_cell)
+    meta = layout.read_json_record(out_dir / layout.RUN_RECORD)  # damaged: refused before anything is written
     if (out_dir / layout.RESULTS).exists():
         results = load_results(out_dir)
     else:  # a run interrupted before it wrote results.csv: rebuild it from the evaluations
@@ -256,12 +261,13 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
     written = {"summary": write_text(out_dir / layout.SUMMARY_MD, summary_markdown(results))}
     from act_bench.plots import find_loss_curves, plot_loss_curves, plot_success
 
-    images = {"Success per stage": plot_success(results, out_dir / layout.SUCCESS_PLOT)}
-    written["success_plot"] = images["Success per stage"]
+    images = {}
+    success = plot_success(results, out_dir / layout.SUCCESS_PLOT)
+    if success is not None:  # None: every cell failed
+        images["Success per stage"] = written["success_plot"] = success
     loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
     if loss is not None:
         images["Training loss"] = written["loss_plot"] = loss
-    meta = layout.read_json_record(out_dir / layout.RUN_RECORD)
     page = render_html(results, summary_tables(results), images, find_videos(out_dir, videos_per_cell), meta)
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written

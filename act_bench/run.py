@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from act_bench import layout
+from act_bench import failed_cells, folder_lock, interrupts, layout
 from act_bench.atomic_io import atomic_path, write_csv, write_json
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
@@ -36,10 +36,13 @@ class ActBackend:
         return load_profile(policy, profile, overrides)
 
     def check_run(self, run_dir, task, policy, cfg, seed, data_dir=None, episodes=None):
+        from act_bench.data.dataset import episode_paths
         from act_bench.data.provenance import demo_record
         from act_bench.train_state import check_run_dir
 
         check_run_dir(run_dir, task, policy, cfg, seed)  # the config first: it needs no demos read
+        if data_dir is not None:  # a partial demo folder stops the run here, not cell by cell
+            episode_paths(data_dir)
         if data_dir is not None and (Path(run_dir) / layout.RUN_CONFIG).is_file():
             check_run_dir(run_dir, task, policy, cfg, seed, demo_record(data_dir, episodes))
 
@@ -210,6 +213,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
 
     for (t, p, s), run_dir in plan.run_dirs.items():  # run's plan: one variant, keys without prefix
         _copy_metrics(run_dir, layout.training_metrics_copy(grid.out, t, p, s))
+    failed_cells.record(grid.out, plan.evals, failed_cells.from_failures(plan, failures))
     results = collect_results(grid.out)
     report = {}
     if results.empty:
@@ -302,5 +306,6 @@ def main(args) -> int:
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
                 videos=args.videos, videos_per_cell=args.videos_per_cell, overrides=tuple(args.overrides),
                 demo_style=args.demo_style)
-    result = run_benchmark(grid, progress=not args.no_progress)
+    with folder_lock.hold(grid.out), interrupts.stage(f"run {grid.out}"):  # one run per results folder
+        result = run_benchmark(grid, progress=not args.no_progress)
     return 1 if result["failures"] else 0

@@ -12,13 +12,13 @@ import contextlib
 import shutil
 import sys
 from pathlib import Path
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from act_bench import layout, machine
+from act_bench import finite_guard, folder_lock, interrupts, layout, machine
 from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.dataset import ChunkDataset, DataSpec, batch_to_torch, load_training_data
 from act_bench.data.provenance import demo_record
@@ -34,7 +34,7 @@ from act_bench.train_state import RunState, Window, check_run_dir, run_record
 
 __all__ = ["add_arguments", "main", "train_policy", "TrainOptions", "load_profile", "train_step"]
 
-_RUN_FILES = (layout.RUN_CONFIG, layout.RUN_METRICS, layout.RUN_DONE, layout.RUN_CHECKPOINTS)
+_RUN_FILES = (layout.RUN_CONFIG, layout.RUN_METRICS, layout.RUN_DONE, layout.RUN_CHECKPOINTS, finite_guard.MARKER)
 
 
 def metric_columns(loss_terms) -> list[str]:
@@ -196,11 +196,19 @@ def train_policy(task: str, policy: str, profile: str | Profile, seed: int,
     run_dir = (Path(opts.out_dir) if opts.out_dir is not None
                else layout.run_dir(task, policy, prof.profile, seed, style=style))
     dev = resolve_device(opts.device)
+    with folder_lock.hold(run_dir), interrupts.stage(f"train {run_dir}"):  # one writer per run folder
+        return _train_locked(_Run(task, prof, seed, data_dir, run_dir, dev, demos, 0, "", opts))
+
+
+def _train_locked(r: _Run) -> Path:
+    """train_policy once the run folder is this process's: threads and amp settled here."""
+    task, prof, seed, run_dir, dev, opts = r.task, r.prof, r.seed, r.run_dir, r.dev, r.options
     if not opts.resume:
         for name in _RUN_FILES:
             target = run_dir / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    check_run_dir(run_dir, task, policy, prof, seed, demos)
+    check_run_dir(run_dir, task, prof.policy, prof, seed, r.demos)
+    finite_guard.refuse_diverged(run_dir)  # rerunning a diverged training would diverge again
     for folder in (run_dir, run_dir / layout.RUN_CHECKPOINTS):  # what a kill -9 left half-written
         remove_stale_temps(folder)
     done = layout.read_json_record(run_dir / layout.RUN_DONE)
@@ -219,7 +227,7 @@ def train_policy(task: str, policy: str, profile: str | Profile, seed: int,
             # fp32 means fp32, as on the CPU: TF32 would round convolutions to 10-bit mantissas
             torch.backends.cudnn.allow_tf32 = False
             torch.backends.cuda.matmul.allow_tf32 = False
-        _run_training(_Run(task, prof, seed, data_dir, run_dir, dev, demos, threads, amp, opts))
+        _run_training(replace(r, threads=threads, amp=amp))
     return run_dir
 
 
@@ -249,7 +257,11 @@ def _run_training(r: _Run) -> None:
                                                "data": {**data.info, "demos": r.demos}, "threads": r.threads,
                                                "amp": r.amp, "device": str(r.dev), "machine": machine.cpu(),
                                                "versions": versions()})
-    _loop(policy, optimizer, data, run, r)
+    try:
+        _loop(policy, optimizer, data, run, r)
+    except finite_guard.TrainingDiverged as exc:  # the last good checkpoint stays, no done.json
+        finite_guard.mark(r.run_dir, exc)
+        raise
     run.mark_done(prof.train.steps)
 
 
@@ -262,13 +274,17 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
     policy.train()
     bar = _progress_bar(cfg.steps, run.step, f"{policy.name} {run.task} seed{run.seed}", progress)
     window = Window(run.window)
+    guard = finite_guard.FiniteGuard(dev)
     try:
         for step in range(run.step + 1, cfg.steps + 1):
             batch = batch_to_torch(data.train.sample(run.rng, cfg.batch_size), dev)
-            window.add(train_step(policy, optimizer, batch, cfg.grad_clip, autocast))
+            metrics = train_step(policy, optimizer, batch, cfg.grad_clip, autocast)
+            guard.observe(step, metrics["loss"])
+            window.add(metrics)
             last = step == cfg.steps
             row = None
             if step % cfg.log_every == 0 or step % cfg.val_every == 0 or last:
+                guard.check(run.step, step)
                 row = {"step": step, **window.row(), "lr": cfg.lr, "elapsed_s": run.elapsed()}
                 window = Window()
                 if (step % cfg.val_every == 0 or last) and val_batches:
@@ -279,7 +295,10 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
                 if bar is not None:
                     bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=_fmt(row.get("val_loss")), refresh=False)
             if step % cfg.checkpoint_every == 0 or last:
-                run.save(policy, optimizer, step, window, no_val=not val_batches)
+                guard.check(run.step, step, policy.parameters())
+                with interrupts.deferred():  # the checkpoint and its metrics rows land together
+                    run.save(policy, optimizer, step, window, no_val=not val_batches)
+            interrupts.note(f"after step {step} of {cfg.steps} (it resumes from step {run.step})")
             if bar is not None:
                 bar.update(1)
             if callback is not None:

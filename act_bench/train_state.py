@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from act_bench import layout
-from act_bench.atomic_io import write_json, write_text
+from act_bench.atomic_io import together, write_json, write_text
 from act_bench.errors import ActBenchError, CheckpointError
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import (load_state_strict, optimizer_state_from_tensors,
@@ -105,25 +105,28 @@ class RunState:
         if val_loss < self.best_val_loss:
             self._undo_done()
             self.best_val_loss, self.best_step = val_loss, step
-            save_checkpoint(policy, self.ckpt_dir / layout.BEST, step, {"val_loss": val_loss, "task": self.task,
-                                                                   "seed": self.seed})
+            with together():  # the weights and the JSON naming their hash land together
+                save_checkpoint(policy, self.ckpt_dir / layout.BEST, step,
+                                {"val_loss": val_loss, "task": self.task, "seed": self.seed})
 
     def save(self, policy: Policy, optimizer: torch.optim.Optimizer, step: int, window: Window, no_val: bool) -> None:
-        """The resumable last checkpoint, then the metrics rows up to it."""
+        """The metrics rows up to it (rows past a checkpoint are dropped on resume), then the
+        resumable last checkpoint; all land together (atomic_io.together: the JSONs last)."""
         self._undo_done()
         self.step, elapsed = step, self.elapsed()
-        tensors, opt_meta = optimizer_state_to_tensors(optimizer.state_dict())
-        opt_sha = save_tensors(self.ckpt_dir / layout.LAST_STATE, tensors)
-        train_state = {"optimizer_file": layout.LAST_STATE, "optimizer_sha256": opt_sha,
-                       "optimizer": opt_meta, "rng": _rng_state(self.rng), "elapsed_s": elapsed,
-                       "best_val_loss": _finite_or_none(self.best_val_loss), "best_step": self.best_step,
-                       "window": window.state()}
-        extra = {"task": self.task, "seed": self.seed}
-        save_checkpoint(policy, self.ckpt_dir / layout.LAST, step, {**extra, "train_state": train_state})
-        if no_val:  # nothing to rank by: the best checkpoint is the last one
-            save_checkpoint(policy, self.ckpt_dir / layout.BEST, step, extra)
+        with together():
+            _write_metrics(self.run_dir / layout.RUN_METRICS, self.rows, self.columns)
+            tensors, opt_meta = optimizer_state_to_tensors(optimizer.state_dict())
+            opt_sha = save_tensors(self.ckpt_dir / layout.LAST_STATE, tensors)
+            train_state = {"optimizer_file": layout.LAST_STATE, "optimizer_sha256": opt_sha,
+                           "optimizer": opt_meta, "rng": _rng_state(self.rng), "elapsed_s": elapsed,
+                           "best_val_loss": _finite_or_none(self.best_val_loss), "best_step": self.best_step,
+                           "window": window.state()}
+            extra = {"task": self.task, "seed": self.seed}
+            save_checkpoint(policy, self.ckpt_dir / layout.LAST, step, {**extra, "train_state": train_state})
+            if no_val:  # nothing to rank by: the best checkpoint is the last one
+                save_checkpoint(policy, self.ckpt_dir / layout.BEST, step, extra)
         self.saved_elapsed = elapsed
-        _write_metrics(self.run_dir / layout.RUN_METRICS, self.rows, self.columns)
 
     def mark_done(self, steps: int) -> None:
         write_json(self.run_dir / layout.RUN_DONE, {

@@ -93,7 +93,13 @@ def test_failed_training_is_reported_and_resumed(tmp_path):
     result = _run(tmp_path, broken, tasks=["insertion"], seeds=[0], methods=["act", "act-no-te", "bc"])
     assert any("train insertion/act/0" in f for f in result["failures"])
     assert sum("skipped (training failed)" in f for f in result["failures"]) == 2
-    assert set(pd.read_csv(tmp_path / "out" / "results.csv")["method"]) == {"bc"}
+    res = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(res[res["status"] == "ok"]["method"]) == {"bc"}
+    failed = res[res["status"] != "ok"]  # the failed cells are in results.csv as failed, with no rate
+    assert set(failed["method"]) == {"act", "act-no-te"} and failed["rate"].isna().all()
+    assert failed["status"].str.startswith("failed: training failed: training insertion/act/0").all()
+    assert "| act | failed |" in (tmp_path / "out" / "summary.md").read_text()
+    assert "Failed cells" in (tmp_path / "out" / "report.html").read_text()
     fixed = FakeBackend(tmp_path / "calls.log")
     result = _run(tmp_path, fixed, tasks=["insertion"], seeds=[0])
     assert result["failures"] == []

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from act_bench.data.folder_check import check_listing
 from act_bench.data.normalization import NormStats
 from act_bench.data.hdf5_read import get_dataset, open_episode, read_dataset
 from act_bench.data.verify import check_hash, hash_open_file, stored_hash
@@ -35,6 +36,7 @@ def episode_paths(data_dir: str | os.PathLike, max_episodes: int = 0) -> list[Pa
         raise DataError(f"demo folder {folder} does not exist (record demos with act-bench generate-demos)")
     found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _EPISODE_RE.match(p.name)))
     paths = [p for _, p in found]
+    check_listing(folder, paths)  # read whole or refused (data/folder_check.py)
     if not paths:
         raise DataError(f"demo folder {folder} has no episode_*.hdf5 files")
     return paths[:max_episodes] if max_episodes > 0 else paths

@@ -9,7 +9,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from act_bench import layout
+from act_bench import finite_guard, layout
 from act_bench.device import DEVICES, resolve_device
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
@@ -130,6 +130,8 @@ def main(args) -> int:
     from act_bench.policies import load_policy
 
     run_dir, checkpoint = layout.split_checkpoint_path(run)
+    if checkpoint is None:  # a diverged training's folder is no policy; a named checkpoint still is
+        finite_guard.refuse_diverged(run_dir)
     policy = load_policy(str(run), device=resolve_device(args.device))
     facts = run_facts(run_dir, policy)
     method = _choose_method(args.method, policy.name)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from act_bench import layout
+from act_bench import folder_lock, interrupts, layout
 from act_bench.atomic_io import remove_stale_temps, write_csv, write_json
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
@@ -58,6 +58,11 @@ def evaluate_policy(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | 
 
     execution defaults to the method's registered mode with the policy's profile settings.
     Episodes already in episodes.csv of the same evaluation are kept and skipped."""
+    with folder_lock.hold(spec.out_dir), interrupts.stage(f"eval {spec.out_dir}"):  # one writer per folder
+        return _evaluate(policy, spec, execution, env_factory, progress)
+
+
+def _evaluate(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | None, env_factory, progress: bool) -> dict:
     get_task(spec.task)
     method = get_method(spec.method)
     if spec.episodes < 1:
@@ -116,6 +121,7 @@ def _run_episodes(policy, spec: EvalSpec, execution: Execution, envs, stage_name
         done = [rows[j] for j in range(spec.episodes) if j in rows]
         bar.update(1)
         bar.set_postfix(success=f"{sum(r['success'] for r in done)}/{len(done)}")
+        interrupts.note(f"after {len(done)} of {spec.episodes} episodes (the finished ones are kept)")
 
     try:
         run_lockstep(envs, policy, execution, [(i, eval_seed(spec.seed, i)) for i in todo], stage_names, on_row,

@@ -15,11 +15,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from act_bench import folder_lock, interrupts
 from act_bench.atomic_io import atomic_dir, write_json
 from act_bench.errors import ActBenchError, DataError
 from act_bench.interop import lerobot_format as fmt
 from act_bench.interop.video_codec import DEFAULT_CRF, Mp4Writer
-from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS
+from act_bench.layout import DEMO_SETTINGS
 
 DTYPES = ("float32", "float64")
 
@@ -50,8 +51,6 @@ def _demo_settings(demos: Path) -> dict:
         raise DataError(f"{demos} has no {DEMO_SETTINGS}: not an act-bench demo folder") from None
     except ValueError as exc:
         raise DataError(f"{demos / DEMO_SETTINGS}: not JSON: {exc}") from None
-    if not (demos / DEMO_MANIFEST).exists():
-        raise DataError(f"{demos} has no {DEMO_MANIFEST}: the recording did not finish")
     return settings
 
 
@@ -73,7 +72,7 @@ def export_lerobot(demos: str | Path, out: str | Path, dtype: str = "float32", c
     task = settings["task"]
     task_text = task_text or task_description(task)
 
-    with atomic_dir(out) as tmp:
+    with folder_lock.hold(out, sibling=True), interrupts.stage(f"export-lerobot {out}"), atomic_dir(out) as tmp:
         info = _write_dataset(tmp, _Export(paths, cameras, (h, w), dtype, crf, task_text, progress), pa, pq)
         write_json(tmp / fmt.OURS_PATH, {"task": task, "source": str(demos), "demo_settings": settings,
                                          "seeds": info.pop("_seeds"), "dtype": dtype})
@@ -112,6 +111,7 @@ def _write_dataset(root: Path, job: _Export, pa, pq) -> dict:
     try:
         for ep_index, path in enumerate(tqdm(paths, desc="export-lerobot", unit="ep", disable=not progress,
                                              dynamic_ncols=True)):
+            interrupts.note(f"at episode {ep_index + 1} of {len(paths)} (nothing is written to the output until all are)")
             qpos, qvel, action, stage, attrs = _read_vectors(path)
             n = len(qpos)
             for cam in cameras:

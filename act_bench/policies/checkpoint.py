@@ -114,7 +114,10 @@ def read_checkpoint_meta(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]
     try:
         meta = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{json_path}: not a readable checkpoint JSON: {' '.join(str(exc).split())}") from None
+        from act_bench.layout import damaged
+
+        why = f"not a readable checkpoint JSON: {' '.join(str(exc).split())}"
+        raise CheckpointError(str(damaged(json_path, why))) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{json_path}: not an act-bench checkpoint (format field missing)")
     for key in ("policy", "config", "normalization", "weights"):

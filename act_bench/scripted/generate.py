@@ -20,10 +20,11 @@ from typing import Sequence
 import h5py
 from tqdm import tqdm
 
+from act_bench import folder_lock, interrupts
 from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError, DataError
-from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path
+from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path, read_json_record
 from act_bench.scripted.style import HUMAN, STYLES, check_style, settings_style, style_settings
 from act_bench.seeding import demo_seed
 from act_bench.tasks.registry import get_task, task_names
@@ -100,9 +101,8 @@ def _existing_episode_ok(path: Path, settings: dict) -> bool:
 
 
 def _check_folder(out_dir: Path, settings: dict) -> None:
-    found = out_dir / DEMO_SETTINGS
-    if found.exists():
-        old = json.loads(found.read_text())
+    old = read_json_record(out_dir / DEMO_SETTINGS)
+    if old is not None:
         diff = [k for k in settings if old.get(k) != settings[k]]
         if diff:
             raise ActBenchError(
@@ -147,6 +147,13 @@ def generate_demos(task: str, episodes: int, out_dir: str | Path, settings: Demo
     record = {"format_version": FORMAT_VERSION, "task": task, "seed": int(s.seed), "cameras": cameras,
               "image_size": [int(v) for v in image_size], "noise": float(s.noise), "episode_len": task_cfg.episode_len,
               **style_settings(s.style)}  # nothing for scripted: older folders keep their identity
+    with folder_lock.hold(out_dir), interrupts.stage(f"generate-demos {out_dir}"):  # one writer per folder
+        return _record_into(out_dir, record, episodes, workers, progress)
+
+
+def _record_into(out_dir: Path, record: dict, episodes: int, workers: int, progress: bool) -> dict:
+    """Record the missing or damaged episodes of out_dir (this process's), then write its manifest."""
+    task, cameras, image_size = record["task"], record["cameras"], record["image_size"]
     _check_folder(out_dir, record)
     remove_stale_temps(out_dir)  # what a kill -9 left half-written
     versions = package_versions()
@@ -160,7 +167,7 @@ def generate_demos(task: str, episodes: int, out_dir: str | Path, settings: Demo
         stale.unlink()
     for job in todo:  # failed verification or an unfinished write: recorded again
         Path(job["path"]).unlink(missing_ok=True)
-    _record_all(todo, episodes, workers, f"demos {task}", progress, s.style)
+    _record_all(todo, episodes, workers, f"demos {task}", progress, settings_style(record))
     manifest = build_manifest(out_dir, record, episodes, versions)
     _write_if_changed(out_dir / DEMO_MANIFEST, manifest)
     return manifest
@@ -171,10 +178,13 @@ def _record_all(todo: list[dict], episodes: int, workers: int, desc: str, progre
     """Record the episodes still to do, `workers` at a time."""
     bar = tqdm(total=episodes, initial=episodes - len(todo), desc=desc, unit="ep", disable=not progress,
                file=sys.stderr)
-    failed = []
+    failed, finished = [], episodes - len(todo)
+    interrupts.note(f"after {finished} of {episodes} episodes (the finished ones are kept)")
     with _pool(workers, len(todo)) as pool:
         for result in pool.imap_unordered(_record, todo):
             bar.update(1)
+            finished += 1
+            interrupts.note(f"after {finished} of {episodes} episodes (the finished ones are kept)")
             if not result["ok"]:
                 failed.append(result["index"])
     bar.close()
@@ -261,7 +271,7 @@ def _pool(workers: int, n_jobs: int):
     if workers == 1 or n_jobs <= 1:
         return _InlinePool()
     # spawn: each worker builds its own GL context; forking one is not safe.
-    return mp.get_context("spawn").Pool(min(workers, n_jobs))
+    return mp.get_context("spawn").Pool(min(workers, n_jobs), initializer=interrupts.ignore_in_worker)
 
 
 # --- CLI -----------------------------------------------------------------------------
