@@ -14,14 +14,21 @@ from act_bench.tasks.stages import StageRule, contact_pairs, geom_ids, touching
 
 
 class TransferCubeStages(StageRule):
+    """-v1: either pad of an arm counts as that arm touching the cube."""
+
     def __init__(self, config, model, robot):
         super().__init__(config, model, robot)
         self.cube = geom_ids(model, ["cube"])
+        self.right_finger, self.left_finger = self.fingers(model)
+
+    def fingers(self, model) -> tuple[frozenset, frozenset]:
+        """The geoms that count as the right and the left hand touching the cube."""
+        return self.right_pads, self.left_pads
 
     def stage(self, data) -> int:
         pairs = contact_pairs(data)
-        right = touching(pairs, self.cube, self.right_pads)
-        left = touching(pairs, self.cube, self.left_pads)
+        right = touching(pairs, self.cube, self.right_finger)
+        left = touching(pairs, self.cube, self.left_finger)
         on_table = touching(pairs, self.cube, self.table)
         if left and not on_table:
             return 4
@@ -94,28 +101,12 @@ class TransferCubeExpert(ScriptedExpert):
         return {"right": right, "left": left}
 
 
-class TransferCubeStagesV2(StageRule):
+class TransferCubeStagesV2(TransferCubeStages):
     """The original release's rule (sim_env.py): only the right arm's right finger and the
     left arm's left finger count."""
 
-    def __init__(self, config, model, robot):
-        super().__init__(config, model, robot)
-        self.cube = geom_ids(model, ["cube"])
-        self.right_finger = geom_ids(model, ["right/right_pad"])
-        self.left_finger = geom_ids(model, ["left/left_pad"])
-
-    def stage(self, data) -> int:
-        pairs = contact_pairs(data)
-        right = touching(pairs, self.cube, self.right_finger)
-        left = touching(pairs, self.cube, self.left_finger)
-        on_table = touching(pairs, self.cube, self.table)
-        if left and not on_table:
-            return 4
-        if left:
-            return 3
-        if right and not on_table:
-            return 2
-        return 1 if right else 0
+    def fingers(self, model) -> tuple[frozenset, frozenset]:
+        return geom_ids(model, ["right/right_pad"]), geom_ids(model, ["left/left_pad"])
 
 
 class TransferCubeExpertV2(ScriptedExpert):
