@@ -1,6 +1,6 @@
 """What the -v2 look costs per frame, and which shadow map size is indistinguishable.
 
-    python benchmarks/render_cost.py [--frames 100] [--out results/bench/render_cost.csv]
+    python -m benchmarks.render_cost [--frames 100] [--out results/bench/render_cost.csv]
 
 Renders the transfer_cube_v2 top camera, the cube held 10 cm above the table (so it casts a
 shadow apart from itself), at 96x128 (the cpu profile's size) and 480x640 (the paper's), with
@@ -18,12 +18,11 @@ import csv
 import os
 import statistics
 import time
-from pathlib import Path
-
 import numpy as np
 
 import act_bench  # noqa: F401  (sets MUJOCO_GL)
 import mujoco
+from act_bench.atomic_io import atomic_path
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.sim.render import CameraRenderer
 
@@ -86,13 +85,10 @@ def main() -> None:
     for r in rows:
         print(f"{r['size']:<8} {r['setting']:<22} {r['ms_per_frame']:>9.2f} {r['max_abs_diff']:>9d} "
               f"{r['mean_abs_diff']:>10.3f} {r['share_off_by_8']:>8.2%}")
-    out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*rows[0], "load_avg_1min"])
         writer.writeheader()
         writer.writerows({**r, "load_avg_1min": round(load, 1)} for r in rows)
-    os.replace(tmp, out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 
 import act_bench  # noqa: F401  (registers the tasks)
 import mujoco
+from act_bench.atomic_io import write_text
 from original_release import OriginalEpisode  # beside this file: the script's folder is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.what == "grasp":
         rows = grasp(args.release)
-        Path(args.out, "fidelity_grasp.json").write_text(json.dumps(rows, indent=1) + "\n")
+        write_text(Path(args.out, "fidelity_grasp.json"), json.dumps(rows, indent=1) + "\n")
     else:
         from fidelity_render import render_all
 

@@ -16,6 +16,7 @@ import numpy as np
 
 import act_bench  # noqa: F401
 import mujoco
+from act_bench.atomic_io import atomic_path
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.sim.render import CameraRenderer
 from act_bench.tasks.registry import get_task
@@ -75,7 +76,8 @@ def render_all(release, out: Path) -> list[Path]:
             grid = np.concatenate([np.concatenate([r, np.full((gap.shape[1], r.shape[1], 3), 255, np.uint8)])
                                    for r in rows])[: -gap.shape[1]]
             path = out / f"fidelity_{task}_{s[0]}x{s[1]}.png"
-            iio.imwrite(path, grid, compress_level=9)
+            with atomic_path(path) as tmp:  # no half-written PNG if interrupted
+                iio.imwrite(tmp, grid, compress_level=9)
             written.append(path)
             print(path)
     return written
