@@ -115,6 +115,8 @@ class AlohaEnv(gym.Env):
         self.model = load_model(cfg.model)
         if cfg.arm_rgba is not None:
             recolor_arms(self.model, cfg.arm_rgba)
+        if cfg.shadow_size is not None:  # the renderers below read it (0: no shadows)
+            self.model.vis.quality.shadowsize = cfg.shadow_size
         self.data = mujoco.MjData(self.model)
         self.robot = RobotIndex.from_model(self.model)
         self.stage_rule = spec.stage_rule(cfg, self.model, self.robot)  # places objects, says the stage

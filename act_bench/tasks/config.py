@@ -42,6 +42,9 @@ class TaskConfig:
     # colour of every robot geom, or None for the model's own (the -v2 tasks: the original
     # release's light-grey arms, MuJoCo's default geom colour on its meshes)
     arm_rgba: tuple[float, float, float, float] | None = None
+    # the shadow map's size in pixels, or None for the model's own; 0 turns shadows off (no
+    # built-in task sets it: scripts/one_change.py uses it to test what shadows do)
+    shadow_size: int | None = None
 
     @property
     def max_stage(self) -> int:
@@ -77,7 +80,16 @@ def read_task_config(path: str | Path) -> TaskConfig:
         objects=objects,
         description=str(raw.get("description", "")),
         arm_rgba=_arm_rgba(path, raw.get("look", {}).get("arm_rgba")),
+        shadow_size=_shadow_size(path, raw.get("look", {}).get("shadow_size")),
     )
+
+
+def _shadow_size(path, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16384:
+        raise ActBenchError(f"{path}: look.shadow_size must be an integer in [0, 16384], got {value!r}")
+    return value
 
 
 def _arm_rgba(path, value) -> tuple[float, float, float, float] | None:
