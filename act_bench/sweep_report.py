@@ -5,7 +5,8 @@ results.csv is all of them with a column per swept field (read back from the poi
 the table is a function of the folder, like run's). sweep.png: the final stage's success (mean
 over seeds, 95% Wilson interval of the pooled episodes, a dot per seed) against the first swept
 field, one panel per task and data style (demo folder), a line per method and other fields'
-values.
+values. With more than one setting (task x data style) and a numeric field, a last panel shows
+the mean over the settings, with what the paper states for that field (PAPER_POINTS).
 """
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ from act_bench.evaluation.intervals import wilson_interval
 from act_bench.plots import _save, find_loss_curves, plot_loss_curves
 from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
                               method_order, order_key, provenance_table, render_html, summary_tables, task_order)
+
+
+# The values the ACT paper states for a swept field, mean over its four simulated settings
+# (2 tasks x scripted / human data): chunk size without temporal ensembling, about 1% at k = 1
+# and 44% at k = 100 (the paper's text; ../shared/design.md 4.2). Only these two are stated, so
+# they are drawn as points, not as a curve.
+PAPER_POINTS = {"model.chunk_size": ("act-no-te", {1: 0.01, 100: 0.44},
+                                     "paper: ACT without ensembling, mean of its 4 settings")}
 
 
 # ---------------------------------------------------------------- data
@@ -102,6 +111,10 @@ def sweep_markdown(results: pd.DataFrame, fields: list[str]) -> str:
              "`episodes` is the pooled number of evaluation episodes.", ""]
     for name, table in sweep_tables(results, fields).items():
         parts += [f"## {name}", "", _md_table(table), ""]
+    if len(_panels(results)) > 1:
+        parts += ["## Mean over settings", "", "The final stage's success (%) per method and point, averaged "
+                  "over the settings (task x data style) above, each setting's mean over seeds weighted "
+                  "equally.", "", _md_table(_mean_table(results, fields)), ""]
     prov = provenance_table(results)
     if prov is not None:
         parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
@@ -122,6 +135,33 @@ def final_stage(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
         rows.append({**dict(zip(keys, key)), "rate_mean": g["rate"].mean(), "ci_low": low, "ci_high": high,
                      "seed_rates": list(g.sort_values("seed")["rate"])})
     return pd.DataFrame(rows)
+
+
+def mean_over_settings(agg: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """Per method and point (rows of final_stage): the mean over settings of the final stage's
+    mean rate, and the number of settings averaged."""
+    g = agg.groupby(["method", *fields], sort=False)["rate_mean"]
+    return pd.DataFrame({"rate_mean": g.mean(), "settings": g.size()}).reset_index()
+
+
+def _mean_table(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    mean = mean_over_settings(final_stage(results, fields), fields)
+    return mean.assign(rate_mean=(100 * mean["rate_mean"]).round(1)).rename(columns={"rate_mean": "final stage (%)"})
+
+
+def _plot_mean(ax, agg: pd.DataFrame, fields: list[str], xs: dict) -> None:
+    """The last panel: each line's mean over settings, and the paper's stated values."""
+    x_field, others = fields[0], fields[1:]
+    mean = mean_over_settings(agg, fields)
+    for j, (line, gl) in enumerate(mean.groupby(["method", *others], sort=False)):
+        gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
+        label = " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
+        ax.plot(gl[x_field].map(xs), 100 * gl["rate_mean"], marker="o", color=f"C{j}",
+                label=f"{label} (mean of {gl['settings'].max()})")
+    if x_field in PAPER_POINTS:
+        _, points, label = PAPER_POINTS[x_field]
+        ax.plot(list(points), [100 * v for v in points.values()], "kx", ms=9, mew=2, label=label)
+    ax.set_title("mean over settings", fontsize=10)
 
 
 def _axis(values: list) -> tuple[dict, bool]:
@@ -152,7 +192,11 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
     agg, x_field, others = final_stage(results, fields), fields[0], fields[1:]
     panels = _panels(results)
     xs, log = _axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    with_mean = len(panels) > 1 and pd.to_numeric(pd.Series(list(xs), dtype=object), errors="coerce").notna().all()
+    n = len(panels) + bool(with_mean)
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 3.8), squeeze=False)
+    if with_mean:
+        _plot_mean(axes[0][-1], agg, fields, xs)
     for ax, (task, style) in zip(axes[0], panels):
         g = agg[agg["task"] == task] if style is None else agg[(agg["task"] == task) & (agg["demos"] == style)]
         lines = list(g.groupby(["method", *others], sort=False))
@@ -166,6 +210,8 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
             for xi, rates in zip(x, gl["seed_rates"]):
                 if len(rates) > 1:
                     ax.plot([xi] * len(rates), [100 * r for r in rates], ".", color=f"C{j}", alpha=0.5, ms=4)
+        ax.set_title(task if style is None else f"{task} ({style})", fontsize=10)
+    for ax in axes[0]:
         if log:
             ax.set_xscale("log")
         ax.set_xticks(list(xs.values()), [str(v) for v in xs])
@@ -173,7 +219,6 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
         ax.set_ylim(-3, 103)
         ax.set_xlabel(x_field)
         ax.set_ylabel("final stage reached (%)")
-        ax.set_title(task if style is None else f"{task} ({style})", fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Final-stage success (mean over seeds, 95% Wilson interval of pooled episodes; dots: seeds)",

@@ -163,3 +163,52 @@ def test_bad_values_stop_the_sweep_before_any_work(tmp_path, capsys, param, mess
     assert code == 2 and len(err) == 1 and err[0].startswith("act-bench sweep: error: ")
     assert "--param" in err[0] and not any(tmp_path.iterdir())
     assert re.search(message, err[0]), err[0]
+
+
+def test_sweeps_combine_with_a_mean_over_settings_and_the_papers_points(tmp_path, monkeypatch):
+    """Two sweeps of the chunk size (here: one per task) as one table; the mean over the
+    settings weighs each setting's mean over seeds equally; the plot gains a panel for it."""
+    import sys
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from act_bench.sweep_report import PAPER_POINTS, final_stage, mean_over_settings
+
+    for task in ("transfer_cube", "insertion"):
+        backend = SweepBackend(tmp_path / f"{task}.log")
+        _sweep(tmp_path / task, backend, ["model.chunk_size=10,20"], tasks=(task,), seeds=(0,), methods=("act-no-te",))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    import combine_sweeps
+
+    panels = []
+    monkeypatch.setattr(plt, "subplots", lambda *a, **k: panels.append(a) or _real_subplots(*a, **k))
+    out = tmp_path / "all"
+    assert combine_sweeps.main(["--out", str(out), str(tmp_path / "transfer_cube" / "out"),
+                                str(tmp_path / "insertion" / "out")]) == 0
+    assert panels == [(1, 3)]  # two settings and their mean
+    results = pd.read_csv(out / "results.csv")
+    agg = final_stage(results, ["model.chunk_size"])
+    mean = mean_over_settings(agg, ["model.chunk_size"])
+    for k in (10, 20):
+        rates = agg[agg["model.chunk_size"] == k]["rate_mean"]
+        assert len(rates) == 2
+        row = mean[mean["model.chunk_size"] == k].iloc[0]
+        assert row["rate_mean"] == pytest.approx(rates.mean()) and row["settings"] == 2
+    summary = (out / "summary.md").read_text()
+    assert "## Mean over settings" in summary and (out / "sweep.png").stat().st_size > 0
+    assert PAPER_POINTS["model.chunk_size"][1] == {1: 0.01, 100: 0.44}
+    # sweeps of different fields do not combine
+    _sweep(tmp_path / "m", SweepBackend(tmp_path / "m.log"), ["eval.temporal_ensemble_m=0.01,0.1"], seeds=(0,),
+           methods=("act",))
+    assert combine_sweeps.main(["--out", str(tmp_path / "bad"), str(tmp_path / "insertion" / "out"),
+                                str(tmp_path / "m" / "out")]) == 2
+    assert not (tmp_path / "bad").exists()
+    sys.modules.pop("combine_sweeps", None)
+
+
+def _real_subplots(*args, **kwargs):
+    import matplotlib.figure
+
+    fig = matplotlib.figure.Figure(figsize=kwargs.get("figsize"))
+    return fig, fig.subplots(*args, squeeze=kwargs.get("squeeze", True))
