@@ -25,6 +25,8 @@ COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "
 # which demos, thread count and CPU produced each row (absent from results.csv of older runs)
 PROVENANCE = ["demos", "demo_style", "demo_episodes", "demo_hash", "train_threads", "train_cpu", "eval_threads",
               "eval_cpu"]
+# read as text: a hex digest such as "06e140908627" is otherwise parsed as a float (inf)
+TEXT_COLUMNS = {"demo_hash": str, "demos": str, "demo_style": str, "train_cpu": str, "eval_cpu": str}
 PROVENANCE_NOTE = ("Each policy's demonstrations (folder, style: scripted or human-like, episodes used, hash "
                    "of their content hashes; "
                    "'recomputed': a run that predates the record, hashed from its folder's manifest later), "
@@ -102,11 +104,16 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
             .drop(columns=["_t", "_m"]).reset_index(drop=True))
 
 
+def read_results_csv(path) -> pd.DataFrame:
+    """A results.csv as written, its text columns kept as text."""
+    return pd.read_csv(path, dtype=TEXT_COLUMNS)
+
+
 def load_results(out_dir) -> pd.DataFrame:
     path = Path(out_dir) / layout.RESULTS
     if not path.exists():
         raise ActBenchError(f"no results.csv in {out_dir}")
-    df = pd.read_csv(path)
+    df = read_results_csv(path)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ActBenchError(f"{path} lacks columns {', '.join(missing)}")

@@ -21,7 +21,8 @@ from act_bench.errors import ActBenchError
 from act_bench.evaluation.intervals import wilson_interval
 from act_bench.plots import _save, find_loss_curves, plot_loss_curves
 from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
-                              method_order, order_key, provenance_table, render_html, summary_tables, task_order)
+                              method_order, order_key, provenance_table, read_results_csv, render_html, summary_tables,
+                              task_order)
 
 
 # The values the ACT paper states for a swept field, mean over its four simulated settings
@@ -256,7 +257,7 @@ def collect_sweep(grid, plan, failures: list[str], points=()) -> dict:
     report, results = {}, pd.DataFrame()
     try:
         report = build_sweep_report(grid.out, grid.videos_per_cell)
-        results = pd.read_csv(report["results"])
+        results = read_results_csv(report["results"])
         print(Path(report["summary"]).read_text())
         print(f"report: {report['html']}")
     except ActBenchError:

@@ -115,3 +115,13 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
     broken.write_text(re.sub(r"data:video/mp4;base64,[A-Za-z0-9+/=]+", "data:video/mp4;base64,AAAA", page, count=1))
     status = shot.check_media(broken)
     assert [s["ok"] for s in status["videos"]] == [False, True, True, True]
+
+
+def test_a_hex_demo_hash_stays_text(tmp_path):
+    """A digest like 06e140908627 reads as a float (inf) unless the column is read as text."""
+    from act_bench.report import COLUMNS, load_results
+
+    row = dict(task="transfer_cube_v2", method="act", seed=0, stage_index=1, stage_name="touch", successes=1,
+               episodes=2, rate=0.5, ci_low=0.1, ci_high=0.9, demos="d", demo_hash="06e140908627")
+    pd.DataFrame([row], columns=[*COLUMNS, "demos", "demo_hash"]).to_csv(tmp_path / "results.csv", index=False)
+    assert load_results(tmp_path)["demo_hash"].tolist() == ["06e140908627"]
