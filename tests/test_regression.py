@@ -57,3 +57,16 @@ def test_reference_is_found_or_asked_for(tmp_path, monkeypatch):
     ref = _reference(tmp_path, successes=0)
     with pytest.raises(SystemExit, match="reference results table is missing"):
         regression.reference_success(json.loads(ref.read_text())["policy"], tmp_path / "elsewhere")
+
+
+def test_the_committed_reference_holds_the_current_tasks():
+    """results/ci/reference.json names a cell of a committed table, on a current (default)
+    task, and a scripted floor for every built-in task."""
+    from act_bench import regression
+    from act_bench.tasks.registry import default_task_names
+
+    ref = json.loads((regression._CHECKOUT / regression.REFERENCE).read_text())
+    k, n = regression.reference_success(ref["policy"], regression._CHECKOUT)
+    assert n == ref["policy"]["episodes"] and 0 < k <= n
+    assert ref["policy"]["task"] in default_task_names()
+    assert {"transfer_cube", "insertion", "transfer_cube_v2", "insertion_v2"} <= set(ref["scripted"]["min_success"])
