@@ -212,3 +212,13 @@ def _real_subplots(*args, **kwargs):
 
     fig = matplotlib.figure.Figure(figsize=kwargs.get("figsize"))
     return fig, fig.subplots(*args, squeeze=kwargs.get("squeeze", True))
+
+
+def test_a_sweep_on_human_like_demos_keeps_its_own_runs(tmp_path):
+    """--demo-style human: the base value reuses the human-like base run, not the scripted one."""
+    backend = SweepBackend(tmp_path / "calls.log")
+    result = _sweep(tmp_path, backend, ["model.chunk_size=10,20"], seeds=(0,), methods=("act",), demo_style="human")
+    assert result["failures"] == []
+    runs = tmp_path / "runs" / "transfer_cube" / "act"
+    assert sorted(p.name for p in runs.iterdir()) == ["ci+model.chunk_size=10-human", "ci-human"]
+    assert [p.name for p in (tmp_path / "demos").iterdir()] == ["transfer_cube_24x32_top_human"]
