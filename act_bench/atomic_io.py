@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from act_bench import interrupts
 from act_bench.errors import ActBenchError
 
 _UMASK = os.umask(0)
@@ -98,6 +99,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         raise WriteError(path, exc) from None
     try:
         yield tmp
+        interrupts.check()  # a signal swallowed while the folder was written: do not commit it
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -48,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     interrupts.install()  # SIGTERM too ends a command with one line saying where it stopped
     try:  # building the parser lists tasks and methods, which loads plugins: may fail too
         args = build_parser(argv).parse_args(argv)
-        return int(importlib.import_module(args._module).main(args) or 0)
+        code = int(importlib.import_module(args._module).main(args) or 0)
+        late = interrupts.swallowed()  # a signal Python swallowed after the last progress note
+        if late is not None:
+            raise late
+        return code
     except ActBenchError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

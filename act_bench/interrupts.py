@@ -6,16 +6,23 @@ every existing clean-up path runs) carrying where the command was, taken from th
 "at step 37 of 400, last checkpoint at step 35"). Multi-file writes that must land together
 (a training checkpoint and its metrics) run inside `deferred()`: a signal that arrives there
 takes effect when the block ends, so an interrupted command leaves nothing half-written.
+Python swallows an exception raised where it cannot propagate (an at-fork hook while a
+subprocess starts, a finalizer); the handler can land there, so such an Interrupted is kept
+and raised again at the command's next progress note, before an atomic folder is committed,
+or when the command returns.
 """
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from typing import Iterator
 
 _stages: list[list[str]] = []  # [label, detail] of each nested stage, outermost first
 _deferring = 0
 _pending: int | None = None
+_swallowed: int | None = None  # a signal whose Interrupted Python swallowed (see the docstring)
+_previous_hook = sys.unraisablehook
 
 
 class Interrupted(KeyboardInterrupt):
@@ -46,8 +53,33 @@ def stage(label: str) -> Iterator[None]:
 
 def note(detail: str) -> None:
     """How far the innermost stage has come (cheap: called once per training step)."""
+    check()
     if _stages:
         _stages[-1][1] = detail
+
+
+def check() -> None:
+    """Raise a signal whose Interrupted was swallowed (outside a deferred block)."""
+    global _swallowed
+    if _swallowed is not None and not _deferring:
+        signum, _swallowed = _swallowed, None
+        _raise(signum)
+
+
+def swallowed() -> Interrupted | None:
+    """A swallowed signal not raised again by the time the command ended (and forget it)."""
+    global _swallowed
+    signum, _swallowed = _swallowed, None
+    return None if signum is None else Interrupted(signum, where())
+
+
+def _unraisable(unraisable) -> None:
+    """sys.unraisablehook: keep a swallowed Interrupted; anything else as Python reports it."""
+    global _swallowed
+    if isinstance(unraisable.exc_value, Interrupted):
+        _swallowed = unraisable.exc_value.signum
+        return
+    _previous_hook(unraisable)
 
 
 def where() -> str:
@@ -91,7 +123,10 @@ def install() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, handle)
     except ValueError:  # not the main thread (an embedding program): its own handlers stay
-        pass
+        return
+    global _previous_hook
+    if sys.unraisablehook is not _unraisable:
+        _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
 
 
 def ignore_in_worker() -> None:

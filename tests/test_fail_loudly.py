@@ -155,3 +155,30 @@ def test_files_written_together_land_together(tmp_path):
         raise RuntimeError("a failure before the block ends")
     assert (tmp_path / "a.json").read_text() == "new a"  # renamed nothing
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]  # and left no temporary
+
+
+def test_a_swallowed_interrupt_is_raised_again(monkeypatch, tmp_path):
+    """The handler can run where Python swallows exceptions (an at-fork hook as a subprocess
+    starts, a finalizer): the signal still ends the command at its next progress note, and an
+    atomic folder being written is not committed."""
+    from act_bench.atomic_io import atomic_dir
+
+    monkeypatch.setattr(sys, "unraisablehook", interrupts._unraisable)
+
+    class Finalizer:
+        def __del__(self):
+            interrupts.handle(signal.SIGTERM)  # raises inside __del__: Python swallows it
+
+    with interrupts.stage("export-lerobot out"):
+        Finalizer()  # garbage at once
+        with pytest.raises(interrupts.Interrupted) as e:
+            interrupts.note("at episode 2 of 3")
+    assert e.value.signum == signal.SIGTERM and "in export-lerobot out" in str(e.value)
+    with pytest.raises(interrupts.Interrupted):
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "a").write_text("x")
+            Finalizer()
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
+    Finalizer()
+    assert interrupts.swallowed().signum == signal.SIGTERM and interrupts.swallowed() is None
+    interrupts.note("nothing pending: no raise")
