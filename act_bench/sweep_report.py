@@ -150,13 +150,18 @@ def _mean_table(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
     return mean.assign(rate_mean=(100 * mean["rate_mean"]).round(1)).rename(columns={"rate_mean": "final stage (%)"})
 
 
+def _line_label(line: tuple, others: list[str]) -> str:
+    """"act-no-te eval.temporal_ensemble_m=0.1": a plotted line's method and other fields' values."""
+    return " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
+
+
 def _plot_mean(ax, agg: pd.DataFrame, fields: list[str], xs: dict) -> None:
     """The last panel: each line's mean over settings, and the paper's stated values."""
     x_field, others = fields[0], fields[1:]
     mean = mean_over_settings(agg, fields)
     for j, (line, gl) in enumerate(mean.groupby(["method", *others], sort=False)):
         gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
-        label = " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
+        label = _line_label(line, others)
         ax.plot(gl[x_field].map(xs), 100 * gl["rate_mean"], marker="o", color=f"C{j}",
                 label=f"{label} (mean of {gl['settings'].max()})")
     if x_field in PAPER_POINTS:
@@ -206,7 +211,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
             x = _dodge(gl[x_field].map(xs).to_numpy(), j - (len(lines) - 1) / 2, log, xs)
             mean = 100 * gl["rate_mean"].to_numpy()
             err = [mean - 100 * gl["ci_low"].to_numpy(), 100 * gl["ci_high"].to_numpy() - mean]
-            label = " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
+            label = _line_label(line, others)
             ax.errorbar(x, mean, yerr=[e.clip(min=0) for e in err], marker="o", capsize=3, color=f"C{j}", label=label)
             for xi, rates in zip(x, gl["seed_rates"]):
                 if len(rates) > 1:
