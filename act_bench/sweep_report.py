@@ -170,11 +170,25 @@ def _plot_mean(ax, agg: pd.DataFrame, fields: list[str], xs: dict) -> None:
     ax.set_title("mean over settings", fontsize=10)
 
 
-def _axis(values: list) -> tuple[dict, bool]:
+# Fields whose value 0 stands for more than any other value (n_action_steps 0: the whole chunk):
+# drawn as ordered categories with 0 last and named, not at x = 0 before 1.
+ZERO_MEANS = {"eval.n_action_steps": "k (chunk)"}
+
+
+def _tick(value, field: str) -> str:
+    if field in ZERO_MEANS and pd.to_numeric(value, errors="coerce") == 0:
+        return ZERO_MEANS[field]
+    return str(value)
+
+
+def _axis(values: list, field: str = "") -> tuple[dict, bool]:
     """x positions of the field's values and whether the axis is logarithmic: numbers on a log
     axis when all are positive and span 10x or more (chunk sizes), else as given; other values
-    as evenly spaced categories."""
+    as evenly spaced categories, as are the values of a ZERO_MEANS field (0 last)."""
     nums = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    if field in ZERO_MEANS and nums.notna().all() and (nums == 0).any():
+        order = sorted(range(len(values)), key=lambda i: (nums[i] == 0, nums[i]))
+        return {values[i]: float(rank) for rank, i in enumerate(order)}, False
     if nums.notna().all():
         log = bool((nums > 0).all() and nums.max() >= 10 * nums.min())
         return dict(zip(values, nums.astype(float))), log
@@ -197,7 +211,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
 
     agg, x_field, others = final_stage(results, fields), fields[0], fields[1:]
     panels = _panels(results)
-    xs, log = _axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])))
+    xs, log = _axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])), x_field)
     with_mean = len(panels) > 1 and pd.to_numeric(pd.Series(list(xs), dtype=object), errors="coerce").notna().all()
     n = len(panels) + bool(with_mean)
     fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 3.8), squeeze=False)
@@ -220,7 +234,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
     for ax in axes[0]:
         if log:
             ax.set_xscale("log")
-        ax.set_xticks(list(xs.values()), [str(v) for v in xs])
+        ax.set_xticks(list(xs.values()), [_tick(v, x_field) for v in xs])
         ax.minorticks_off()
         ax.set_ylim(-3, 103)
         ax.set_xlabel(x_field)

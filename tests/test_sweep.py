@@ -222,3 +222,16 @@ def test_a_sweep_on_human_like_demos_keeps_its_own_runs(tmp_path):
     runs = tmp_path / "runs" / "transfer_cube" / "act"
     assert sorted(p.name for p in runs.iterdir()) == ["ci+model.chunk_size=10-human", "ci-human"]
     assert [p.name for p in (tmp_path / "demos").iterdir()] == ["transfer_cube_24x32_top_human"]
+
+
+def test_n_action_steps_zero_is_drawn_last_as_the_chunk():
+    """n_action_steps 0 means the whole chunk: it is placed after 1 and 10 and named, not drawn
+    at x = 0 before them; other numeric fields keep their numeric (or log) axis."""
+    from act_bench.sweep_report import _axis, _tick
+
+    xs, log = _axis([0, 1, 10], "eval.n_action_steps")
+    assert not log and xs == {1: 0.0, 10: 1.0, 0: 2.0}
+    assert [_tick(v, "eval.n_action_steps") for v in (1, 10, 0)] == ["1", "10", "k (chunk)"]
+    xs, log = _axis([1, 10, 50, 100], "model.chunk_size")
+    assert log and xs == {1: 1.0, 10: 10.0, 50: 50.0, 100: 100.0}
+    assert _tick(0, "eval.temporal_ensemble_m") == "0"
