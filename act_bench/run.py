@@ -122,8 +122,11 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     path, invocation = record
     pool = make_executor(grid.executor, grid.jobs)  # first: a missing Ray stops the run before it writes anything
     start = time.perf_counter()
+    # A rerun that finds everything done leaves the folder's record as it was (a resumed study
+    # reruns finished steps: their log would fill with empty entries, the real timing be lost).
+    logged = bool(plan.demos or plan.trainings or plan.evals) or not path.exists()
     try:
-        _record_invocation(path, {**invocation, "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
+        _record_invocation(path, {**invocation, "updated": time.strftime("%Y-%m-%d %H:%M:%S")}, write=logged)
         for job in plan.demos:  # in this process, before any training needs them: on every core
             print(f"generating {job.episodes} {job.task} demos ({job.style}) in {job.data_dir}", file=sys.stderr)
             from act_bench.scripted.generate import DemoSettings
@@ -143,11 +146,12 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     jobs_done = time.perf_counter()
     result = collect_fn(grid, plan, failures)
     end = time.perf_counter()
-    _record_timing(path, {
-        "wall_s": round(end - start, 1), "demos_s": round(demos_done - start, 1),
-        "jobs_wall_s": round(jobs_done - demos_done, 1), "report_s": round(end - jobs_done, 1),
-        "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
-        "jobs": grid.jobs, "executor": grid.executor})
+    if logged:
+        _record_timing(path, {
+            "wall_s": round(end - start, 1), "demos_s": round(demos_done - start, 1),
+            "jobs_wall_s": round(jobs_done - demos_done, 1), "report_s": round(end - jobs_done, 1),
+            "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
+            "jobs": grid.jobs, "executor": grid.executor})
     return result
 
 
@@ -235,9 +239,10 @@ def _copy_metrics(run_dir: Path, dest: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
-def _record_invocation(path: Path, entry: dict) -> None:
+def _record_invocation(path: Path, entry: dict, write: bool = True) -> None:
     """run.json: this invocation's settings at the top, and every invocation that wrote into the
-    folder under "history", since one results folder is often built up by several runs."""
+    folder under "history", since one results folder is often built up by several runs. The
+    style check runs even when there is nothing to write."""
     previous = layout.read_json_record(path)  # never overwrite a history we cannot read
     history = []
     if previous:
@@ -246,7 +251,8 @@ def _record_invocation(path: Path, entry: dict) -> None:
     if styles:  # one results folder, one demo style: its tables must not pool the two
         raise ActBenchError(f"{path.parent} holds results on {', '.join(sorted(styles))} demos, not "
                             f"{entry.get('demo_style', 'scripted')}; use another --out")
-    write_json(path, {**entry, "history": [*history, entry]})
+    if write:
+        write_json(path, {**entry, "history": [*history, entry]})
 
 
 def _record_timing(path: Path, timing: dict) -> None:

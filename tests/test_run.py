@@ -56,17 +56,19 @@ def test_grid_shares_models_and_skips_finished_work(tmp_path, capsys):
     assert timing["jobs"] == 1 and timing["executor"] == "local"
     printed = capsys.readouterr().out
     assert "## transfer_cube" in printed and "| act-no-te |" in printed
-    # a second run finds everything done: no new calls, same results
+    # a second run finds everything done: no new calls, same results, the folder's record untouched
+    first_record = (out / "run.json").read_text()
     _run(tmp_path, backend)
     assert len(backend.calls()) == 2 + 8 + 12
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), df)
+    assert (out / "run.json").read_text() == first_record
     # more episodes: evaluations resume, training is not repeated
     _run(tmp_path, backend, methods=["bc"], tasks=["insertion"], seeds=[0], episodes=5)
     k = _kinds(backend)
     assert len(k["train"]) == 8 and len(k["eval"]) == 13
     meta = json.loads((out / "run.json").read_text())
     assert (meta["tasks"], meta["episodes"]) == ("insertion", 5)
-    assert [h["episodes"] for h in meta["history"]] == [3, 3, 5]
+    assert [h["episodes"] for h in meta["history"]] == [3, 5]
     assert "Runs that wrote into this folder" in (out / "report.html").read_text()
     assert len(pd.read_csv(out / "evals/insertion/bc/seed0/episodes.csv")) == 5
 
