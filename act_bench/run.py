@@ -144,14 +144,15 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     job_seconds: dict[str, float] = {"train": 0.0, "eval": 0.0}
     failures = execute(plan, backend, pool, progress, job_seconds)
     jobs_done = time.perf_counter()
+    timing = {"demos_s": round(demos_done - start, 1), "jobs_wall_s": round(jobs_done - demos_done, 1),
+              "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
+              "jobs": grid.jobs, "executor": grid.executor}
+    if logged:  # before collecting, so that the report shows this run's timing (all but its own)
+        _record_timing(path, timing)
     result = collect_fn(grid, plan, failures)
     end = time.perf_counter()
     if logged:
-        _record_timing(path, {
-            "wall_s": round(end - start, 1), "demos_s": round(demos_done - start, 1),
-            "jobs_wall_s": round(jobs_done - demos_done, 1), "report_s": round(end - jobs_done, 1),
-            "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
-            "jobs": grid.jobs, "executor": grid.executor})
+        _record_timing(path, {"wall_s": round(end - start, 1), **timing, "report_s": round(end - jobs_done, 1)})
     return result
 
 

@@ -54,6 +54,7 @@ def test_grid_shares_models_and_skips_finished_work(tmp_path, capsys):
     # one job at a time: the jobs' own seconds fit inside the jobs phase
     assert 0 <= timing["train_jobs_s"] + timing["eval_jobs_s"] <= timing["jobs_wall_s"] + 0.2
     assert timing["jobs"] == 1 and timing["executor"] == "local"
+    assert "jobs_wall_s" in (out / "report.html").read_text()  # the report shows its own run's timing
     printed = capsys.readouterr().out
     assert "## transfer_cube" in printed and "| act-no-te |" in printed
     # a second run finds everything done: no new calls, same results, the folder's record untouched
