@@ -15,11 +15,12 @@ a variant's episode k starts from the same cube pose as transfer_cube_v2's episo
   resting cube's centre, centred in x) instead of where the original release's fingers close
   (9 mm further back, 3.35 cm higher); the look and everything else is transfer_cube_v2's.
 
-    python scripts/one_change.py compare BASE_EVAL_DIR VARIANT_EVAL_DIR
+    python scripts/one_change.py compare BASE_EVAL_DIR VARIANT_EVAL_DIR [BASE2 VARIANT2 ...]
 
 pairs two evaluations of one method and seed (folders holding episodes.csv) episode by episode
 and prints how many succeed in both, in only one and in neither, with the exact two-sided
-McNemar p-value of the discordant pairs.
+McNemar p-value of the discordant pairs. Given several pairs (one per training seed, say), it
+prints each and then the pooled test over all of them.
 
 Not part of the benchmark: no built-in task list shows them.
 """
@@ -84,17 +85,21 @@ def mcnemar_p(only_base: int, only_variant: int) -> float:
 
 
 def compare(argv: list[str]) -> int:
-    if len(argv) != 2 or not all((Path(d) / "episodes.csv").is_file() for d in argv):
-        print("usage: one_change.py compare BASE_EVAL_DIR VARIANT_EVAL_DIR (folders holding episodes.csv)",
-              file=sys.stderr)
+    if not argv or len(argv) % 2 or not all((Path(d) / "episodes.csv").is_file() for d in argv):
+        print("usage: one_change.py compare BASE_EVAL_DIR VARIANT_EVAL_DIR [BASE2 VARIANT2 ...] "
+              "(folders holding episodes.csv)", file=sys.stderr)
         return 2
-    c = paired(Path(argv[0]), Path(argv[1]))
-    if not c["episodes"]:
-        print("error: the two evaluations share no episode seed", file=sys.stderr)
+    pairs = [paired(Path(b), Path(v)) for b, v in zip(argv[::2], argv[1::2])]
+    if not all(c["episodes"] for c in pairs):
+        print("error: a pair of evaluations shares no episode seed", file=sys.stderr)
         return 2
-    print(f"{c['episodes']} paired episodes: base {c['both'] + c['only_base']}, variant {c['both'] + c['only_variant']}; "
-          f"both {c['both']}, only base {c['only_base']}, only variant {c['only_variant']}, neither {c['neither']}; "
-          f"McNemar exact p = {mcnemar_p(c['only_base'], c['only_variant']):.3g}")
+    if len(pairs) > 1:  # e.g. one pair per training seed: also the pooled test over all pairs
+        pairs.append({k: sum(c[k] for c in pairs) for k in pairs[0]} | {"label": "pooled: "})
+    for c in pairs:
+        print(f"{c.get('label', '')}{c['episodes']} paired episodes: base {c['both'] + c['only_base']}, "
+              f"variant {c['both'] + c['only_variant']}; both {c['both']}, only base {c['only_base']}, "
+              f"only variant {c['only_variant']}, neither {c['neither']}; "
+              f"McNemar exact p = {mcnemar_p(c['only_base'], c['only_variant']):.3g}")
     return 0
 
 

@@ -95,3 +95,16 @@ def test_compare_pairs_episodes_by_seed(one_change, tmp_path, capsys):
     assert one_change.main(["compare", str(base), str(variant)]) == 0
     assert "McNemar exact p = 0.625" in capsys.readouterr().out
     assert one_change.main(["compare", str(base), str(tmp_path / "missing")]) == 2
+
+
+def test_compare_pools_several_pairs(one_change, tmp_path, capsys):
+    # two training seeds: 1 / 3 discordant on the first, 0 / 4 on the second; pooled 1 / 7
+    pairs = [_episodes(tmp_path / "a0", [1, 1, 0, 0, 1, 0]), _episodes(tmp_path / "b0", [1, 0, 1, 1, 1, 1]),
+             _episodes(tmp_path / "a1", [0, 0, 0, 0, 1, 1]), _episodes(tmp_path / "b1", [1, 1, 1, 1, 1, 1])]
+    assert one_change.main(["compare", *map(str, pairs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[2] == ("pooled: 12 paired episodes: base 5, variant 11; both 4, only base 1, only variant 7, "
+                        f"neither 0; McNemar exact p = {one_change.mcnemar_p(1, 7):.3g}")
+    assert one_change.mcnemar_p(1, 7) == pytest.approx(2 * 9 / 256)
+    assert one_change.main(["compare", *map(str, pairs[:3])]) == 2  # an odd number of folders
