@@ -29,6 +29,7 @@ import torch
 
 from act_bench.data.dataset import ChunkDataset, inspect_episode, read_frames_into, read_vectors
 from act_bench.errors import ActBenchError
+from act_bench.policies.base import masked_error
 from act_bench.policies.checkpoint import load_policy
 
 
@@ -47,22 +48,9 @@ def validation_batch(run_dir: Path, cameras: list[str], size: tuple[int, int], c
     return {k: torch.from_numpy(v) for k, v in ds.get_batch(idx).items()}
 
 
-def masked_l1(a: torch.Tensor, b: torch.Tensor, is_pad: torch.Tensor) -> float:
-    keep = (~is_pad)[..., None].float()
-    return float(((a - b).abs() * keep).sum() / (keep.sum() * a.shape[-1]))
-
-
 def decode(policy, qpos_n: torch.Tensor, images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """The policy's normalised action chunk with the latent set to z (inference uses z = 0).
-    forward() takes z from the CVAE encoder when given actions; an encoder that returns (z, 0)
-    feeds z itself through the same code path."""
-    real = policy._posterior
-    policy._posterior = lambda *_: (z, torch.zeros_like(z))
-    try:
-        dummy = torch.zeros(len(qpos_n), 1, policy.action_dim)
-        return policy(qpos_n, images, dummy, torch.zeros(len(qpos_n), 1, dtype=torch.bool))[0].float()
-    finally:
-        policy._posterior = real
+    """The policy's normalised action chunk with the latent set to z (inference uses z = 0)."""
+    return policy(qpos_n, images, z=z)[0].float()
 
 
 @torch.no_grad()
@@ -80,10 +68,11 @@ def probe(run_dir: Path, frames: int, draws: int) -> dict:
     torch.manual_seed(0)
     zero = decode(policy, qpos_n, images, torch.zeros(b, dim))
     mu, logvar = policy._posterior(qpos_n, actions_n, is_pad)
-    prior = [masked_l1(decode(policy, qpos_n, images, torch.randn(b, dim)), zero, is_pad) for _ in range(draws)]
-    return {"run": str(run_dir), "frames": b, "l1": masked_l1(zero, actions_n, is_pad), "z_prior": float(np.mean(prior)),
-            "z_post": masked_l1(decode(policy, qpos_n, images, mu), zero, is_pad), "mu_rms": float(mu.square().mean().sqrt()),
-            "sigma_mean": float((0.5 * logvar).exp().mean())}
+    prior = [float(masked_error(decode(policy, qpos_n, images, torch.randn(b, dim)), zero, is_pad))
+             for _ in range(draws)]
+    return {"run": str(run_dir), "frames": b, "l1": float(masked_error(zero, actions_n, is_pad)),
+            "z_prior": float(np.mean(prior)), "z_post": float(masked_error(decode(policy, qpos_n, images, mu), zero, is_pad)),
+            "mu_rms": float(mu.square().mean().sqrt()), "sigma_mean": float((0.5 * logvar).exp().mean())}
 
 
 def main(argv: list[str] | None = None) -> int:

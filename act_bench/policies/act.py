@@ -108,16 +108,17 @@ class ACTPolicy(Policy):
         return mu, logvar
 
     def forward(self, qpos_n: torch.Tensor, images: torch.Tensor, actions_n: torch.Tensor | None = None,
-                is_pad: torch.Tensor | None = None):
+                is_pad: torch.Tensor | None = None, z: torch.Tensor | None = None):
         """Normalised qpos (B, S), uint8 images, optional normalised actions (B, k, A) and is_pad
-        -> (normalised actions (B, k, A), mu, logvar); mu/logvar are None without the CVAE."""
+        -> (normalised actions (B, k, A), mu, logvar); mu/logvar are None without the CVAE.
+        A given z (B, latent) is decoded as it is (scripts/z_probe.py), in place of the encoder's."""
         b = qpos_n.shape[0]
         mu = logvar = None
-        if self.use_cvae and actions_n is not None:
+        if z is None and self.use_cvae and actions_n is not None:
             mu, logvar = self._posterior(qpos_n, actions_n, is_pad)
             # sample while training; the posterior mean otherwise, so validation is deterministic
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu) if self.training else mu
-        else:
+        elif z is None:
             z = qpos_n.new_zeros(b, self.latent_dim)
         img_tokens, img_pos = self._image_tokens(images)
         src = torch.cat([self.latent_out_proj(z)[:, None], self.qpos_proj(qpos_n)[:, None], img_tokens], dim=1)
