@@ -306,13 +306,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
-def main(args) -> int:
-    grid = Grid(methods=tuple(parse_list(args.methods, "methods")), tasks=tuple(parse_list(args.tasks, "tasks")),
+def grid_from_args(args, out: Path) -> Grid:
+    """The Grid that run's options (add_arguments) name; `sweep` takes the same options, so both
+    build it here and neither can drop one."""
+    return Grid(methods=tuple(parse_list(args.methods, "methods")), tasks=tuple(parse_list(args.tasks, "tasks")),
                 seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, episodes=args.episodes,
-                demos=args.demos, demo_seed=args.demo_seed, out=Path(args.out), demos_root=Path(args.demos_root),
+                demos=args.demos, demo_seed=args.demo_seed, out=Path(out), demos_root=Path(args.demos_root),
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
                 videos=args.videos, videos_per_cell=args.videos_per_cell, overrides=tuple(args.overrides),
                 demo_style=args.demo_style)
+
+
+def main(args) -> int:
+    grid = grid_from_args(args, args.out)
     with folder_lock.hold(grid.out), interrupts.stage(f"run {grid.out}"):  # one run per results folder
         result = run_benchmark(grid, progress=not args.no_progress)
     return 1 if result["failures"] else 0

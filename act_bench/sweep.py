@@ -18,10 +18,10 @@ import argparse
 import functools
 from pathlib import Path
 
-from act_bench import layout
+from act_bench import folder_lock, interrupts, layout
 from act_bench.errors import ActBenchError
 from act_bench.plan import Grid, Plan, make_plan
-from act_bench.run import ActBackend, add_arguments as run_arguments, parse_list, parse_seeds, run_plan
+from act_bench.run import ActBackend, add_arguments as run_arguments, grid_from_args, run_plan
 from act_bench.sweep_params import Param, is_execution_only, parse_params, points, variant
 
 
@@ -90,11 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     params = parse_params(args.params, args.overrides)
-    grid = Grid(methods=tuple(parse_list(args.methods, "methods")), tasks=tuple(parse_list(args.tasks, "tasks")),
-                seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, episodes=args.episodes,
-                demos=args.demos, demo_seed=args.demo_seed, out=Path(args.out or default_out(params)),
-                demos_root=Path(args.demos_root), runs_root=Path(args.runs_root), jobs=args.jobs,
-                executor=args.executor, device=args.device, videos=args.videos, videos_per_cell=args.videos_per_cell,
-                overrides=tuple(args.overrides))
-    result = run_sweep(grid, params, progress=not args.no_progress)
+    grid = grid_from_args(args, args.out or default_out(params))
+    with folder_lock.hold(grid.out), interrupts.stage(f"sweep {grid.out}"):  # one sweep per results folder
+        result = run_sweep(grid, params, progress=not args.no_progress)
     return 1 if result["failures"] else 0

@@ -211,6 +211,21 @@ def test_second_writer_stops_at_once_naming_the_holder(loud):
     assert not list(w.rglob(".act-bench.lock")) and not list(w.glob(".*.act-bench.lock"))
 
 
+def test_a_sweep_on_a_folder_in_use_stops_before_any_work(tmp_path):
+    """`sweep` holds its results folder as `run` does: a second writer gets one line, no files."""
+    holder = _holder(tmp_path / "out")
+    try:
+        res = cli("sweep", "--param", "model.chunk_size=10,20", "--methods", "act", "--tasks", "transfer_cube",
+                  "--profile", "ci", "--out", "out", "--runs-root", "runs", "--demos-root", "demos", "--no-progress",
+                  cwd=tmp_path)
+        assert f"in use by pid {holder.pid}" in one_line("sweep on a folder in use", res)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+        assert [p.name for p in (tmp_path / "out").iterdir()] == [".act-bench.lock"]
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+
+
 def test_two_trainings_on_one_folder(loud):
     w = loud
     args = train_args("demos", "twice", "--set", "train.steps=400")

@@ -235,3 +235,21 @@ def test_n_action_steps_zero_is_drawn_last_as_the_chunk():
     xs, log = _axis([1, 10, 50, 100], "model.chunk_size")
     assert log and xs == {1: 1.0, 10: 10.0, 50: 50.0, 100: 100.0}
     assert _tick(0, "eval.temporal_ensemble_m") == "0"
+
+
+def test_sweep_passes_every_run_option_on(tmp_path, monkeypatch):
+    """Through the CLI: `sweep` builds the same Grid as `run` from the same options (it once
+    dropped --demo-style, so a human-like sweep trained and evaluated on scripted demos)."""
+    from act_bench import run
+
+    grids = {}
+    monkeypatch.setattr(run, "run_benchmark", lambda grid, progress: grids.setdefault("run", grid) and {"failures": []})
+    monkeypatch.setattr(sweep, "run_sweep", lambda grid, params, progress: grids.setdefault("sweep", grid)
+                        and {"failures": []})
+    options = ["--methods", "act", "--tasks", "transfer_cube", "--seeds", "3,4", "--profile", "ci", "--episodes", "7",
+               "--demos", "5", "--demo-seed", "2", "--demo-style", "human", "--jobs", "2", "--videos", "1",
+               "--videos-per-cell", "2", "--set", "train.lr=0.001", "--runs-root", str(tmp_path / "runs"),
+               "--demos-root", str(tmp_path / "demos"), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main(["run", *options]) == 0
+    assert cli.main(["sweep", "--param", "model.chunk_size=10,20", *options]) == 0
+    assert grids["sweep"] == grids["run"] and grids["sweep"].demo_style == "human"
