@@ -9,6 +9,9 @@ machine the demos were recorded on. So `remote` splits `act-bench run` (or a swe
     act-bench remote unpack runs.tar.gz --runs-root R                       # here
     act-bench run --tasks T --methods act,bc --seeds 0,1,2 --runs-root R ...  # finds them trained: evaluates
 
+A sweep's trainings: `remote train ... --param model.chunk_size=1,10,100` trains every point's runs
+in the folders `act-bench sweep` uses (same --param), and `sweep` at home then only evaluates.
+
 `train` plans like `act-bench run` (same run folders, same checks of an existing run's config
 and demos; missing demos are recorded first, but carry the home ones: the run's config records
 their hash and `run` here checks it) and runs up to --parallel `act-bench train` processes at
@@ -29,7 +32,7 @@ from pathlib import Path
 
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
-from act_bench.plan import DEFAULT_DEMOS, Grid, TrainJob, make_plan
+from act_bench.plan import DEFAULT_DEMOS, Grid, Plan, TrainJob, make_plan
 from act_bench.run_pack import pack_runs, unpack_runs
 from act_bench.threads import ENV as THREADS_ENV
 from act_bench.threads import machine_cores
@@ -49,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--runs-root", default="runs")
     t.add_argument("--demos", type=int, default=DEFAULT_DEMOS, help="scripted demonstrations per task")
     t.add_argument("--demo-seed", type=int, default=0)
+    t.add_argument("--demo-style", default="scripted", help="scripted or human (human-like), as in `run`")
+    t.add_argument("--param", dest="params", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a sweep's points, as in `act-bench sweep` (repeatable): their runs are trained")
     t.add_argument("--device", default="auto", choices=DEVICES)
     t.add_argument("--parallel", type=int, default=0, help="trainings at once (default: one per 2 cores)")
     t.add_argument("--deadline-s", type=float, default=0, help="interrupt what still trains after this (0: never)")
@@ -80,7 +86,7 @@ def _grid(args) -> Grid:
     grid = Grid(methods=tuple(parse_list(args.methods, "methods")), tasks=tuple(parse_list(args.tasks, "tasks")),
                 seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, demos=args.demos,
                 demo_seed=args.demo_seed, demos_root=Path(args.demos_root), runs_root=Path(args.runs_root),
-                device=args.device, overrides=tuple(args.overrides))
+                device=args.device, overrides=tuple(args.overrides), demo_style=args.demo_style)
     grid.check()
     return grid
 
@@ -92,22 +98,33 @@ def train_grid(args, backend=None) -> int:
     if args.parallel < 0 or args.deadline_s < 0:
         raise ActBenchError("--parallel and --deadline-s must be >= 0")
     grid, backend = _grid(args), backend or ActBackend()
-    profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
-    plan = make_plan(grid, profiles, progress=False)
+    plan = _plan(grid, args.params, backend)
     for job in plan.demos:
         from act_bench.scripted.generate import DemoSettings
 
         print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
         backend.generate_demos(job.task, job.episodes, job.data_dir, DemoSettings(job.seed, job.cameras, job.image_size),
                                machine_cores(), False)
-    for (t, p, s), run_dir in plan.run_dirs.items():  # another training in a run folder stops us here
-        backend.check_run(run_dir, t, p, profiles[p], s, plan.data_dirs[(t, p)], grid.demos)
+    for key, run_dir in plan.run_dirs.items():  # another training in a run folder stops us here
+        *_, t, p, s = key
+        backend.check_run(run_dir, t, p, plan.profiles[key], s, plan.data_dirs[key[:-1]], grid.demos)
     jobs = list(plan.trainings.values())
     done = len(plan.run_dirs) - len(jobs)
     print(f"{len(jobs)} trainings to do, {done} already finished", flush=True)
     finished = run_jobs(jobs, args.parallel or max(1, machine_cores() // 2), args.deadline_s)
     print(f"{done + finished}/{len(plan.run_dirs)} runs finished; `act-bench remote pack` brings them home")
     return 0 if done + finished == len(plan.run_dirs) else 1
+
+
+def _plan(grid: Grid, params: list[str], backend) -> Plan:
+    """run's plan, or with --param the sweep's (every point's runs, in the sweep's folders)."""
+    if params:
+        from act_bench.sweep import plan_sweep
+        from act_bench.sweep_params import parse_params
+
+        return plan_sweep(grid, parse_params(params, grid.overrides), backend, progress=False)
+    profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
+    return make_plan(grid, profiles, progress=False)
 
 
 def core_shares(parallel: int) -> list[set[int]]:

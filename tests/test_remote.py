@@ -183,3 +183,29 @@ def test_run_jobs_counts_finished_and_interrupts_at_the_deadline(tmp_path, monke
     assert remote.run_jobs(jobs[1:2], 1, 1.0, poll_s=0.1) == 0
     assert time.monotonic() - start < 20  # interrupted, not waited for
     assert (tmp_path / "slow" / remote.LOG).is_file()
+
+
+def test_remote_train_plans_a_sweeps_runs_in_the_sweeps_folders(tmp_path, monkeypatch):
+    """--param and --demo-style: the trainings `act-bench sweep` would do, in its run folders, with
+    the point's value passed to `act-bench train`; an execution-only field adds no training."""
+    import act_bench.remote as remote
+    from act_bench import cli
+    from test_sweep import SweepBackend
+
+    launched = []
+    monkeypatch.setattr(remote, "run_jobs", lambda jobs, parallel, deadline_s: launched.extend(jobs) or len(jobs))
+
+    def train(*extra):
+        args = cli.build_parser(["remote"]).parse_args(
+            ["remote", "train", "--methods", "act,act-no-te", "--tasks", "transfer_cube", "--seeds", "0", "--profile",
+             "ci", "--demos", "2", "--demos-root", str(tmp_path / "demos"), "--runs-root", str(tmp_path / "runs"),
+             "--demo-style", "human", *extra])
+        launched.clear()
+        assert remote.train_grid(args, SweepBackend(tmp_path / "calls.log")) == 0
+        return {(Path(j.run_dir).relative_to(tmp_path / "runs").as_posix(), j.overrides) for j in launched}
+
+    assert train("--param", "model.chunk_size=10,20") == {
+        ("transfer_cube/act/ci+model.chunk_size=10-human/seed0", ("model.chunk_size=10",)),
+        ("transfer_cube/act/ci-human/seed0", ())}  # 20 is the ci profile's own chunk size: the base run
+    assert train("--param", "eval.temporal_ensemble_m=0.01,0.1") == {("transfer_cube/act/ci-human/seed0", ())}
+    assert [p.name for p in (tmp_path / "demos").iterdir()] == ["transfer_cube_24x32_top_human"]
