@@ -180,6 +180,16 @@ class FakeBackend:
         return FakeEnv(task, cameras, image_size, render_mode)
 
 
+class SweepBackend(FakeBackend):
+    """FakeBackend whose profiles take the overrides (a sweep's points differ by them; test_sweep, test_remote)."""
+
+    def load_profile(self, method, profile, overrides=None):
+        from act_bench.policies.config import load_profile, parse_overrides
+
+        return load_profile(method, "ci", {"data.image_size": [24, 32], "train.steps": self.steps,
+                                           "eval.episodes": 4, **parse_overrides(overrides)})
+
+
 def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", "bc"), seeds=(0, 1),
                      episodes=6, videos=1) -> Path:
     """A results folder as `act-bench run` leaves it, made with the fake env and policy."""

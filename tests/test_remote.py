@@ -190,7 +190,7 @@ def test_remote_train_plans_a_sweeps_runs_in_the_sweeps_folders(tmp_path, monkey
     the point's value passed to `act-bench train`; an execution-only field adds no training."""
     import act_bench.remote as remote
     from act_bench import cli
-    from test_sweep import SweepBackend
+    from fakes import SweepBackend
 
     launched = []
     monkeypatch.setattr(remote, "run_jobs", lambda jobs, parallel, deadline_s: launched.extend(jobs) or len(jobs))

@@ -12,17 +12,7 @@ from act_bench.errors import ActBenchError
 from act_bench.plan import Grid
 from act_bench.sweep_params import parse_param, parse_params, split_values
 from act_bench.sweep_report import _axis
-from fakes import FakeBackend
-
-
-class SweepBackend(FakeBackend):
-    """FakeBackend whose profiles take the overrides (the sweep's points differ by them)."""
-
-    def load_profile(self, method, profile, overrides=None):
-        from act_bench.policies.config import load_profile, parse_overrides
-
-        return load_profile(method, "ci", {"data.image_size": [24, 32], "train.steps": self.steps,
-                                           "eval.episodes": 4, **parse_overrides(overrides)})
+from fakes import SweepBackend
 
 
 def _sweep(tmp_path, backend, params, **kw):
