@@ -130,7 +130,10 @@ class RecordingAloha:
 def test_real_env_and_act_batch_1_and_16_agree(tmp_path, method):
     """Untrained ACT (ci profile) on 5 short real episodes: same stages, lengths and queries at
     batch 1 and 16. Rounding is allowed here, in the actions only: a batched forward pass of the
-    network may differ from batch 1 in the last float32 bits (the selectors add nothing)."""
+    network may differ from batch 1 in the last float32 bits (the selectors add nothing), and the
+    closed loop (action -> physics -> next observation) grows that over 60 steps: below 1e-4
+    on our AMD EPYC, 1.04e-4 on an Intel Xeon (other CPU kernels). 1e-3 (0.06 degrees on a
+    joint) still catches any real batching bug, and the outcomes must match exactly."""
     torch = pytest.importorskip("torch")
     from act_bench.policies import build_policy, load_profile
 
@@ -148,4 +151,4 @@ def test_real_env_and_act_batch_1_and_16_agree(tmp_path, method):
     pd.testing.assert_frame_equal(rows16[OUTCOME], rows1[OUTCOME])
     assert a1.keys() == a16.keys() and all(len(a) == 60 for a in a1.values())
     for seed in a1:
-        np.testing.assert_allclose(a16[seed], a1[seed], rtol=0, atol=1e-4)
+        np.testing.assert_allclose(a16[seed], a1[seed], rtol=0, atol=1e-3)
