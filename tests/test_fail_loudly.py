@@ -3,6 +3,7 @@ signal stages, the strict metadata reader, the demo-folder listing check and fai
 The CLI-level faults are in test_faults_loud.py and test_fault_campaign.py."""
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -182,3 +183,30 @@ def test_a_swallowed_interrupt_is_raised_again(monkeypatch, tmp_path):
     Finalizer()
     assert interrupts.swallowed().signum == signal.SIGTERM and interrupts.swallowed() is None
     interrupts.note("nothing pending: no raise")
+
+
+def test_an_interrupted_demo_recording_closes_its_bar_before_the_message(monkeypatch, capsys):
+    """The CLI prints its one line after the exception has left the command; the progress bar must
+    be closed (its last render and a newline) by then, not by its finalizer after that line."""
+    from act_bench.scripted import generate
+
+    calls = []
+
+    def record(job):
+        calls.append(job["index"])
+        if len(calls) == 2:
+            interrupts.handle(signal.SIGTERM)
+        return {"ok": True, "index": job["index"]}
+
+    monkeypatch.setattr(generate, "_record", record)
+    todo = [{"index": i} for i in range(3)]
+    with pytest.raises(interrupts.Interrupted) as e, interrupts.stage("generate-demos d"):
+        generate._record_all(todo, 3, 1, "demos transfer_cube", progress=True)
+    err = capsys.readouterr().err
+    assert "1/3" in err and err.endswith("\n"), repr(err)
+    line = interrupts.message("act-bench generate-demos", e.value)
+    print(line, file=sys.stderr)
+    del e  # the traceback held the bar: freeing it must draw nothing more
+    gc.collect()
+    assert capsys.readouterr().err == line + "\n"
+    assert line.startswith("act-bench generate-demos: interrupted by SIGTERM in generate-demos d, after 1 of 3")

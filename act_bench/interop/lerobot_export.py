@@ -109,27 +109,28 @@ def _write_dataset(root: Path, job: _Export, pa, pq) -> dict:
     image_stats = {cam: fmt.ImageStats() for cam in cameras}
     episodes, seeds, start = [], [], 0
     try:
-        for ep_index, path in enumerate(tqdm(paths, desc="export-lerobot", unit="ep", disable=not progress,
-                                             dynamic_ncols=True)):
-            interrupts.note(f"at episode {ep_index + 1} of {len(paths)} (nothing is written to the output until all are)")
-            qpos, qvel, action, stage, attrs = _read_vectors(path)
-            n = len(qpos)
-            for cam in cameras:
-                frames = _read_frames(path, cam, n, size)
-                writers[cam].add(frames)
-                image_stats[cam].add(frames)
-            columns[fmt.STATE].append(qpos)
-            columns[fmt.VELOCITY].append(qvel)
-            columns[fmt.ACTION].append(action)
-            columns[fmt.REWARD].append(stage.astype(np.float32))
-            columns["timestamp"].append((np.arange(n) / fmt.FPS).astype(np.float32))
-            columns["frame_index"].append(np.arange(n))
-            columns["episode_index"].append(np.full(n, ep_index))
-            columns["index"].append(start + np.arange(n))
-            columns["task_index"].append(np.zeros(n, np.int64))
-            episodes.append(_episode_row(ep_index, n, start, cameras, task_text, qpos, action))
-            seeds.append(attrs.get("seed"))
-            start += n
+        # `with`: an error closes the bar before the CLI prints its one line
+        with tqdm(paths, desc="export-lerobot", unit="ep", disable=not progress, dynamic_ncols=True) as bar:
+            for ep_index, path in enumerate(bar):
+                interrupts.note(f"at episode {ep_index + 1} of {len(paths)} (nothing is written to the output until all are)")
+                qpos, qvel, action, stage, attrs = _read_vectors(path)
+                n = len(qpos)
+                for cam in cameras:
+                    frames = _read_frames(path, cam, n, size)
+                    writers[cam].add(frames)
+                    image_stats[cam].add(frames)
+                columns[fmt.STATE].append(qpos)
+                columns[fmt.VELOCITY].append(qvel)
+                columns[fmt.ACTION].append(action)
+                columns[fmt.REWARD].append(stage.astype(np.float32))
+                columns["timestamp"].append((np.arange(n) / fmt.FPS).astype(np.float32))
+                columns["frame_index"].append(np.arange(n))
+                columns["episode_index"].append(np.full(n, ep_index))
+                columns["index"].append(start + np.arange(n))
+                columns["task_index"].append(np.zeros(n, np.int64))
+                episodes.append(_episode_row(ep_index, n, start, cameras, task_text, qpos, action))
+                seeds.append(attrs.get("seed"))
+                start += n
     finally:
         for writer in writers.values():
             writer.close()

@@ -112,28 +112,30 @@ def import_lerobot(root: str | Path, out: str | Path, task: str | None = None, f
     with atomic_dir(out) as tmp:
         seeds = list(ours.get("seeds") or [])
         files, hashes, lengths = [], [], []
-        for i, ep in enumerate(tqdm(episodes.to_dict("records"), desc="import-lerobot", unit="ep",
-                                    disable=not progress, dynamic_ncols=True)):
-            lo, hi = int(ep["dataset_from_index"]), int(ep["dataset_to_index"])
-            rows = np.flatnonzero((index >= lo) & (index < hi))
-            if len(rows) != hi - lo:
-                raise DataError(f"{root}: episode {ep['episode_index']} should have rows {lo}..{hi - 1}, "
-                                f"found {len(rows)}")
-            images = {cam: _frames(root, info, ep, cam, hi - lo) for cam in cameras}
-            qpos = _column(data, fmt.STATE, rows, STATE_DIM)
-            qvel = _column(data, fmt.VELOCITY, rows, STATE_DIM) if fmt.VELOCITY in data else np.zeros_like(qpos)
-            stage = (_column(data, fmt.REWARD, rows, None).reshape(-1) if fmt.REWARD in data
-                     else np.zeros(len(rows)))
-            seed = seeds[i] if i < len(seeds) and seeds[i] is not None else -1
-            episode = Episode(qpos=qpos, qvel=qvel, action=_column(data, fmt.ACTION, rows, STATE_DIM),
-                              stage=stage.astype(np.int8), images=images,
-                              attrs={"task": task, "seed": int(seed), "index": i, "cameras": cameras,
-                                     "image_size": image_size, "source": f"lerobot:{root}",
-                                     "lerobot_episode_index": int(ep["episode_index"])})
-            name = f"episode_{i}.hdf5"
-            hashes.append(write_episode(tmp / name, episode))
-            files.append(name)
-            lengths.append(hi - lo)
+        # `with`: an error closes the bar before the CLI prints its one line
+        with tqdm(episodes.to_dict("records"), desc="import-lerobot", unit="ep", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            for i, ep in enumerate(bar):
+                lo, hi = int(ep["dataset_from_index"]), int(ep["dataset_to_index"])
+                rows = np.flatnonzero((index >= lo) & (index < hi))
+                if len(rows) != hi - lo:
+                    raise DataError(f"{root}: episode {ep['episode_index']} should have rows {lo}..{hi - 1}, "
+                                    f"found {len(rows)}")
+                images = {cam: _frames(root, info, ep, cam, hi - lo) for cam in cameras}
+                qpos = _column(data, fmt.STATE, rows, STATE_DIM)
+                qvel = _column(data, fmt.VELOCITY, rows, STATE_DIM) if fmt.VELOCITY in data else np.zeros_like(qpos)
+                stage = (_column(data, fmt.REWARD, rows, None).reshape(-1) if fmt.REWARD in data
+                         else np.zeros(len(rows)))
+                seed = seeds[i] if i < len(seeds) and seeds[i] is not None else -1
+                episode = Episode(qpos=qpos, qvel=qvel, action=_column(data, fmt.ACTION, rows, STATE_DIM),
+                                  stage=stage.astype(np.int8), images=images,
+                                  attrs={"task": task, "seed": int(seed), "index": i, "cameras": cameras,
+                                         "image_size": image_size, "source": f"lerobot:{root}",
+                                         "lerobot_episode_index": int(ep["episode_index"])})
+                name = f"episode_{i}.hdf5"
+                hashes.append(write_episode(tmp / name, episode))
+                files.append(name)
+                lengths.append(hi - lo)
         settings = {"format_version": 1, "task": task, "seed": ours.get("demo_settings", {}).get("seed", -1),
                     "cameras": cameras, "image_size": image_size, "noise": 0.0,
                     "episode_len": max(lengths) if lengths else 0, "source": f"lerobot:{root}"}

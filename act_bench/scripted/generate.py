@@ -176,18 +176,18 @@ def _record_into(out_dir: Path, record: dict, episodes: int, workers: int, progr
 def _record_all(todo: list[dict], episodes: int, workers: int, desc: str, progress: bool,
                 style: str = "scripted") -> None:
     """Record the episodes still to do, `workers` at a time."""
-    bar = tqdm(total=episodes, initial=episodes - len(todo), desc=desc, unit="ep", disable=not progress,
-               file=sys.stderr)
     failed, finished = [], episodes - len(todo)
     interrupts.note(f"after {finished} of {episodes} episodes (the finished ones are kept)")
-    with _pool(workers, len(todo)) as pool:
+    # `with`: an interrupt closes the bar before the CLI prints its one line (else the bar's
+    # finalizer draws it again after that line)
+    with tqdm(total=episodes, initial=finished, desc=desc, unit="ep", disable=not progress,
+              file=sys.stderr) as bar, _pool(workers, len(todo)) as pool:
         for result in pool.imap_unordered(_record, todo):
             bar.update(1)
             finished += 1
             interrupts.note(f"after {finished} of {episodes} episodes (the finished ones are kept)")
             if not result["ok"]:
                 failed.append(result["index"])
-    bar.close()
     if failed:
         raise ActBenchError(
             f"the {style} {desc.split()[-1]} expert failed {max_attempts(style)} tries in a row on episode(s) "
