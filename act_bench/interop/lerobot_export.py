@@ -109,7 +109,6 @@ def _write_dataset(root: Path, job: _Export, pa, pq) -> dict:
     image_stats = {cam: fmt.ImageStats() for cam in cameras}
     episodes, seeds, start = [], [], 0
     try:
-        # `with`: an error closes the bar before the CLI prints its one line
         with tqdm(paths, desc="export-lerobot", unit="ep", disable=not progress, dynamic_ncols=True) as bar:
             for ep_index, path in enumerate(bar):
                 interrupts.note(f"at episode {ep_index + 1} of {len(paths)} (nothing is written to the output until all are)")
