@@ -209,6 +209,14 @@ th{background:#f2f2f2}td:first-child{text-align:left}img{max-width:100%}.videos{
 figure{margin:0}figcaption{font-size:12px;color:#555}.caption{font-size:13px;color:#444}"""
 
 
+def _history_rows(history: list[dict]) -> list[dict]:
+    """The history table: the last entry is the invocation writing this report (still running);
+    an earlier one never marked finished was interrupted and not resumed with the same settings."""
+    return [{**{k: v for k, v in h.items() if k != "finished"},
+             **({"interrupted": "yes"} if h.get("finished") is False and i < len(history) - 1 else {})}
+            for i, h in enumerate(history)]
+
+
 def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None,
                 command: str = "run") -> str:
     """command: which act-bench command wrote the folder ("run", or "sweep": sweep_report.py)."""
@@ -217,10 +225,10 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
              f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
     if meta:
         items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
-                        for k, v in meta.items() if k != "history")
+                        for k, v in meta.items() if k not in ("history", "finished"))
         parts.append(f"<p class='caption'>The last <code>act-bench {command}</code> into this folder:</p><ul class='caption'>{items}</ul>")
         if len(meta.get("history", [])) > 1:
-            rows = pd.DataFrame(meta["history"])
+            rows = pd.DataFrame(_history_rows(meta["history"]))
             parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
     parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
     for task, table in tables.items():

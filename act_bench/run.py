@@ -152,7 +152,8 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     result = collect_fn(grid, plan, failures)
     end = time.perf_counter()
     if logged:
-        _record_timing(path, {"wall_s": round(end - start, 1), **timing, "report_s": round(end - jobs_done, 1)})
+        _record_timing(path, {"wall_s": round(end - start, 1), **timing, "report_s": round(end - jobs_done, 1)},
+                       finished=True)
     return result
 
 
@@ -240,10 +241,15 @@ def _copy_metrics(run_dir: Path, dest: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
+_NOT_SETTINGS = ("updated", "timing", "finished")  # what differs between an invocation and its resume
+
+
 def _record_invocation(path: Path, entry: dict, write: bool = True) -> None:
     """run.json: this invocation's settings at the top, and every invocation that wrote into the
-    folder under "history", since one results folder is often built up by several runs. The
-    style check runs even when there is nothing to write."""
+    folder under "history", since one results folder is often built up by several runs. An entry
+    is "finished": false until the invocation ends; the same settings run again (a resume)
+    replace an unfinished entry, so a killed start that is resumed is logged once. The style
+    check runs even when there is nothing to write."""
     previous = layout.read_json_record(path)  # never overwrite a history we cannot read
     history = []
     if previous:
@@ -253,15 +259,23 @@ def _record_invocation(path: Path, entry: dict, write: bool = True) -> None:
         raise ActBenchError(f"{path.parent} holds results on {', '.join(sorted(styles))} demos, not "
                             f"{entry.get('demo_style', 'scripted')}; use another --out")
     if write:
+        entry = {**entry, "finished": False}
+        history = [h for h in history if h.get("finished", True) or _settings(h) != _settings(entry)]
         write_json(path, {**entry, "history": [*history, entry]})
 
 
-def _record_timing(path: Path, timing: dict) -> None:
-    """Add this invocation's wall-time split to run.json (top level and its history entry)."""
+def _settings(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k not in _NOT_SETTINGS}
+
+
+def _record_timing(path: Path, timing: dict, finished: bool = False) -> None:
+    """Add this invocation's wall-time split to run.json (top level and its history entry);
+    finished: the invocation has ended (its report is written)."""
     record = layout.read_json_record(path) or {}
     record["timing"] = timing
+    record["finished"] = finished
     if record.get("history"):
-        record["history"][-1]["timing"] = timing
+        record["history"][-1].update(timing=timing, finished=finished)
     write_json(path, record)
 
 

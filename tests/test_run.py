@@ -123,6 +123,28 @@ def test_interrupt_then_resume(tmp_path):
     assert [c["task"] for c in k["train"]] == ["insertion"] and len(k["eval"]) == 1  # the rest was kept
 
 
+def test_the_record_logs_a_killed_and_resumed_invocation_once(tmp_path):
+    from act_bench.report import _history_rows
+
+    grid = dict(tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, FakeBackend(tmp_path / "a.log", interrupt_train=["insertion/bc/0"]), **grid)
+    record = json.loads((tmp_path / "out/run.json").read_text())
+    assert record["finished"] is False and [h["finished"] for h in record["history"]] == [False]
+    _run(tmp_path, FakeBackend(tmp_path / "b.log"), **grid)  # the resume: same settings
+    record = json.loads((tmp_path / "out/run.json").read_text())
+    assert record["finished"] is True and [h["finished"] for h in record["history"]] == [True]
+    assert "wall_s" in record["history"][0]["timing"]
+    # a killed invocation of other settings that nobody resumed stays, marked in the report
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, FakeBackend(tmp_path / "c.log", interrupt_train=["insertion/bc/1"]), **{**grid, "seeds": [1]})
+    _run(tmp_path, FakeBackend(tmp_path / "d.log"), **{**grid, "seeds": [2]})
+    history = json.loads((tmp_path / "out/run.json").read_text())["history"]
+    assert [(h["seeds"], h["finished"]) for h in history] == [("0", True), ("1", False), ("2", True)]
+    assert [r.get("interrupted") for r in _history_rows(history)] == [None, "yes", None]
+    assert "interrupted" in (tmp_path / "out/report.html").read_text()
+
+
 def test_process_pool_runs_jobs_in_workers(tmp_path):
     backend = FakeBackend(tmp_path / "calls.log")
     result = _run(tmp_path, backend, jobs=2, tasks=["transfer_cube"], seeds=[0], methods=["act", "bc"],
