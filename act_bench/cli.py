@@ -43,7 +43,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """argv None: the act-bench program itself (not a caller in-process), whose signals are its own."""
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        if argv is None:  # argparse's exit (--help, a usage error) included
+            interrupts.ignore_from_now()
+
+
+def _main(argv: list[str]) -> int:
     prog = " ".join(["act-bench", *(a for a in argv[:1] if a in COMMANDS)])
     interrupts.install()  # SIGTERM too ends a command with one line saying where it stopped
     try:  # building the parser lists tasks and methods, which loads plugins: may fail too

@@ -129,6 +129,14 @@ def install() -> None:
         _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
 
 
+def ignore_from_now() -> None:
+    """The program's work is over and its exit status decided: ignore SIGTERM and SIGINT. When
+    Python shuts down it gives signals with a Python handler their default action back, so one
+    landing then killed a finished command (status -15, not its own); an ignored one stays ignored."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def ignore_in_worker() -> None:
     """In a worker process: the parent decides what a Ctrl-C (sent to the whole group) does, so
     the worker leaves SIGINT to it instead of dying with a traceback of its own."""

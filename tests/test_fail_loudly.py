@@ -210,3 +210,16 @@ def test_an_interrupted_demo_recording_closes_its_bar_before_the_message(monkeyp
     gc.collect()
     assert capsys.readouterr().err == line + "\n"
     assert line.startswith("act-bench generate-demos: interrupted by SIGTERM in generate-demos d, after 1 of 3")
+
+
+@pytest.mark.parametrize("argv", [["inspect", "--help"], ["inspect", "no-such-folder"]])
+def test_a_signal_after_the_work_cannot_change_the_exit_status(argv, tmp_path):
+    """Python gives handled signals their default action back while it shuts down: a SIGTERM
+    landing after the command finished killed it (-15) instead of letting it exit with its own
+    status. Here the signal comes right after main() returns, as the entry point runs it."""
+    script = ("import os, signal, sys; from act_bench import cli; sys.argv = ['act-bench', *sys.argv[1:]]\n"
+              "try:\n    code = cli.main()\nexcept SystemExit as e:\n    code = e.code\n"
+              "os.kill(os.getpid(), signal.SIGTERM); os.kill(os.getpid(), signal.SIGINT); sys.exit(code)")
+    alone = subprocess.run([sys.executable, "-c", script, *argv], cwd=tmp_path, capture_output=True, text=True)
+    expected = 0 if "--help" in argv else 2
+    assert alone.returncode == expected and "Traceback" not in alone.stderr, alone.stderr[-2000:]
