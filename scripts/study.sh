@@ -7,15 +7,16 @@
 #
 # ROOT (default ./study) holds the demos and the trained runs (large; never committed); OUT
 # (default ./results) the tables, plots, reports and videos (small; committed). SEEDS (default
-# 0,1,2) are the training seeds; JOBS (default 1) the parallel jobs (2-core machine: 1). Every
-# step uses the cpu profile, 50 demos and 50 evaluation episodes; about 23 h of a 2-core CPU in
-# all (README: Performance), about 2 h on one GPU with `act-bench remote train`.
+# 0,1,2) are the training seeds; TASKS (default both -v2 tasks) the tasks, so a short session can
+# finish one task's cells before starting the other's; JOBS (default 1) the parallel jobs (2-core
+# machine: 1). Every step uses the cpu profile, 50 demos and 50 evaluation episodes; about 23 h
+# of a 2-core CPU in all (README: Performance), about 2 h on one GPU with `act-bench remote train`.
 set -euo pipefail
 ROOT=${ROOT:-study}
 OUT=${OUT:-results}
 SEEDS=${SEEDS:-0,1,2}
 JOBS=${JOBS:-1}
-TASKS=transfer_cube_v2,insertion_v2
+TASKS=${TASKS:-transfer_cube_v2,insertion_v2}
 common=(--profile cpu --episodes 50 --demos 50 --seeds "$SEEDS" --jobs "$JOBS"
         --runs-root "$ROOT/runs" --demos-root "$ROOT/demos")
 

@@ -58,3 +58,9 @@ def test_data_styles(tmp_path, step, style):
     proc, calls = _commands(tmp_path, step)
     styles = [c[c.index("--demo-style") + 1] if "--demo-style" in c else None for c in calls]
     assert styles == ([style] if step == "human" else [None, "human"])
+
+
+def test_tasks_narrow_every_step_but_decoder(tmp_path):
+    proc, calls = _commands(tmp_path, "chunk", "decoder", TASKS="insertion_v2")
+    assert proc.returncode == 0, proc.stderr
+    assert [c[c.index("--tasks") + 1] for c in calls] == ["insertion_v2", "insertion_v2", "transfer_cube_v2"]
