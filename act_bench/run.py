@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import functools
 import shutil
 import sys
 import time
@@ -142,7 +143,10 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
         raise
     demos_done = time.perf_counter()
     job_seconds: dict[str, float] = {"train": 0.0, "eval": 0.0}
-    failures = execute(plan, backend, pool, progress, job_seconds)
+    # each loss curve reaches the results folder as soon as its training ends: a run stopped
+    # before collecting (killed, or its runs folder lost) keeps the curves of what it trained
+    failures = execute(plan, backend, pool, progress, job_seconds,
+                       on_trained=functools.partial(copy_training_metrics, plan, grid.out))
     jobs_done = time.perf_counter()
     timing = {"demos_s": round(demos_done - start, 1), "jobs_wall_s": round(jobs_done - demos_done, 1),
               "train_jobs_s": round(job_seconds["train"], 1), "eval_jobs_s": round(job_seconds["eval"], 1),
@@ -157,9 +161,11 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     return result
 
 
-def execute(plan: Plan, backend, pool, progress: bool = True, job_seconds: dict[str, float] | None = None) -> list[str]:
+def execute(plan: Plan, backend, pool, progress: bool = True, job_seconds: dict[str, float] | None = None,
+            on_trained=None) -> list[str]:
     """Run the plan's trainings; each policy's evaluations start as soon as it is trained.
-    Returns one line per failed (or skipped) job; adds each kind's job seconds to job_seconds."""
+    Returns one line per failed (or skipped) job; adds each kind's job seconds to job_seconds;
+    calls on_trained(key) after each training that succeeds."""
     from tqdm import tqdm
 
     failures: list[str] = []
@@ -181,6 +187,8 @@ def execute(plan: Plan, backend, pool, progress: bool = True, job_seconds: dict[
             if job_seconds is not None:
                 job_seconds[kind] = job_seconds.get(kind, 0.0) + fut.result()[1]
             if kind == "train":
+                if on_trained is not None:
+                    on_trained(key)
                 submit_evals(key)
             return
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -217,8 +225,8 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
     """Gather every evaluation under grid.out into results.csv and the report."""
     from act_bench.report import build_report, collect_results, summary_markdown
 
-    for (t, p, s), run_dir in plan.run_dirs.items():  # run's plan: one variant, keys without prefix
-        _copy_metrics(run_dir, layout.training_metrics_copy(grid.out, t, p, s))
+    for key in plan.run_dirs:  # the trainings this run found done (its own were copied as they ended)
+        copy_training_metrics(plan, grid.out, key)
     failed_cells.record(grid.out, plan.evals, failed_cells.from_failures(plan, failures))
     results = collect_results(grid.out)
     report = {}
@@ -234,8 +242,12 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
     return {"results": results, "failures": failures, "report": report}
 
 
-def _copy_metrics(run_dir: Path, dest: Path) -> None:
-    src = Path(run_dir) / layout.RUN_METRICS
+def copy_training_metrics(plan: Plan, out: Path, key: tuple) -> None:
+    """Copy one training's loss curve into the results folder; key = (*variant prefix, task,
+    policy, seed), as in plan.run_dirs (a sweep point's trainings are "policy+field=value")."""
+    *prefix, t, p, s = key
+    src = Path(plan.run_dirs[key]) / layout.RUN_METRICS
+    dest = layout.training_metrics_copy(out, t, "+".join([p, *prefix]), s)
     if src.exists():
         with atomic_path(dest) as tmp:
             shutil.copyfile(src, tmp)

@@ -269,10 +269,10 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
 
 def collect_sweep(grid, plan, failures: list[str], points=()) -> dict:
     """run.run_plan's last step for a sweep: loss curves, results.csv and the report."""
-    from act_bench.run import _copy_metrics
+    from act_bench.run import copy_training_metrics
 
-    for (*prefix, t, p, s), run_dir in plan.run_dirs.items():
-        _copy_metrics(run_dir, layout.training_metrics_copy(grid.out, t, "+".join([p, *prefix]), s))
+    for key in plan.run_dirs:  # the trainings this sweep found done (its own were copied as they ended)
+        copy_training_metrics(plan, grid.out, key)
     report, results = {}, pd.DataFrame()
     try:
         report = build_sweep_report(grid.out, grid.videos_per_cell)

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from act_bench import run
+from act_bench import layout, run
 from act_bench.errors import ActBenchError
 from act_bench.executors import make_executor
 from fakes import FakeBackend
@@ -117,6 +117,9 @@ def test_interrupt_then_resume(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, first, tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])
     assert [c["task"] for c in _kinds(first)["train"]] == ["transfer_cube"]
+    # the finished training's loss curve is in the results folder already, though nothing was collected
+    assert layout.training_metrics_copy(tmp_path / "out", "transfer_cube", "bc", 0).exists()
+    assert not (tmp_path / "out" / "results.csv").exists()
     second = FakeBackend(tmp_path / "calls2.log")
     assert _run(tmp_path, second, tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])["failures"] == []
     k = _kinds(second)
