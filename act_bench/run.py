@@ -225,7 +225,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
     """Gather every evaluation under grid.out into results.csv and the report."""
     from act_bench.report import build_report, collect_results, summary_markdown
 
-    for key in plan.run_dirs:  # the trainings this run found done (its own were copied as they ended)
+    for key in plan.run_dirs:  # every run folder: those found done too (a second copy of a fresh curve is cheap)
         copy_training_metrics(plan, grid.out, key)
     failed_cells.record(grid.out, plan.evals, failed_cells.from_failures(plan, failures))
     results = collect_results(grid.out)

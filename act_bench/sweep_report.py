@@ -271,7 +271,7 @@ def collect_sweep(grid, plan, failures: list[str], points=()) -> dict:
     """run.run_plan's last step for a sweep: loss curves, results.csv and the report."""
     from act_bench.run import copy_training_metrics
 
-    for key in plan.run_dirs:  # the trainings this sweep found done (its own were copied as they ended)
+    for key in plan.run_dirs:  # every run folder: those found done too (a second copy of a fresh curve is cheap)
         copy_training_metrics(plan, grid.out, key)
     report, results = {}, pd.DataFrame()
     try:
