@@ -71,13 +71,23 @@ def ref(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- kill points
+def _holds(lock: Path, pid: int) -> bool:
+    """Whether process `pid` holds the lock: the file alone is not enough, since one killed with
+    SIGKILL leaves its lock file behind (the kernel drops only the flock), and a signal sent on
+    that stale file would land while the next command's interpreter is still starting up."""
+    try:
+        return json.loads(lock.read_text()).get("pid") == pid
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _stop_at_random(args, cwd: Path, folder: Path, sig: int, rng: random.Random, span: float) -> bool:
     """Start the command; once it holds `folder` (its lock file), wait a random part of `span`
     and send `sig`. False when it finished first (the chain is over)."""
     p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *args], cwd=cwd, env=_env(),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lock = folder / ".act-bench.lock"
-    while not lock.exists() and p.poll() is None:
+    while not _holds(lock, p.pid) and p.poll() is None:
         time.sleep(0.02)
     time.sleep(rng.uniform(0, span))
     if p.poll() is None:
