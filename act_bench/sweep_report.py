@@ -27,7 +27,7 @@ from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase
 
 # The values the ACT paper states for a swept field, mean over its four simulated settings
 # (2 tasks x scripted / human data): chunk size without temporal ensembling, about 1% at k = 1
-# and 44% at k = 100 (the paper's text; ../shared/design.md 4.2). Only these two are stated, so
+# and 44% at k = 100 (the paper's text). Only these two are stated, so
 # they are drawn as points, not as a curve.
 PAPER_POINTS = {"model.chunk_size": ("act-no-te", {1: 0.01, 100: 0.44},
                                      "paper: ACT without ensembling, mean of its 4 settings")}

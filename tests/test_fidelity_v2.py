@@ -1,5 +1,5 @@
 """The -v2 tasks against the original release's physics, reset, stage rules and look
-(design.md 4.2; README "Fidelity"; docs/fidelity.md)."""
+(README "Fidelity"; docs/fidelity.md)."""
 import json
 from pathlib import Path
 from types import SimpleNamespace
