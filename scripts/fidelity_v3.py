@@ -75,7 +75,7 @@ def figure(trajectories: dict, comparison: dict, path: Path) -> None:
         ax.legend(fontsize=7)
     for ax in axes[2]:
         ax.remove()
-    fig.tight_layout()
+    fig.subplots_adjust(hspace=0.45, wspace=0.3, left=0.04, right=0.99, top=0.96, bottom=0.05)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=60, format="png")
     plt.close(fig)
