@@ -148,19 +148,20 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if len(values) else None
 
 
-def within(report: dict, tol: Tolerances = Tolerances(), held_times: dict[str, list[str]] | None = None) -> list[str]:
+def within(report: dict, tol: Tolerances = Tolerances(), held: list[str] | None = None,
+           tips: list[str] | None = None) -> list[str]:
     """The ways `compare`'s report misses the tolerances (empty when it meets them all).
-    held_times: the held keys checked (default: every one)."""
+    held / tips: the held-object and lowest-fingertip keys checked (default: every one)."""
     misses = []
     for key, g in report["grasps"].items():
         r, o = g["release"], g["ours"]
         if r["band_centroid_z"] is not None and (o["band_centroid_z"] is None
                                                  or abs(o["band_centroid_z"] - r["band_centroid_z"]) > tol.band_centroid_z):
             misses.append(f"{key}: band centroid z {o['band_centroid_z']} vs release {r['band_centroid_z']:.4f}")
-        if abs(o["lowest_tip"] - r["lowest_tip"]) > tol.lowest_tip:
+        if (tips is None or key in tips) and abs(o["lowest_tip"] - r["lowest_tip"]) > tol.lowest_tip:
             misses.append(f"{key}: lowest tip {o['lowest_tip']:.4f} vs release {r['lowest_tip']:.4f}")
     for key, h in report["held"].items():
-        if held_times is not None and key not in held_times:
+        if held is not None and key not in held:
             continue
         if max(abs(v) for v in h["ours_minus_release"]) > tol.held:
             misses.append(f"{key}: held object off by {np.round(h['ours_minus_release'], 4).tolist()} m")

@@ -69,7 +69,7 @@ def task_fingerprint(name: str) -> str:
     record = {
         "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
         "models": {f: hashlib.sha256((assets_dir() / f).read_bytes()).hexdigest() for f in model_files(config.model)},
-        "expert": type(spec.expert).__name__ if not isinstance(spec.expert, type) else spec.expert.__name__,
+        "expert": spec.expert.__name__,
         "approach_posture": getattr(spec.expert, "APPROACH_POSTURE", 0.0),
         "plans": _plans(spec, config),
     }
