@@ -28,8 +28,10 @@ from act_bench.sweep_report import _mean_table, sweep_tables  # noqa: E402
 
 RESULTS = ROOT / "results"
 
-# The headline: the current reference and its chunk size. A new reference changes these two.
-HEADLINE = {"folder": "reference-v2", "human": "reference-v2-human", "chunk": 50}
+# The headline: the current reference (scripted and human-like folders), its chunk size and its
+# tasks (transfer cube, insertion). A new reference changes only these.
+HEADLINE = {"folder": "reference-v2", "human": "reference-v2-human", "chunk": 50,
+            "tasks": ("transfer_cube_v2", "insertion_v2")}
 
 # The ACT paper's Table I (its simulated tasks, success % per stage), keyed by our -v2 stage
 # names: its transfer-cube Touched / Lifted / Transfer and insertion Grasp / Contact / Insert
@@ -40,7 +42,7 @@ PAPER = {
     ("ACT", "human"): {"touch": 82, "lift": 60, "transfer": 50, "grasp": 76, "contact": 66, "insert": 20},
     ("BC-ConvMLP", "human"): {"touch": 3, "lift": 1, "transfer": 0, "grasp": 0, "contact": 0, "insert": 0},
 }
-PAPER_STAGES = {"transfer_cube_v2": ["touch", "lift", "transfer"], "insertion_v2": ["grasp", "contact", "insert"]}
+PAPER_STAGES = (("touch", "lift", "transfer"), ("grasp", "contact", "insert"))  # per headline task
 
 # The plots the docs show, copied so that the site (built from docs/ alone) has them.
 PLOTS = {
@@ -96,8 +98,8 @@ def _mean_per_seed(df: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
     return table.reset_index()
 
 
-def _final(df: pd.DataFrame, task: str, method: str, stage: str) -> tuple[float, float, float, str]:
-    """(mean over seeds, pooled low, pooled high, per-seed rates) of one stage, in %."""
+def _final(df: pd.DataFrame, task: str, method: str, stage: str) -> tuple[str, str, str]:
+    """("mean", "[low, high]", "per-seed rates") of one stage, in %, as summary_tables writes them."""
     table = summary_tables(df)[task]
     row = table[table["method"] == method].iloc[0]
     mean, interval = row[stage].split(" [")
@@ -108,15 +110,15 @@ def _final(df: pd.DataFrame, task: str, method: str, stage: str) -> tuple[float,
 def headline() -> str:
     """README's table: the final stage of each task, the paper's Table I beside the reference."""
     scripted, human = _results(HEADLINE["folder"]), _results(HEADLINE["human"])
-    cols = ["method", "data", "transfer cube: transfer", "insertion: insert"]
+    cols = ["method", "data", *(f"{_task_label(t)}: {ss[-1]}" for t, ss in zip(HEADLINE["tasks"], PAPER_STAGES))]
     rows = []
     for (name, data), stages in PAPER.items():
-        rows.append([f"{name} (paper, Table I)", data, str(stages["transfer"]), str(stages["insert"])])
-    for label, df, data in (("scripted", scripted, "scripted"), ("human", human, "human-like")):
+        rows.append([f"{name} (paper, Table I)", data, *(str(stages[ss[-1]]) for ss in PAPER_STAGES)])
+    for df, data in ((scripted, "scripted"), (human, "human-like")):
         for method in ("act", "act-no-te", "bc"):
             cells = []
-            for task, stage in (("transfer_cube_v2", "transfer"), ("insertion_v2", "insert")):
-                mean, interval, per_seed = _final(df, task, method, stage)
+            for task, stages in zip(HEADLINE["tasks"], PAPER_STAGES):
+                mean, interval, per_seed = _final(df, task, method, stages[-1])
                 cells.append(f"**{mean}** {interval} ({per_seed})")
             rows.append([method, data, *cells])
     seeds = sorted(scripted["seed"].unique())
@@ -127,18 +129,22 @@ def headline() -> str:
     return caption + "\n\n" + _md_table(pd.DataFrame(rows, columns=cols)) + "\n"
 
 
+def _task_label(task: str) -> str:
+    """"transfer_cube_v2" -> "transfer cube"."""
+    return re.sub(r"_v\d+$", "", task).replace("_", " ")
+
+
 def paper_table_i() -> str:
     """Table I's stages, the paper's and ours, both data styles (mean over seeds, %)."""
-    cols = ["method", "data", *(f"{t.split('_v2')[0].replace('_', ' ')}: {s}"
-                                for t, ss in PAPER_STAGES.items() for s in ss)]
+    cols = ["method", "data", *(f"{_task_label(t)}: {s}" for t, ss in zip(HEADLINE["tasks"], PAPER_STAGES) for s in ss)]
     rows = []
     for (name, data), stages in PAPER.items():
-        rows.append([f"{name} (paper)", data, *(str(stages[s]) for ss in PAPER_STAGES.values() for s in ss)])
+        rows.append([f"{name} (paper)", data, *(str(stages[s]) for ss in PAPER_STAGES for s in ss)])
     for folder, data in ((HEADLINE["folder"], "scripted"), (HEADLINE["human"], "human-like")):
         tables = summary_tables(_results(folder))
         for method in ("act", "act-no-te", "bc"):
             cells = []
-            for task, ss in PAPER_STAGES.items():
+            for task, ss in zip(HEADLINE["tasks"], PAPER_STAGES):
                 row = tables[task][tables[task]["method"] == method].iloc[0]
                 cells += [row[s].split(" [")[0] for s in ss]
             rows.append([method, data, *cells])

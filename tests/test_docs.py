@@ -93,6 +93,17 @@ def test_generated_tables_and_plots_match_committed_results():
     assert done.returncode == 0, done.stderr
 
 
+def test_a_stale_generated_block_is_rewritten_from_its_results():
+    spec = importlib.util.spec_from_file_location("docs_tables", ROOT / "scripts" / "docs_tables.py")
+    docs_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs_tables)
+    page = "text\n<!-- generated: run:check-v1-demos100 -->\n| act | 99.9 |\n<!-- end generated -->\nmore\n"
+    new = docs_tables.render(page, {})
+    assert "99.9" not in new and new.startswith("text\n") and new.endswith("<!-- end generated -->\nmore\n")
+    assert "| act | 90.0 [78.6, 95.7] | 90.0 [78.6, 95.7] |" in new  # check-v1-demos100's act: 45 of 50
+    assert docs_tables.render(new, {}) == new
+
+
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11),
                     reason="the CLI reference is argparse's help as Python 3.11 lays it out")
 def test_cli_reference_matches_the_parsers():
