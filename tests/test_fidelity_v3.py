@@ -147,3 +147,15 @@ def test_approach_keeps_the_release_wrist(task):
     info = _run_expert(task, seed=3, hook=record)
     assert info["is_success"]
     assert max(abs(r) for r in rolls) < 1.5, np.round(rolls, 2)
+
+
+def test_demos_record_the_strict_stage(tmp_path, capsys):
+    from act_bench.cli import main as cli_main
+
+    out = tmp_path / "demos"
+    assert cli_main(["generate-demos", "--task", "insertion_v3", "--episodes", "1", "--cameras", "none",
+                     "--workers", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli_main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "stage5_at" in text and "success (stage 4) in 1/1, strict (stage 5) in 1" in text
