@@ -18,11 +18,12 @@ import pandas as pd
 from act_bench import failed_cells, layout
 from act_bench.atomic_io import write_csv, write_text
 from act_bench.errors import ActBenchError
-from act_bench.evaluation.intervals import aggregate_over_seeds
+from act_bench.evaluation.seed_stats import MIN_T_SEEDS, cell_statistics, dispersion_by_pool, seed_rate_list
 
 COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
            "ci_low", "ci_high"]
 # which demos, thread count and CPU produced each row (absent from results.csv of older runs)
+CELLS = "cells.csv"  # one row per cell and stage: seed_stats.cell_statistics
 PROVENANCE = ["demos", "demo_style", "demo_episodes", "demo_hash", "train_threads", "train_cpu", "eval_threads",
               "eval_cpu"]
 # read as text: a hex digest such as "06e140908627" is otherwise parsed as a float (inf)
@@ -32,10 +33,18 @@ PROVENANCE_NOTE = ("Each policy's demonstrations (folder, style: scripted or hum
                    "'recomputed': a run that predates the record, hashed from its folder's manifest later), "
                    "and the torch thread count and CPU of its training and evaluation: float results "
                    "depend on both (README, What reproduces where).")
-CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets the 95% Wilson interval "
-           "of all evaluation episodes pooled over seeds. A stage counts as reached if the episode's best "
-           "stage was at least that stage. The pooled interval leaves out seed-to-seed variation, so the "
-           "final stage's rate for each training seed is listed too.")
+CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets a 95% interval that includes "
+           "training noise, of the kind in column `interval`: `t`, the t interval over the seeds' rates (from "
+           f"{MIN_T_SEEDS} seeds on); `quasi-binomial`, the Wilson interval of the pooled episodes at their "
+           "effective size N / phi, phi the dispersion pooled over the table's cells at that stage (listed below "
+           "each table); `none`: one seed and nothing to pool with, training noise unmeasured. A stage counts as "
+           "reached if the episode's best stage was at least that stage. For the final stage: each seed's rate, "
+           "`SD` the between-training SD (points), `seeds for ±5` the seeds that would place the mean within "
+           "±5 points, and the 95% Wilson interval of the pooled episodes, which measures evaluation noise only "
+           "(docs/statistics.md).")
+DISPERSION_NOTE = ("phi: Pearson's X^2 of each cell's seeds against the cell's pooled rate, summed over the cells "
+                   "and divided by its degrees of freedom (seeds - 1 per cell; cells at 0% or 100% carry none); "
+                   "about 1 when seeds differ only by evaluation noise. p: X^2's homogeneity p-value.")
 
 
 # ---------------------------------------------------------------- data
@@ -124,33 +133,72 @@ def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
-def _per_seed_final(results: pd.DataFrame, task: str, method: str) -> str:
-    """The final stage's rate (%) for each seed, in seed order: "76 / 70 / 82"."""
-    g = results[(results["task"] == task) & (results["method"] == method)]
-    final = g[g["stage_index"] == g["stage_index"].max()].sort_values("seed")
-    return " / ".join(f"{100 * r:.0f}" for r in final["rate"])
+def _points(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def cell_extra(results: pd.DataFrame, fields=()) -> list[str]:
+    """Columns beyond task and method that tell cells apart: a sweep's fields, and the
+    demonstrations where one task was trained on several folders (data styles)."""
+    several = "demos" in results.columns and (results.groupby("task")["demos"].nunique(dropna=False) > 1).any()
+    return [*(["demos"] if several else []), *fields]
+
+
+def cells_of(results: pd.DataFrame, fields=()) -> pd.DataFrame:
+    """seed_stats.cell_statistics of the evaluated rows (failed cells left out)."""
+    return cell_statistics(failed_cells.evaluated(results), cell_extra(results, fields))
+
+
+def cell_table(cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per cell (keys: the method, a sweep's fields), one column per stage ("mean
+    [low, high]" in %), then the final stage's per-seed rates, SD, seeds for +-5 points,
+    interval kind and evaluation-only Wilson interval."""
+    stages = cells.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
+    final = stages[-1]
+    rows = []
+    for key, g in cells.groupby(keys, sort=False, dropna=False):
+        g = g.sort_values("stage_index")
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        for r in g.itertuples():
+            row[r.stage_name] = f"{_pct(r.rate_mean)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+        last = g.iloc[-1]
+        row[f"{final} per seed"] = " / ".join(f"{100 * r:.0f}" for r in seed_rate_list(last))
+        row["SD"] = _points(last["sd"])
+        row["seeds for ±5"] = ">1000" if pd.isna(last["seeds_for_5"]) else int(last["seeds_for_5"])
+        row["interval"] = last["interval"]
+        row["Wilson (evaluation only)"] = f"[{_pct(last['wilson_low'])}, {_pct(last['wilson_high'])}]"
+        row["seeds"], row["episodes"] = int(last["seeds"]), int(last["episodes"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*keys, *stages, f"{final} per seed", "SD", "seeds for ±5", "interval",
+                                       "Wilson (evaluation only)", "seeds", "episodes"])
+
+
+def dispersion_line(results: pd.DataFrame, extra: list[str]) -> str:
+    """The pooled dispersion per stage of one table's rows, as one line."""
+    pools = dispersion_by_pool(results, ["task", "method", *extra, "stage_index", "stage_name"])
+    names = results.drop_duplicates("stage_index").set_index("stage_index")["stage_name"]
+    parts = []
+    for r in pools.sort_values("stage_index").itertuples():
+        what = (f"{r.dispersion:.2f} ({r.dispersion_df} df over {r.dispersion_cells} cells, p = {r.homogeneity_p:.2g})"
+                if r.dispersion_df else "- (no cell varies)")
+        parts.append(f"{names[r.stage_index]} {what}")
+    return "Dispersion phi by stage: " + "; ".join(parts) + "."
 
 
 def summary_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per task: one row per method, one column per stage ("mean [low, high]" in %), then the
-    final stage per seed. Failed cells show as "failed" (failed_cells.py)."""
+    """Per task: one row per method (cell_table). Failed cells show as "failed" (failed_cells.py)."""
     every, results = results, failed_cells.evaluated(results)
-    agg = aggregate_over_seeds(results)
-    tables = {}
-    for task, g in agg.groupby("task", sort=False):
-        stages = g.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
-        per_seed = f"{stages[-1]} per seed"
-        rows = []
-        for method, gm in g.groupby("method", sort=False):
-            row = {"method": method}
-            for _, r in gm.sort_values("stage_index").iterrows():
-                row[r.stage_name] = f"{_pct(r.rate_mean)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
-            row[per_seed] = _per_seed_final(results, task, method)
-            row["seeds"] = int(gm["seeds"].iloc[0])
-            row["episodes"] = int(gm["episodes"].iloc[0])
-            rows.append(row)
-        tables[task] = pd.DataFrame(rows, columns=["method", *stages, per_seed, "seeds", "episodes"])
+    cells = cells_of(results)
+    extra = cell_extra(results)
+    tables = {task: cell_table(g, ["method", *extra]) for task, g in cells.groupby("task", sort=False)}
     return failed_cells.mark_tables(tables, every)
+
+
+def dispersion_lines(results: pd.DataFrame) -> dict[str, str]:
+    """Per task: the dispersion line under its table."""
+    results = failed_cells.evaluated(results)
+    extra = cell_extra(results)
+    return {task: dispersion_line(g, extra) for task, g in results.groupby("task", sort=False)}
 
 
 def _seeds_phrase(results: pd.DataFrame) -> str:
@@ -167,9 +215,10 @@ def _md_table(df: pd.DataFrame) -> str:
 
 def summary_markdown(results: pd.DataFrame) -> str:
     parts = ["# act-bench results", "", CAPTION.format(seeds=_seeds_phrase(results)),
-             "`episodes` is the pooled number of evaluation episodes.", ""]
+             "`episodes` is the pooled number of evaluation episodes.", "", DISPERSION_NOTE, ""]
+    notes = dispersion_lines(results)
     for task, table in summary_tables(results).items():
-        parts += [f"## {task}", "", _md_table(table), ""]
+        parts += [f"## {task}", "", _md_table(table), ""] + ([notes[task], ""] if task in notes else [])
     parts += failed_cells.markdown_section(results)
     prov = provenance_table(results)
     if prov is not None:
@@ -218,8 +267,9 @@ def _history_rows(history: list[dict]) -> list[dict]:
 
 
 def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None,
-                command: str = "run") -> str:
-    """command: which act-bench command wrote the folder ("run", or "sweep": sweep_report.py)."""
+                command: str = "run", notes: dict[str, str] | None = None, sections: list[tuple[str, str, pd.DataFrame]] = ()) -> str:
+    """command: which act-bench command wrote the folder ("run", or "sweep": sweep_report.py);
+    notes: a line under each table (its dispersion); sections: (title, caption, table) after them."""
     title = "act-bench report" if command == "run" else f"act-bench {command} report"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
              f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
@@ -230,9 +280,15 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
         if len(meta.get("history", [])) > 1:
             rows = pd.DataFrame(_history_rows(meta["history"]))
             parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
-    parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
+    parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}"
+                 f" {html.escape(DISPERSION_NOTE)}</p>")
+    notes = dispersion_lines(results) if notes is None else notes
     for task, table in tables.items():
         parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")
+        if task in notes:
+            parts.append(f"<p class='caption'>{html.escape(notes[task])}</p>")
+    for title, caption, table in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2><p class='caption'>{html.escape(caption)}</p>{_html_table(table)}")
     parts.append(failed_cells.html_section(results))
     prov = provenance_table(results)
     if prov is not None:
@@ -255,7 +311,7 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
 
 
 def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
-    """Write summary.md, success.png, loss_curves.png and report.html into out_dir."""
+    """Write cells.csv, summary.md, success.png, loss_curves.png and report.html into out_dir."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ActBenchError(f"results folder not found: {out_dir}")
@@ -273,7 +329,8 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
         write_csv(out_dir / layout.RESULTS, results)
     if results.empty:
         raise ActBenchError(f"{out_dir / layout.RESULTS} has no rows")
-    written = {"summary": write_text(out_dir / layout.SUMMARY_MD, summary_markdown(results))}
+    written = {"cells": write_csv(out_dir / CELLS, cells_of(results)),
+               "summary": write_text(out_dir / layout.SUMMARY_MD, summary_markdown(results))}
     from act_bench.plots import find_loss_curves, plot_loss_curves, plot_success
 
     images = {}
