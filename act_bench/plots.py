@@ -8,7 +8,8 @@ import pandas as pd
 
 from act_bench import failed_cells, layout
 from act_bench.atomic_io import atomic_path
-from act_bench.report import cells_of, order_key, task_order
+from act_bench.cell_tables import cells_of
+from act_bench.report import order_key, task_order
 
 
 def _save(fig, path: Path) -> Path:
