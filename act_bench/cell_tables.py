@@ -14,7 +14,7 @@ CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets a
            "training noise, of the kind in column `interval`: `t`, the t interval over the seeds' rates (from "
            f"{MIN_T_SEEDS} seeds on); `quasi-binomial`, the Wilson interval of the pooled episodes at their "
            "effective size N / phi, phi the dispersion pooled over the table's cells at that stage (listed below "
-           "each table); `none`: one seed and nothing to pool with, training noise unmeasured. A stage counts as "
+           "each table); `none` (no brackets): one seed and nothing to pool with, training noise unmeasured. A stage counts as "
            "reached if the episode's best stage was at least that stage. For the final stage: each seed's rate, "
            "`SD` the between-training SD (points), `seeds for ±5` the seeds that would place the mean within "
            "±5 points, and the 95% Wilson interval of the pooled episodes, which measures evaluation noise only "
@@ -54,12 +54,14 @@ def cell_table(cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for key, g in cells.groupby(keys, sort=False, dropna=False):
         g = g.sort_values("stage_index")
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
-        for r in g.itertuples():
-            row[r.stage_name] = f"{_pct(r.rate_mean)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+        for r in g.itertuples():  # no brackets where training noise is unmeasured (one seed)
+            row[r.stage_name] = _pct(r.rate_mean) + ("" if pd.isna(r.ci_low) else f" [{_pct(r.ci_low)}, {_pct(r.ci_high)}]")
         last = g.iloc[-1]
         row[f"{final} per seed"] = " / ".join(f"{100 * r:.0f}" for r in seed_rate_list(last))
         row["SD"] = _points(last["sd"])
-        row["seeds for ±5"] = ">1000" if pd.isna(last["seeds_for_5"]) else int(last["seeds_for_5"])
+        # with training noise unmeasured, evaluation noise alone gives a lower bound
+        seeds = ">1000" if pd.isna(last["seeds_for_5"]) else int(last["seeds_for_5"])
+        row["seeds for ±5"] = f">= {seeds}" if last["interval"] == "none" else seeds
         row["interval"] = last["interval"]
         row["Wilson (evaluation only)"] = f"[{_pct(last['wilson_low'])}, {_pct(last['wilson_high'])}]"
         row["seeds"], row["episodes"] = int(last["seeds"]), int(last["episodes"])

@@ -123,3 +123,11 @@ def test_compare_errors_are_one_line(tmp_path, capsys, make_b, message):
     code, out, err = _run(capsys, a, make_b(tmp_path))
     assert code == 2 and not out and len(err.strip().splitlines()) == 1
     assert re.search(message, err.strip()), err
+
+
+def test_equal_differences_leave_the_t_test_undefined_not_significant():
+    from act_bench.evaluation.seed_tests import paired_effect
+
+    # 34 / 26 / 42 against 32 / 24 / 40 of 50: -2 points on every seed (in floats, 0.26 - 0.24 != 0.02)
+    e = paired_effect([[0.32 - 0.34, 0.24 - 0.26, 0.40 - 0.42]])
+    assert np.isnan(e.p_t) and e.p_perm == 0.25 and e.low == e.high == pytest.approx(-0.02)

@@ -26,6 +26,7 @@ from scipy import stats
 
 EXACT_LIMIT = 1 << 16  # more arrangements than this: a Monte Carlo estimate
 MONTE_CARLO = 20000
+ROUND = 10  # rates are k / n: rounding removes float noise that would pass for spread (0.26 - 0.24 != 0.02)
 
 
 @dataclass
@@ -58,14 +59,15 @@ def _t_summary(effect, var_factor, ss, df, level):
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(ss / df * var_factor)
         t = effect / se
-        p = np.where(se > 0, 2 * stats.t.sf(np.abs(t), df), np.where(effect == 0, 1.0, 0.0))
+        # every run differing by the same amount: no spread to test against (the permutation p stands)
+        p = np.where(se > 0, 2 * stats.t.sf(np.abs(t), df), np.nan)
         half = stats.t.ppf(0.5 + level / 2, df) * se
     return p, effect - half, effect + half
 
 
 def paired_arrays(diffs, level: float = 0.95):
     """(effect, low, high, p_t, df) for differences shaped (..., blocks, seeds)."""
-    d = np.asarray(diffs, dtype=float)
+    d = np.round(np.asarray(diffs, dtype=float), ROUND)
     n_b = np.sum(~np.isnan(d), axis=-1)
     blocks = d.shape[-2]
     means = np.nanmean(d, axis=-1)
@@ -100,7 +102,7 @@ def sign_flip_p(diffs, seed: int = 0):
 
 def unpaired_arrays(a, b, level: float = 0.95):
     """(effect, low, high, p_t, df) for rates shaped (..., blocks, seeds) per setting."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    a, b = np.round(np.asarray(a, dtype=float), ROUND), np.round(np.asarray(b, dtype=float), ROUND)
     na, nb = np.sum(~np.isnan(a), axis=-1), np.sum(~np.isnan(b), axis=-1)
     blocks = a.shape[-2]
     ma, mb = np.nanmean(a, axis=-1), np.nanmean(b, axis=-1)
