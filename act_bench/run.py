@@ -311,8 +311,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default="act,act-no-te,bc", help=f"comma-separated, from {', '.join(methods)}")
     parser.add_argument("--tasks", default=",".join(default_task_names()),
                         help=f"comma-separated, from {', '.join(tasks)} (default: the current versions)")
-    parser.add_argument("--seeds", default="0", help="training seeds, comma-separated (also evaluation base seeds); "
-                        "a claim about a setting needs several: docs/statistics.md, How many seeds")
+    parser.add_argument("--seeds", default="0", help="training seeds, comma-separated (also evaluation base seeds)")
     parser.add_argument("--profile", default="cpu", help="baseline profile (sizes): cpu, paper, ci, ...")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="profile override for every trained policy, e.g. --set train.steps=2000 (repeatable)")
