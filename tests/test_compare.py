@@ -131,3 +131,18 @@ def test_equal_differences_leave_the_t_test_undefined_not_significant():
     # 34 / 26 / 42 against 32 / 24 / 40 of 50: -2 points on every seed (in floats, 0.26 - 0.24 != 0.02)
     e = paired_effect([[0.32 - 0.34, 0.24 - 0.26, 0.40 - 0.42]])
     assert np.isnan(e.p_t) and e.p_perm == 0.25 and e.low == e.high == pytest.approx(-0.02)
+
+
+def test_sweep_report_compares_neighbouring_points_over_seeds():
+    from act_bench.sweep_stats import final_stage, mean_over_settings, neighbour_effects
+
+    rows = [dict(task="transfer_cube", method="act", seed=s, stage_index=1, stage_name="transfer", successes=k,
+                 episodes=50, rate=k / 50, **{"model.chunk_size": c}, point=f"model.chunk_size={c}")
+            for c, ks in ((10, [10, 20, 30]), (50, [20, 25, 40])) for s, k in enumerate(ks)]
+    effects = neighbour_effects(pd.DataFrame(rows), ["model.chunk_size"])
+    assert len(effects) == 1
+    row = effects.iloc[0]
+    assert row["model.chunk_size"] == "10 -> 50" and row["B - A (points) [95%]"] == "+16.7 [+2.3, +31.0]"
+    assert row["p (t)"] == "0.038" and row["p (perm.)"] == "0.25" and row["design"] == "paired, 3 runs"
+    mean = mean_over_settings(final_stage(pd.DataFrame(rows), ["model.chunk_size"]), ["model.chunk_size"])
+    assert list(mean["rate_mean"]) == pytest.approx([0.4, 17 / 30]) and list(mean["settings"]) == [1, 1]
