@@ -134,6 +134,9 @@ def compare_rows(a: Side, b: Side, stage: str | None = None, mcnemar: bool = Fal
     out, pairs, a_all, b_all, paired_all = [], [], [], [], True
     for key in common:
         ga, gb = blocks_a[key].set_index("seed").sort_index(), blocks_b[key].set_index("seed").sort_index()
+        for side, g in ((a, ga), (b, gb)):
+            if g.index.has_duplicates:  # e.g. a table combined from sweeps that ran the same cell twice
+                raise ActBenchError(f"{side.spec}: several rows for one seed of {key}; narrow it (PATH:METHOD@POINT)")
         seeds = ga.index.intersection(gb.index)
         starts, lines, checked = "not checked", [], []
         for s in seeds:
