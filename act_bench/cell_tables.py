@@ -9,6 +9,7 @@ import pandas as pd
 
 from act_bench import failed_cells
 from act_bench.evaluation.seed_stats import MIN_T_SEEDS, cell_statistics, dispersion_by_pool, seed_rate_list
+from act_bench.tasks.registry import success_stage
 
 CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets a 95% interval that includes "
            "training noise, of the kind in column `interval`: `t`, the t interval over the seeds' rates (from "
@@ -47,16 +48,19 @@ def cells_of(results: pd.DataFrame, fields=()) -> pd.DataFrame:
 def cell_table(cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """One row per cell (keys: the method, a sweep's fields), one column per stage ("mean
     [low, high]" in %), then the final stage's per-seed rates, SD, seeds for +-5 points,
-    interval kind and evaluation-only Wilson interval."""
-    stages = cells.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
-    final = stages[-1]
+    interval kind and evaluation-only Wilson interval. The final stage is the success stage: the
+    last one, or (tasks with a strict stage after success) the one before it."""
+    index = cells.drop_duplicates("stage_index").sort_values("stage_index")
+    stages = index["stage_name"].tolist()
+    success = success_stage(str(cells["task"].iloc[0]), int(index["stage_index"].max())) if "task" in cells else len(stages)
+    final = index.loc[index["stage_index"] == success, "stage_name"].iloc[0]
     rows = []
     for key, g in cells.groupby(keys, sort=False, dropna=False):
         g = g.sort_values("stage_index")
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         for r in g.itertuples():  # no brackets where training noise is unmeasured (one seed)
             row[r.stage_name] = _pct(r.rate_mean) + ("" if pd.isna(r.ci_low) else f" [{_pct(r.ci_low)}, {_pct(r.ci_high)}]")
-        last = g.iloc[-1]
+        last = g[g["stage_index"] == success].iloc[0]
         row[f"{final} per seed"] = " / ".join(f"{100 * r:.0f}" for r in seed_rate_list(last))
         row["SD"] = _points(last["sd"])
         # with training noise unmeasured, evaluation noise alone gives a lower bound

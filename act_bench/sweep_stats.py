@@ -10,6 +10,7 @@ import pandas as pd
 from act_bench.cell_tables import cells_of
 from act_bench.evaluation.aggregates import aggregate
 from act_bench.evaluation.seed_stats import seed_rate_list
+from act_bench.tasks.registry import success_stage
 
 MEAN_NOTE = ("The final stage's success (%) per method and point over the settings (task x data style) above: "
              "the mean of the settings' means over seeds (each setting weighted equally) and the interquartile "
@@ -27,7 +28,9 @@ def final_stage(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
     stage's mean rate over seeds, its 95% interval with training noise (seed_stats.py) and the
     per-seed rates."""
     cells = cells_of(results, fields)
-    cells = cells[cells["stage_index"] == cells.groupby("task")["stage_index"].transform("max")]
+    last = cells.groupby("task")["stage_index"].transform("max")
+    success = [success_stage(t, m) for t, m in zip(cells["task"], last)]
+    cells = cells[cells["stage_index"] == success]
     return cells.assign(seed_rates=[seed_rate_list(r) for _, r in cells.iterrows()]).reset_index(drop=True)
 
 

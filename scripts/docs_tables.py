@@ -103,7 +103,7 @@ def _final(df: pd.DataFrame, task: str, method: str, stage: str) -> tuple[str, s
     table = summary_tables(df)[task]
     row = table[table["method"] == method].iloc[0]
     mean, interval = row[stage].split(" [")
-    per_seed = row[table.columns[-3]]
+    per_seed = row[next(c for c in table.columns if c.endswith(" per seed"))]
     return mean, "[" + interval, per_seed
 
 
@@ -124,8 +124,9 @@ def headline() -> str:
     seeds = sorted(scripted["seed"].unique())
     caption = (f"Final stage, success (%): `results/{HEADLINE['folder']}` and `results/{HEADLINE['human']}`, "
                f"the `cpu` profile with chunk size {HEADLINE['chunk']}; **the mean over training seeds "
-               f"{', '.join(map(str, seeds))}**, [the 95% Wilson interval of the pooled episodes], "
-               "(each seed's rate).")
+               f"{', '.join(map(str, seeds))}**, [a 95% interval that includes training noise: with fewer than "
+               "five seeds the quasi-binomial one, its dispersion pooled over the table's cells "
+               "([Statistics](docs/statistics.md))], (each seed's rate).")
     return caption + "\n\n" + _md_table(pd.DataFrame(rows, columns=cols)) + "\n"
 
 

@@ -159,3 +159,17 @@ def test_demos_record_the_strict_stage(tmp_path, capsys):
     assert cli_main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "stage5_at" in text and "success (stage 4) in 1/1, strict (stage 5) in 1" in text
+
+
+def test_tables_headline_the_success_stage_not_the_strict_one():
+    import pandas as pd
+
+    from act_bench.cell_tables import cell_table, cells_of
+
+    names = read_task_config(get_task("transfer_cube_v3").config_file).stage_names
+    rows = [dict(task="transfer_cube_v3", method="act", seed=s, stage_index=i + 1, stage_name=n, successes=k,
+                 episodes=50, rate=k / 50)
+            for s in range(3) for i, (n, k) in enumerate(zip(names, [50, 45, 40, 30 + s, 20]))]
+    table = cell_table(cells_of(pd.DataFrame(rows)), ["method"])
+    assert "transfer per seed" in table.columns and "strict_transfer" in table.columns
+    assert table.iloc[0]["transfer per seed"] == "60 / 62 / 64"
