@@ -25,6 +25,7 @@ import pandas as pd
 from act_bench import failed_cells, layout
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.seed_tests import Effect, mcnemar_p, paired_effect, unpaired_effect
+from act_bench.tasks.registry import success_stage
 
 
 @dataclass
@@ -116,8 +117,11 @@ class Comparison:
 
 
 def _final_stage(rows: pd.DataFrame, stage: str | None) -> pd.DataFrame:
+    """The named stage's rows, or each task's success stage (its last, or the one before a
+    strict stage)."""
     if stage is None:
-        return rows[rows["stage_index"] == rows.groupby("task")["stage_index"].transform("max")]
+        last = rows.groupby("task")["stage_index"].transform("max")
+        return rows[rows["stage_index"] == [success_stage(t, m) for t, m in zip(rows["task"], last)]]
     if stage not in set(rows["stage_name"]):
         raise ActBenchError(f"no stage {stage} (stages: {', '.join(dict.fromkeys(rows['stage_name']))})")
     return rows[rows["stage_name"] == stage]
@@ -215,7 +219,7 @@ def compare(spec_a: str, spec_b: str, stage: str | None = None, mcnemar: bool = 
     if not set(ta) & set(tb):
         raise ActBenchError(f"different tasks: {spec_a} has {', '.join(ta)}; {spec_b} has {', '.join(tb)}")
     lines = [f"A = {spec_a}", f"B = {spec_b}",
-             f"{stage or 'final stage'}: B - A in points, the training run as the unit (95% interval, two-sided p)"]
+             f"{stage or 'success stage'}: B - A in points, the training run as the unit (95% interval, two-sided p)"]
     for ma, mb in method_pairs(a, b):
         sa = Side(a.spec, a.folder, a.rows[a.rows["method"] == ma], ma)
         sb = Side(b.spec, b.folder, b.rows[b.rows["method"] == mb], mb)
@@ -239,7 +243,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("a", metavar="A", help="PATH[:METHOD][@POINT]: a results folder, narrowed to a method and "
                         "sweep point if given")
     parser.add_argument("b", metavar="B", help="the same for the setting compared with A (B - A is reported)")
-    parser.add_argument("--stage", help="a stage's name (default: each task's final stage)")
+    parser.add_argument("--stage", help="a stage's name (default: each task's success stage)")
     parser.add_argument("--mcnemar", action="store_true",
                         help="also McNemar's exact test per seed: the two trained models, episode by episode")
 

@@ -14,7 +14,7 @@ from act_bench.sweep_params import parse_params
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study.sh"
 
 
-def _commands(tmp_path, *steps, **env):
+def _commands(tmp_path, *steps, script=SCRIPT, **env):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     log = tmp_path / "calls.txt"
@@ -22,7 +22,7 @@ def _commands(tmp_path, *steps, **env):
     fake.write_text(f'#!/bin/sh\nfor a in "$@"; do printf "%s\\t" "$a"; done >> {shlex.quote(str(log))}\necho >> {log}\n')
     fake.chmod(0o755)
     run_env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **env}
-    proc = subprocess.run(["bash", str(SCRIPT), *steps], env=run_env, capture_output=True, text=True)
+    proc = subprocess.run(["bash", str(script), *steps], env=run_env, capture_output=True, text=True)
     lines = log.read_text().splitlines() if log.exists() else []
     return proc, [line.rstrip("\t").split("\t") for line in lines]
 
@@ -64,3 +64,27 @@ def test_tasks_narrow_every_step_but_decoder(tmp_path):
     proc, calls = _commands(tmp_path, "chunk", "decoder", TASKS="insertion_v2")
     assert proc.returncode == 0, proc.stderr
     assert [c[c.index("--tasks") + 1] for c in calls] == ["insertion_v2", "insertion_v2", "transfer_cube_v2"]
+
+
+STUDY_V3 = SCRIPT.with_name("study_v3.sh")
+
+
+def test_v3_study_precision_pairs_the_reference_with_fp32(tmp_path):
+    proc, calls = _commands(tmp_path, script=STUDY_V3, ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert [c[0] for c in calls] == ["run", "run", "compare", "compare", "run", "run"]
+    runs = [build_parser(argv).parse_args(argv) for argv in calls if argv[0] == "run"]
+    bf16, fp32, reference, human = runs
+    assert bf16.seeds == fp32.seeds == "0,1,2,3,4" and bf16.tasks == fp32.tasks == "transfer_cube_v3"
+    assert bf16.overrides == [] and fp32.overrides == ["train.amp=none"]
+    assert bf16.runs_root == reference.runs_root != fp32.runs_root  # the bf16 half is the reference's own
+    assert Path(bf16.out).name == Path(reference.out).name == "reference-v3"
+    assert reference.seeds == "0,1,2,3,4,5,6,7,8,9" and reference.methods == "act,act-no-te,bc"
+    assert human.demo_style == "human" and human.seeds == "0,1,2,3,4" and Path(human.out).name == "reference-v3-human"
+    for argv in calls:
+        if argv[0] == "compare":
+            args = build_parser(argv).parse_args(argv)
+            assert args.a.endswith(("reference-v3:act", "reference-v3:act-no-te")) and "precision-fp32-v3" in args.b
+    (tmp_path / "x").mkdir()
+    proc, calls = _commands(tmp_path / "x", "bogus", script=STUDY_V3)
+    assert proc.returncode == 2 and "unknown step 'bogus'" in proc.stderr and not calls
