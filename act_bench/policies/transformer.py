@@ -22,9 +22,13 @@ def dropout_keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torc
     n = math.prod(shape)
     drop = round(p * _INT16_LEVELS)
     bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
-    keep = bits.view(torch.int16)[:n].view(shape).ge(drop - _INT16_LEVELS // 2)
-    mask = keep.mul(_INT16_LEVELS / (_INT16_LEVELS - drop))  # bool * scalar -> float32 in one pass
-    return mask if mask.dtype == dtype else mask.to(dtype)
+    levels = bits.view(torch.int16)[:n].view(shape)
+    # keep where levels >= threshold, without a bool tensor (CPU comparisons and bool casts are
+    # scalar loops): levels - threshold + 1 is an exact integer in float32, so clamped to [0, 1]
+    # it is exactly the keep mask
+    keep = levels.sub(float(drop - _INT16_LEVELS // 2 - 1)).clamp_(0.0, 1.0)
+    keep = keep if keep.dtype == dtype else keep.to(dtype)
+    return keep.mul_(_INT16_LEVELS / (_INT16_LEVELS - drop))
 
 
 class Dropout(nn.Module):
