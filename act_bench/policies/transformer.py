@@ -49,6 +49,8 @@ class Dropout(nn.Module):
 class Attention(nn.Module):
     """Multi-head attention with nn.MultiheadAttention's parameter layout (batch-first)."""
 
+    bf16_parameters = ("in_proj_weight", "in_proj_bias")  # fed to F.linear: cast in bf16 training
+
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
         self.n_heads, self.d_model = n_heads, d_model
