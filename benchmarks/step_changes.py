@@ -66,6 +66,7 @@ def old_namespaces(rev: str) -> dict[str, dict]:
             exec(compile(git("show", f"{rev}:{path}"), f"{rev}:{path}", "exec"), module.__dict__)
             spaces[name] = module.__dict__
         module = types.ModuleType("old_act_bench.train")  # its functions, not classes: used as they are
+        sys.modules[module.__name__] = module
         exec(compile(git("show", f"{rev}:{TRAIN_FILE}"), f"{rev}:{TRAIN_FILE}", "exec"), module.__dict__)
         spaces[TRAIN_FILE] = module.__dict__
     finally:
