@@ -3,15 +3,12 @@ every layer (not once at the input), post-norm by default, ReLU feed-forward. Ba
 
 Attention and dropout are written here rather than taken from torch.nn for CPU speed: torch's
 dropout draws one Bernoulli sample per element and was a third of an ACT training step on 2
-cores; drawing 16 random bits per element in bulk is ~3x cheaper. The bits come from numpy's
-PCG64 (half the time per word of torch's Mersenne Twister) seeded by one draw of torch's default
-generator, so torch's generator state stays the whole random state (a run resumes bit-identically).
+cores; drawing 16 random bits per element in bulk from the same torch generator is ~3x cheaper.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,22 +21,14 @@ def dropout_keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torc
     """Float mask (0 or 1/(1-p')) with p' = p rounded to 1/65536, from torch's default generator."""
     n = math.prod(shape)
     drop = round(p * _INT16_LEVELS)
-    levels = random_words((n + 3) // 4, device).view(torch.int16)[:n].view(shape)
+    bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
+    levels = bits.view(torch.int16)[:n].view(shape)
     # keep where levels >= threshold, without a bool tensor (CPU comparisons and bool casts are
     # scalar loops): levels - threshold + 1 is an exact integer in float32, so clamped to [0, 1]
     # it is exactly the keep mask
     keep = levels.sub(float(drop - _INT16_LEVELS // 2 - 1)).clamp_(0.0, 1.0)
     keep = keep if keep.dtype == dtype else keep.to(dtype)
     return keep.mul_(_INT16_LEVELS / (_INT16_LEVELS - drop))
-
-
-def random_words(n: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """n uniformly random int64 words drawn through torch's default generator: on the CPU one
-    draw of it seeds numpy's PCG64, which makes the words."""
-    if torch.device(device).type != "cpu":
-        return torch.randint(-2**63, 2**63 - 1, (n,), dtype=torch.int64, device=device)
-    seed = int(torch.randint(-2**63, 2**63 - 1, (), dtype=torch.int64)) % 2**64
-    return torch.from_numpy(np.random.PCG64(seed).random_raw(n).view(np.int64))
 
 
 class Dropout(nn.Module):
