@@ -36,6 +36,7 @@ from act_bench.data.normalization import NormStats
 from act_bench.policies.config import load_profile
 from act_bench.policies.registry import build_policy
 from act_bench import train as current_train
+from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.flops import autocast_for, write_csv
 from benchmarks.load_monitor import LoadMonitor
 from benchmarks.train_speed import synthetic_dataset
@@ -142,7 +143,8 @@ def new_revision() -> str:
 def result_row(args, rev: str, new_rev: str, old: Variant, new: Variant, load, load0: float, load1: float) -> dict:
     """One CSV row: the paired ratios (wall and CPU time), the losses and whether fp32 weights match."""
     row = {"change": args.label, "old_rev": git("rev-parse", "--short", rev), "new_rev": new_rev,
-           "profile": args.profile, "precision": old.precision, "threads": args.threads}
+           "profile": args.profile, "chunk_size": old.prof.model.chunk_size, "precision": old.precision,
+           "kernels": kernels_label(old.precision), "threads": args.threads}
     for prefix, ratios in (("", paired_ratios(old.times, new.times)),
                            ("cpu_", paired_ratios(old.cpu_times, new.cpu_times))):
         row.update({f"{prefix}ratio_median": round(float(np.median(ratios)), 3),
@@ -164,6 +166,8 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=4, help="steps per variant per round")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1: CPU time is then the work done, whatever the load)")
+    p.add_argument("--emulated-bf16", action="store_true",
+                   help="time bf16 even on a CPU that only emulates it (its rows say kernels=emulated)")
     p.add_argument("--label", default="", help="what the change is, for the CSV")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
@@ -175,7 +179,8 @@ def main() -> int:
     stats = NormStats.from_arrays([data.qpos], [data.actions])
     spaces = old_namespaces(rev)
     pairs = [(Variant(f"old-{pr}", prof, data, stats, pr, spaces), Variant(f"new-{pr}", prof, data, stats, pr, None))
-             for pr in args.precisions.split(",") if pr]
+             for pr in timed_precisions([p for p in args.precisions.split(",") if p], args.emulated_bf16,
+                                        "step_changes.py")]
     for pair in pairs:
         for v in pair:
             v.run(2, timed=False)  # warm-up

@@ -31,8 +31,10 @@ def rows(name: str) -> list[dict]:
 
 
 def pick(table: list[dict], column: str, **match) -> float | None:
+    """The first matching row's value; rows timed on emulated bf16 kernels and empty cells are no figure."""
     for row in table:
-        if all(str(row.get(k)) == str(v) for k, v in match.items()):
+        if all(str(row.get(k)) == str(v) for k, v in match.items()) and row.get("kernels", "native") == "native" \
+                and row.get(column) not in (None, ""):
             return float(row[column])
     return None
 
