@@ -41,7 +41,6 @@ from act_bench.executors import available_cores
 from act_bench.policies.config import load_profile
 from act_bench.policies.registry import build_policy
 from act_bench.bf16_weights import Bf16Weights
-from act_bench.policies.transformer import DROPOUT_BITS
 from act_bench.train import make_optimizer, train_step
 from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.load_monitor import LoadMonitor
@@ -53,7 +52,7 @@ OPS_OUT = OUT.with_name("flops_ops.csv")
 KINDS = {"convolution": ("convolution_backward", "mkldnn_convolution", "convolution", "_convolution"),
          "matrix product": ("mm", "addmm", "bmm", "baddbmm"),
          "cast / copy": ("copy_", "_to_copy", "clone", "cat"),
-         "dropout bits": ("random_", "randint", "ge", "clamp_", DROPOUT_BITS),
+         "dropout bits": ("random_", "randint", "ge", "clamp_"),
          "softmax": ("_softmax", "_softmax_backward_data"),
          "layer norm": ("native_layer_norm", "native_layer_norm_backward"),
          "optimizer": ("_fused_adamw_", "_foreach_add_", "_foreach_norm", "_foreach_mul_", "linalg_vector_norm")}
@@ -247,10 +246,10 @@ def op_breakdown(name: str, precision: str, steps: int = 3) -> list[dict]:
     for e in p.key_averages():
         op = e.key.removeprefix("aten::")
         kind = next((k for k, ops in KINDS.items() if op in ops), "other aten ops (elementwise, views, wrappers)")
-        if not e.key.startswith("aten::") and e.key != DROPOUT_BITS:
+        if not e.key.startswith("aten::"):
             kind = "autograd engine, optimizer loop, python"
         times[kind] = times.get(kind, 0.0) + e.self_cpu_time_total
-        calls[kind] = calls.get(kind, 0) + (e.count if e.key.startswith("aten::") or e.key == DROPOUT_BITS else 0)
+        calls[kind] = calls.get(kind, 0) + (e.count if e.key.startswith("aten::") else 0)
     total = sum(times.values())
     return [{"profile": name, "precision": precision, "kernels": kernels_label(precision), "kind": k, "share": round(t / total, 3),
              "aten_calls_per_step": calls[k] // steps, "threads": torch.get_num_threads()}
