@@ -75,9 +75,8 @@ class Attention(nn.Module):
         qh, kh, vh = self._heads(qh), self._heads(kh), self._heads(F.linear(v, w[2 * d:], bias[2 * d:]))
         if self.training and self.attn_drop.p > 0 and qh.device.type == "cpu":
             scores = (qh * qh.shape[-1] ** -0.5) @ kh.transpose(-2, -1)
-            if key_padding_mask is not None:  # adding 0 / -inf: masked_fill's result, without its bool broadcast
-                bias = torch.zeros(key_padding_mask.shape, dtype=scores.dtype, device=scores.device).masked_fill_(key_padding_mask, -math.inf)
-                scores = scores.add_(bias[:, None, None, :])
+            if key_padding_mask is not None:
+                scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
             out = self.attn_drop(scores.softmax(dim=-1)) @ vh
         else:
             mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
