@@ -10,7 +10,7 @@ round, which a shared machine's load hits alike. Beside it: the loss after every
 and whether old and new fp32 weights are bit-identical (a change meant to move nothing in fp32
 must keep them so; in bf16 only rounding may move).
 
-    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4] --label "what changed"
+    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4] [--set KEY=VALUE] --label "what changed"
 
 With --threads 1 (the default) the CPU-time ratio is the work a step does, whatever the load.
 
@@ -161,6 +161,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--old", default=None, help="git revision of the old code (default: merge-base with main)")
     p.add_argument("--profile", default="cpu")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a profile field, e.g. --set model.chunk_size=50 (repeatable)")
     p.add_argument("--precisions", default="bf16,fp32")
     p.add_argument("--rounds", type=int, default=12)
     p.add_argument("--steps", type=int, default=4, help="steps per variant per round")
@@ -174,7 +176,7 @@ def main() -> int:
     rev = args.old or git("merge-base", "HEAD", "main")
     new_rev = new_revision()
     torch.set_num_threads(args.threads)
-    prof = load_profile("act", args.profile, [])
+    prof = load_profile("act", args.profile, args.overrides)
     data = synthetic_dataset(prof, 400)
     stats = NormStats.from_arrays([data.qpos], [data.actions])
     spaces = old_namespaces(rev)
