@@ -102,14 +102,18 @@ class EncoderLayer(nn.Module):
     def _ff(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear2(self.dropout(F.relu(self.linear1(x))))
 
-    def forward(self, src, pos=None, key_padding_mask=None):
+    def forward(self, src, pos=None, key_padding_mask=None, outputs: int | None = None):
+        """outputs=n: the first n tokens' outputs only (attending to every token), for a last
+        layer whose other outputs nobody reads."""
         if self.pre_norm:
             x = self.norm1(src)
-            q = _with_pos(x, pos)
-            src = src + self.dropout(self.self_attn(q, q, x, key_padding_mask=key_padding_mask))
+            k = _with_pos(x, pos)
+            q, src = (k, src) if outputs is None else (k[:, :outputs], src[:, :outputs])
+            src = src + self.dropout(self.self_attn(q, k, x, key_padding_mask=key_padding_mask))
             return src + self.dropout(self._ff(self.norm2(src)))
-        q = _with_pos(src, pos)
-        src = self.norm1(src + self.dropout(self.self_attn(q, q, src, key_padding_mask=key_padding_mask)))
+        k = _with_pos(src, pos)
+        q, rest = (k, src) if outputs is None else (k[:, :outputs], src[:, :outputs])
+        src = self.norm1(rest + self.dropout(self.self_attn(q, k, src, key_padding_mask=key_padding_mask)))
         return self.norm2(src + self.dropout(self._ff(src)))
 
 
@@ -147,9 +151,10 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, dim_ff, dropout, pre_norm) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model) if pre_norm else None
 
-    def forward(self, src, pos=None, key_padding_mask=None):
-        for layer in self.layers:
-            src = layer(src, pos, key_padding_mask)
+    def forward(self, src, pos=None, key_padding_mask=None, outputs: int | None = None):
+        """outputs=n: only the first n tokens' outputs (the last layer computes no others)."""
+        for i, layer in enumerate(self.layers):
+            src = layer(src, pos, key_padding_mask, outputs if i == len(self.layers) - 1 else None)
         return src if self.norm is None else self.norm(src)
 
 
