@@ -150,6 +150,9 @@ def result_row(args, rev: str, new_rev: str, old: Variant, new: Variant, load, l
         row.update({f"{prefix}ratio_median": round(float(np.median(ratios)), 3),
                     f"{prefix}ratio_q1": round(float(np.quantile(ratios, 0.25)), 3),
                     f"{prefix}ratio_q3": round(float(np.quantile(ratios, 0.75)), 3)})
+    # the step's own CPU time (1 thread: the work it does) beside the ratios, in ms
+    row.update({"old_cpu_ms": round(1e3 * float(np.median(old.cpu_times)), 1),
+                "new_cpu_ms": round(1e3 * float(np.median(new.cpu_times)), 1)})
     return {**row, "rounds": args.rounds, "steps": 2 + args.rounds * 2 * max(1, args.steps // 2),
             "loss_old": round(old.loss, 6), "loss_new": round(new.loss, 6),
             "weights_identical": old.weights_hash() == new.weights_hash(),

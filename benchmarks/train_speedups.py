@@ -144,7 +144,8 @@ def main() -> int:
     print(f"{'variant':14s} {'ms/step':>8s} {'steps/s':>8s} {'ratio':>6s} {'loss':>10s}")
     for v in variants:
         med = float(np.median(v.times))
-        row = {"variant": v.name, "method": args.method, "profile": args.profile, "threads": torch.get_num_threads(),
+        row = {"variant": v.name, "method": args.method, "profile": args.profile, "chunk_size": prof.model.chunk_size,
+               "threads": torch.get_num_threads(),
                "ms_per_step": round(1e3 * med, 1), "steps_per_s": round(1 / med, 2), "ratio": round(base / med, 3),
                "loss_after": round(v.loss, 6), "steps": len(v.times) * args.steps + 3,
                "other_load_cores": None if load is None else round(load, 2),

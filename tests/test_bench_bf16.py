@@ -20,6 +20,7 @@ def test_bf16_is_skipped_or_labelled_where_it_is_emulated(monkeypatch, capsys):
 
 def test_the_summary_takes_no_figure_from_emulated_kernels():
     rows = [{"profile": "cpu", "precision": "bf16", "kernels": "emulated", "fraction_of_attainable": ""},
+            {"profile": "cpu", "chunk_size": "7", "precision": "fp32", "fraction_of_attainable": "0.6"},  # another chunk
             {"profile": "cpu", "precision": "fp32", "kernels": "native", "fraction_of_attainable": "0.8"},
             {"profile": "paper", "precision": "fp32", "fraction_of_attainable": "0.7"}]  # written before the column
     assert pick(rows, "fraction_of_attainable", profile="cpu", precision="bf16") is None
