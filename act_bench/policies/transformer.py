@@ -77,10 +77,7 @@ class Attention(nn.Module):
             scores = (qh * qh.shape[-1] ** -0.5) @ kh.transpose(-2, -1)
             if key_padding_mask is not None:
                 scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
-            # softmax in fp32 under bf16 autocast too (a bf16 input is read as it is): probabilities
-            # near 0 and 1 keep their precision; the product with the values runs in bf16 again
-            probs = self.attn_drop(torch.softmax(scores, dim=-1, dtype=torch.float32))
-            out = probs.to(vh.dtype) @ vh
+            out = self.attn_drop(scores.softmax(dim=-1)) @ vh
         else:
             mask = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
             p = self.attn_drop.p if self.training else 0.0
