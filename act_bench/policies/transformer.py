@@ -87,9 +87,7 @@ class Attention(nn.Module):
 
 
 def _with_pos(x: torch.Tensor, pos: torch.Tensor | None) -> torch.Tensor:
-    """x + pos in x's dtype: under bf16 autocast the (tokens, d) table is cast, not the (B, tokens,
-    d) sum that the next matrix product would cast again."""
-    return x if pos is None else x + pos.to(x.dtype)
+    return x if pos is None else x + pos
 
 
 class EncoderLayer(nn.Module):
