@@ -24,12 +24,11 @@ def dropout_keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torc
     bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     levels = bits.view(torch.int16)[:n].view(shape)
     # keep where levels >= threshold, without a bool tensor (CPU comparisons and bool casts are
-    # scalar loops) and without a float32 mask to cast: clamped to [threshold - 1, threshold] and
-    # shifted, the int16 levels are the 0 / 1 keep mask, scaled straight into `dtype`
-    threshold = drop - _INT16_LEVELS // 2
-    keep = levels.clamp(threshold - 1, threshold).sub_(threshold - 1)
-    mask = torch.empty(shape, dtype=dtype, device=device)
-    return torch.mul(keep, _INT16_LEVELS / (_INT16_LEVELS - drop), out=mask)
+    # scalar loops): levels - threshold + 1 is an exact integer in float32, so clamped to [0, 1]
+    # it is exactly the keep mask
+    keep = levels.sub(float(drop - _INT16_LEVELS // 2 - 1)).clamp_(0.0, 1.0)
+    keep = keep if keep.dtype == dtype else keep.to(dtype)
+    return keep.mul_(_INT16_LEVELS / (_INT16_LEVELS - drop))
 
 
 class Dropout(nn.Module):
