@@ -5,7 +5,9 @@
 It records scripted demonstrations of every registered task (their success rate must stay at
 or above the floors in the reference file), then reproduces one cell of a committed results
 table from scratch (the file names it: ACT on transfer_cube_v2, cpu profile, seed 0,
-evaluated as act-no-te, from results/reference-v2/results.csv: a cpu-profile training) and fails
+evaluated as act-no-te, from results/reference-v2/results.csv: a cpu-profile training, with the
+overrides the file lists pinning the settings that cell was trained with, chunk size 50 and
+14000 steps, so the job stays the same when the profile moves on) and fails
 when its success is significantly below the committed figure: a one-sided binomial test,
 P(X <= k | n, p_ref) < alpha. The reference was trained on a 2-core AMD EPYC with 2 threads, so
 on such a machine the rerun repeats that run (15/50); elsewhere it is another draw of the same

@@ -20,6 +20,7 @@ import torch
 
 from act_bench import finite_guard, folder_lock, interrupts, layout, machine
 from act_bench.atomic_io import remove_stale_temps, write_json
+from act_bench.bf16_weights import Bf16Weights
 from act_bench.data.dataset import ChunkDataset, DataSpec, batch_to_torch, load_training_data
 from act_bench.data.provenance import demo_record
 from act_bench.device import DEVICES, resolve_device
@@ -111,15 +112,23 @@ def autocast_context(device: torch.device, amp: str):
 
 
 def train_step(policy: Policy, optimizer: torch.optim.Optimizer, batch: Mapping[str, torch.Tensor],
-               grad_clip: float, autocast=contextlib.nullcontext) -> dict[str, torch.Tensor]:
-    """One optimisation step; returns the detached metrics (no host sync)."""
-    with autocast():
+               grad_clip: float, autocast=contextlib.nullcontext,
+               weights: Bf16Weights | None = None) -> dict[str, torch.Tensor]:
+    """One optimisation step; returns the detached metrics (no host sync). With `weights`
+    (bf16 training) the forward runs on their bf16 copies, refreshed after the update."""
+    with autocast(), (weights.swapped() if weights is not None else contextlib.nullcontext()):
         loss, metrics = policy.compute_loss(batch)
     optimizer.zero_grad(set_to_none=True)
+    if weights is not None:
+        weights.zero_grad()
     loss.backward()
+    if weights is not None:
+        weights.grads_to_masters()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(policy.parameters(), grad_clip)
     optimizer.step()
+    if weights is not None:
+        weights.refresh()
     return metrics
 
 
@@ -270,6 +279,7 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
     checkpoint) every val_every, save the resumable last checkpoint every checkpoint_every."""
     cfg, dev, progress, callback = r.prof.train, r.dev, r.options.progress, r.options.callback
     autocast = autocast_context(dev, r.amp)
+    weights = Bf16Weights(policy) if r.amp == "bf16" else None  # after restore: copies of the restored weights
     val_batches = _validation_batches(data.val, cfg, run.seed)
     policy.train()
     bar = _progress_bar(cfg.steps, run.step, f"{policy.name} {run.task} seed{run.seed}", progress)
@@ -278,7 +288,7 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
     try:
         for step in range(run.step + 1, cfg.steps + 1):
             batch = batch_to_torch(data.train.sample(run.rng, cfg.batch_size), dev)
-            metrics = train_step(policy, optimizer, batch, cfg.grad_clip, autocast)
+            metrics = train_step(policy, optimizer, batch, cfg.grad_clip, autocast, weights)
             guard.observe(step, metrics["loss"])
             window.add(metrics)
             last = step == cfg.steps

@@ -11,6 +11,9 @@ The attainable rate is what the step's own FLOP mix would reach at the standalon
 FLOPs / (conv FLOPs / conv rate + matrix FLOPs / matmul rate). The fraction is achieved over
 attainable: what is lost to small kernels, casts, dropout masks and the rest of the step.
 --ops adds the cpu profile's step by kind of op (profiler self time) to flops_ops.csv.
+On a CPU without native bf16 the bf16 rows are skipped (--emulated-bf16 times them anyway,
+labelled "emulated" in the kernels column, with no fraction of attainable: emulated kernels
+would make it meaningless).
 
     python -m benchmarks.flops [--profiles cpu,paper] [--rounds 5] [--ops]
     python -m benchmarks.flops --threads 1 --clock cpu --ops   # on a shared, loaded machine
@@ -37,7 +40,9 @@ from act_bench.data.normalization import NormStats
 from act_bench.executors import available_cores
 from act_bench.policies.config import load_profile
 from act_bench.policies.registry import build_policy
+from act_bench.bf16_weights import Bf16Weights
 from act_bench.train import make_optimizer, train_step
+from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.load_monitor import LoadMonitor
 from benchmarks.train_speed import synthetic_dataset
 
@@ -47,7 +52,7 @@ OPS_OUT = OUT.with_name("flops_ops.csv")
 KINDS = {"convolution": ("convolution_backward", "mkldnn_convolution", "convolution", "_convolution"),
          "matrix product": ("mm", "addmm", "bmm", "baddbmm"),
          "cast / copy": ("copy_", "_to_copy", "clone", "cat"),
-         "dropout bits": ("random_", "randint", "ge"),
+         "dropout bits": ("random_", "randint", "ge", "clamp_"),
          "softmax": ("_softmax", "_softmax_backward_data"),
          "layer norm": ("native_layer_norm", "native_layer_norm_backward"),
          "optimizer": ("_fused_adamw_", "_foreach_add_", "_foreach_norm", "_foreach_mul_", "linalg_vector_norm")}
@@ -65,20 +70,22 @@ def autocast_for(precision: str):
 
 
 class Step:
-    """One profile's training step in one precision, fed the same synthetic batches."""
+    """One profile's training step in one precision, fed the same synthetic batches (bf16 as
+    `act-bench train` runs it: autocast, with the weights kept in bf16 between steps)."""
 
     def __init__(self, prof, data, stats, precision: str):
         torch.manual_seed(0)
         self.policy = build_policy(prof, stats).train()
         self.optimizer = make_optimizer(self.policy, prof.train)
         self.prof, self.data, self.autocast = prof, data, autocast_for(precision)
+        self.weights = Bf16Weights(self.policy) if precision == "bf16" else None
         self.rng = np.random.default_rng(0)
 
     def batch(self):
         return batch_to_torch(self.data.sample(self.rng, self.prof.train.batch_size))
 
     def __call__(self) -> None:
-        train_step(self.policy, self.optimizer, self.batch(), self.prof.train.grad_clip, self.autocast)
+        train_step(self.policy, self.optimizer, self.batch(), self.prof.train.grad_clip, self.autocast, self.weights)
 
 
 def count_flops(step: Step) -> dict[str, float]:
@@ -174,14 +181,14 @@ def timed(fn, reps: int) -> float:
     return (clock() - t0) / reps
 
 
-def measure_profile(name: str, rounds: int) -> list[dict]:
+def measure_profile(name: str, rounds: int, precisions: list[str]) -> list[dict]:
     prof = load_profile("act", name, [])
     small = prof.data.image_size[0] * prof.data.image_size[1] <= 256 * 256
     data = synthetic_dataset(prof, 400 if small else 40)
     stats = NormStats.from_arrays([data.qpos], [data.actions])
-    steps = {p: Step(prof, data, stats, p) for p in PRECISIONS}
+    steps = {p: Step(prof, data, stats, p) for p in precisions}
     flops = count_flops(steps["fp32"])
-    kernels = {(p, kind): k for p, dt in PRECISIONS.items()
+    kernels = {(p, kind): k for p, dt in PRECISIONS.items() if p in steps
                for kind, k in (("matmul", matmul_kernel(dt)), ("conv", conv_kernel(prof, dt)))}
     own = {p: own_shape_kernels(step) for p, step in steps.items()}
     for fn in list(steps.values()) + [k.fn for k in kernels.values()] + list(own.values()):
@@ -202,16 +209,18 @@ def measure_profile(name: str, rounds: int) -> list[dict]:
     load = mon.stop()
     total = flops["conv"] + flops["matrix"]
     rows = []
-    for p in PRECISIONS:
+    for p in steps:
         t, alone = float(np.median(times[p])), float(np.median(times[("own", p)]))
+        native = kernels_label(p) == "native"
         rate = {kind: kernels[(p, kind)].flops / float(np.median(times[(p, kind)])) for kind in ("matmul", "conv")}
         attainable = total / (flops["conv"] / rate["conv"] + flops["matrix"] / rate["matmul"])
-        rows.append({"profile": name, "precision": p, "threads": torch.get_num_threads(),
+        rows.append({"profile": name, "precision": p, "kernels": kernels_label(p),
+                     "chunk_size": prof.model.chunk_size, "threads": torch.get_num_threads(),
                      "gflop_per_step": round(total / 1e9, 2), "conv_share": round(flops["conv"] / total, 3),
                      "ms_per_step": round(1e3 * t, 1), "steps_per_s": round(1 / t, 2),
                      "achieved_gflops": round(total / t / 1e9, 1),
                      "matmul2048_gflops": round(rate["matmul"] / 1e9, 1), "conv_gflops": round(rate["conv"] / 1e9, 1),
-                     "attainable_gflops": round(attainable / 1e9, 1), "fraction_of_attainable": round(total / t / attainable, 3),
+                     "attainable_gflops": round(attainable / 1e9, 1), "fraction_of_attainable": round(total / t / attainable, 3) if native else None,
                      # the step's own kernels alone: their rate, and their share of the step's time
                      "own_kernels_ms": round(1e3 * alone, 1), "own_kernels_gflops": round(total / alone / 1e9, 1),
                      "own_kernels_share_of_step": round(alone / t, 3),
@@ -242,7 +251,7 @@ def op_breakdown(name: str, precision: str, steps: int = 3) -> list[dict]:
         times[kind] = times.get(kind, 0.0) + e.self_cpu_time_total
         calls[kind] = calls.get(kind, 0) + (e.count if e.key.startswith("aten::") else 0)
     total = sum(times.values())
-    return [{"profile": name, "precision": precision, "kind": k, "share": round(t / total, 3),
+    return [{"profile": name, "precision": precision, "kernels": kernels_label(precision), "kind": k, "share": round(t / total, 3),
              "aten_calls_per_step": calls[k] // steps, "threads": torch.get_num_threads()}
             for k, t in sorted(times.items(), key=lambda kv: -kv[1])]
 
@@ -250,8 +259,8 @@ def op_breakdown(name: str, precision: str, steps: int = 3) -> list[dict]:
 def write_csv(rows: list[dict], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+    with open(tmp, "w", newline="") as f:  # every row's columns (rows written before a column was added lack it)
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         w.writeheader()
         w.writerows(rows)
     tmp.replace(out)
@@ -266,23 +275,31 @@ def main() -> int:
     p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                    help="cpu: time by CPU seconds (use with --threads 1 on a loaded machine)")
     p.add_argument("--ops", action="store_true", help="also the cpu profile's step by kind of op (flops_ops.csv)")
+    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--emulated-bf16", action="store_true",
+                   help="time bf16 even on a CPU that only emulates it (labelled; no fraction of attainable)")
     args = p.parse_args()
     if args.rounds < 1:
         raise SystemExit("flops.py: --rounds must be >= 1")
     torch.set_num_threads(args.threads or available_cores())
     global clock
     clock = CLOCKS[args.clock]
-    rows = [row for name in args.profiles.split(",") if name for row in measure_profile(name, args.rounds)]
+    precisions = timed_precisions([p for p in args.precisions.split(",") if p], args.emulated_bf16, "flops.py")
+    unknown = set(precisions) - set(PRECISIONS)
+    if unknown or not precisions:
+        raise SystemExit(f"flops.py: --precisions takes {', '.join(PRECISIONS)}")
+    rows = [row for name in args.profiles.split(",") if name for row in measure_profile(name, args.rounds, precisions)]
     print(f"\n{'profile':8s} {'prec':5s} {'GFLOP':>6s} {'steps/s':>8s} {'GFLOP/s':>8s} {'attain':>7s} {'frac':>6s} "
           f"{'mm2048':>7s} {'conv':>6s} load")
     for r in rows:
+        frac = "-" if r["fraction_of_attainable"] is None else f"{r['fraction_of_attainable']:.3f}"
         print(f"{r['profile']:8s} {r['precision']:5s} {r['gflop_per_step']:6.1f} {r['steps_per_s']:8.2f} "
-              f"{r['achieved_gflops']:8.1f} {r['attainable_gflops']:7.1f} {r['fraction_of_attainable']:6.3f} "
+              f"{r['achieved_gflops']:8.1f} {r['attainable_gflops']:7.1f} {frac:>6s} "
               f"{r['matmul2048_gflops']:7.1f} {r['conv_gflops']:6.1f} {r['other_load_cores']}")
     write_csv(rows, Path(args.out))
     print(f"wrote {args.out}")
     if args.ops:
-        ops = [r for pr in PRECISIONS for r in op_breakdown("cpu", pr)]
+        ops = [r for pr in precisions for r in op_breakdown("cpu", pr)]
         for r in ops:
             print(f"{r['precision']:5s} {r['kind']:32s} {100 * r['share']:5.1f}%  {r['aten_calls_per_step']} calls/step")
         write_csv(ops, Path(args.out).with_name(OPS_OUT.name))

@@ -1,14 +1,16 @@
 """A change to the training step timed against the code before it, in one interleaved run.
 
-The old code is the policy modules' source (transformer.py, act.py, backbones.py) at a git
-revision (default: where this branch left main): each old variant's modules get their methods from that source, so old and new run the
-same weights, batches and dropout draws in one process. Rounds alternate old and new (ABBA, so
+The old code is the policy modules' source (transformer.py, act.py, backbones.py) and the training
+step's (train.py's train_step and make_optimizer, with the bf16 weights it keeps where it has
+them) at a git revision (default: where this branch left main): each old variant's modules get
+their methods from that source, so old and new run the same weights, batches and dropout draws
+in one process. Rounds alternate old and new (ABBA, so
 neither always runs first); the ratio is the median over rounds of old time / new time within the
 round, which a shared machine's load hits alike. Beside it: the loss after every variant's steps,
 and whether old and new fp32 weights are bit-identical (a change meant to move nothing in fp32
 must keep them so; in bf16 only rounding may move).
 
-    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4] --label "what changed"
+    python -m benchmarks.step_changes [--old REV] [--rounds 12] [--steps 4] [--set KEY=VALUE] --label "what changed"
 
 With --threads 1 (the default) the CPU-time ratio is the work a step does, whatever the load.
 
@@ -33,7 +35,8 @@ from act_bench.data.dataset import batch_to_torch
 from act_bench.data.normalization import NormStats
 from act_bench.policies.config import load_profile
 from act_bench.policies.registry import build_policy
-from act_bench.train import make_optimizer, train_step
+from act_bench import train as current_train
+from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.flops import autocast_for, write_csv
 from benchmarks.load_monitor import LoadMonitor
 from benchmarks.train_speed import synthetic_dataset
@@ -41,6 +44,7 @@ from benchmarks.train_speed import synthetic_dataset
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench" / "step_changes.csv"
 FILES = ("act_bench/policies/transformer.py", "act_bench/policies/act.py", "act_bench/policies/backbones.py")
+TRAIN_FILE = "act_bench/train.py"
 
 
 def git(*args: str) -> str:
@@ -62,6 +66,10 @@ def old_namespaces(rev: str) -> dict[str, dict]:
             sys.modules[module.__name__] = module  # dataclasses look their module up there
             exec(compile(git("show", f"{rev}:{path}"), f"{rev}:{path}", "exec"), module.__dict__)
             spaces[name] = module.__dict__
+        module = types.ModuleType("old_act_bench.train")  # its functions, not classes: used as they are
+        sys.modules[module.__name__] = module
+        exec(compile(git("show", f"{rev}:{TRAIN_FILE}"), f"{rev}:{TRAIN_FILE}", "exec"), module.__dict__)
+        spaces[TRAIN_FILE] = module.__dict__
     finally:
         registry.register_policy, registry.register_method = saved
     return spaces
@@ -94,7 +102,12 @@ class Variant:
         self.policy = build_policy(prof, stats).train()
         if spaces is not None and make_old(self.policy, spaces) == 0:
             raise SystemExit("step_changes.py: no method of the policy was found in the old source")
-        self.optimizer = make_optimizer(self.policy, prof.train)
+        train = spaces[TRAIN_FILE] if spaces is not None else vars(current_train)
+        self.train_step = train["train_step"]
+        self.optimizer = train["make_optimizer"](self.policy, prof.train)
+        # bf16 weights kept between steps, where that revision's training keeps them
+        keeps = precision == "bf16" and "Bf16Weights" in train
+        self.step_args = (train["Bf16Weights"](self.policy),) if keeps else ()
         self.prof, self.data, self.autocast = prof, data, autocast_for(precision)
         self.rng = np.random.default_rng(0)  # the same batches for every variant
         self.torch_rng = torch.get_rng_state()  # and the same dropout draws
@@ -107,7 +120,8 @@ class Variant:
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             batch = batch_to_torch(self.data.sample(self.rng, self.prof.train.batch_size))
-            metrics = train_step(self.policy, self.optimizer, batch, self.prof.train.grad_clip, self.autocast)
+            metrics = self.train_step(self.policy, self.optimizer, batch, self.prof.train.grad_clip, self.autocast,
+                                      *self.step_args)
         if timed:
             self.times.append((time.perf_counter() - t0) / steps)
             self.cpu_times.append((time.process_time() - c0) / steps)
@@ -121,17 +135,24 @@ class Variant:
         return h.hexdigest()[:16]
 
 
-def result_row(args, rev: str, old: Variant, new: Variant, load, load0: float, load1: float) -> dict:
+def new_revision() -> str:
+    """HEAD, marked +dirty when act_bench/ has uncommitted changes (read before the timing starts)."""
+    return git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "act_bench") else "")
+
+
+def result_row(args, rev: str, new_rev: str, old: Variant, new: Variant, load, load0: float, load1: float) -> dict:
     """One CSV row: the paired ratios (wall and CPU time), the losses and whether fp32 weights match."""
-    row = {"change": args.label, "old_rev": git("rev-parse", "--short", rev),
-           "new_rev": git("rev-parse", "--short", "HEAD") + ("+dirty" if git("status", "--porcelain", "act_bench")
-                                                             else ""),
-           "profile": args.profile, "precision": old.precision, "threads": args.threads}
+    row = {"change": args.label, "old_rev": git("rev-parse", "--short", rev), "new_rev": new_rev,
+           "profile": args.profile, "chunk_size": old.prof.model.chunk_size, "precision": old.precision,
+           "kernels": kernels_label(old.precision), "threads": args.threads}
     for prefix, ratios in (("", paired_ratios(old.times, new.times)),
                            ("cpu_", paired_ratios(old.cpu_times, new.cpu_times))):
         row.update({f"{prefix}ratio_median": round(float(np.median(ratios)), 3),
                     f"{prefix}ratio_q1": round(float(np.quantile(ratios, 0.25)), 3),
                     f"{prefix}ratio_q3": round(float(np.quantile(ratios, 0.75)), 3)})
+    # the step's own CPU time (1 thread: the work it does) beside the ratios, in ms
+    row.update({"old_cpu_ms": round(1e3 * float(np.median(old.cpu_times)), 1),
+                "new_cpu_ms": round(1e3 * float(np.median(new.cpu_times)), 1)})
     return {**row, "rounds": args.rounds, "steps": 2 + args.rounds * 2 * max(1, args.steps // 2),
             "loss_old": round(old.loss, 6), "loss_new": round(new.loss, 6),
             "weights_identical": old.weights_hash() == new.weights_hash(),
@@ -143,22 +164,28 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--old", default=None, help="git revision of the old code (default: merge-base with main)")
     p.add_argument("--profile", default="cpu")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a profile field, e.g. --set model.chunk_size=50 (repeatable)")
     p.add_argument("--precisions", default="bf16,fp32")
     p.add_argument("--rounds", type=int, default=12)
     p.add_argument("--steps", type=int, default=4, help="steps per variant per round")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1: CPU time is then the work done, whatever the load)")
+    p.add_argument("--emulated-bf16", action="store_true",
+                   help="time bf16 even on a CPU that only emulates it (its rows say kernels=emulated)")
     p.add_argument("--label", default="", help="what the change is, for the CSV")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
     rev = args.old or git("merge-base", "HEAD", "main")
+    new_rev = new_revision()
     torch.set_num_threads(args.threads)
-    prof = load_profile("act", args.profile, [])
+    prof = load_profile("act", args.profile, args.overrides)
     data = synthetic_dataset(prof, 400)
     stats = NormStats.from_arrays([data.qpos], [data.actions])
     spaces = old_namespaces(rev)
     pairs = [(Variant(f"old-{pr}", prof, data, stats, pr, spaces), Variant(f"new-{pr}", prof, data, stats, pr, None))
-             for pr in args.precisions.split(",") if pr]
+             for pr in timed_precisions([p for p in args.precisions.split(",") if p], args.emulated_bf16,
+                                        "step_changes.py")]
     for pair in pairs:
         for v in pair:
             v.run(2, timed=False)  # warm-up
@@ -172,7 +199,7 @@ def main() -> int:
             f"{o.precision} old/new {sum(o.times[-2:]) / sum(n.times[-2:]):.3f} "
             f"(CPU {sum(o.cpu_times[-2:]) / sum(n.cpu_times[-2:]):.3f})" for o, n in pairs), flush=True)
     load, load1 = mon.stop(), os.getloadavg()[0]
-    rows = [result_row(args, rev, old, new, load, load0, load1) for old, new in pairs]
+    rows = [result_row(args, rev, new_rev, old, new, load, load0, load1) for old, new in pairs]
     for r in rows:
         print(f"{r['precision']}: old/new {r['ratio_median']} (IQR {r['ratio_q1']}-{r['ratio_q3']}; CPU time "
               f"{r['cpu_ratio_median']}, IQR {r['cpu_ratio_q1']}-{r['cpu_ratio_q3']}), loss "

@@ -31,10 +31,22 @@ def rows(name: str) -> list[dict]:
 
 
 def pick(table: list[dict], column: str, **match) -> float | None:
+    """The first matching row's value; rows timed on emulated bf16 kernels, rows of another chunk
+    size than the profile has now (a profile=... match) and empty cells are no figure."""
+    profile = match.get("profile")
     for row in table:
-        if all(str(row.get(k)) == str(v) for k, v in match.items()):
+        if all(str(row.get(k)) == str(v) for k, v in match.items()) and row.get("kernels", "native") == "native" \
+                and row.get(column) not in (None, "") and (profile is None or _same_chunk(row, profile)):
             return float(row[column])
     return None
+
+
+def _same_chunk(row: dict, profile: str) -> bool:
+    """Whether the row was timed at the profile's chunk size of today (a row without the column:
+    written before it existed, taken as it is)."""
+    from act_bench.policies.config import load_profile
+
+    return row.get("chunk_size") in (None, "") or int(row["chunk_size"]) == load_profile("act", profile).model.chunk_size
 
 
 def shipped_variant() -> str:

@@ -26,7 +26,8 @@ from act_bench.device import resolve_device  # noqa: E402
 from act_bench.executors import available_cores  # noqa: E402
 from act_bench.policies.config import load_profile  # noqa: E402
 from act_bench.policies.registry import build_policy, policy_names  # noqa: E402
-from act_bench.train import autocast_context, make_optimizer, train_step  # noqa: E402
+from act_bench.bf16_weights import Bf16Weights  # noqa: E402
+from act_bench.train import autocast_context, make_optimizer, resolve_amp, train_step  # noqa: E402
 from benchmarks.load_monitor import LoadMonitor  # noqa: E402
 
 # the bar for the cpu profile on a 2-core machine
@@ -55,16 +56,16 @@ def measure(method: str, profile: str, device: torch.device, seconds: float, min
     stats = NormStats.from_arrays([data.qpos], [data.actions])
     policy = build_policy(prof, stats).to(device).train()
     optimizer = make_optimizer(policy, prof.train)
-    autocast = autocast_context(device, prof.train.amp)
+    amp = resolve_amp(prof.train.amp, device)  # as `act-bench train` runs the profile ("auto" resolved)
+    precision = (autocast_context(device, amp), Bf16Weights(policy) if amp == "bf16" else None)
     rng = np.random.default_rng(0)
     b = prof.train.batch_size
 
     def step():
-        train_step(policy, optimizer, batch_to_torch(data.sample(rng, b), device), prof.train.grad_clip, autocast)
+        train_step(policy, optimizer, batch_to_torch(data.sample(rng, b), device), prof.train.grad_clip, *precision)
 
     def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        torch.cuda.synchronize() if device.type == "cuda" else None
 
     for _ in range(2):
         step()
@@ -98,7 +99,7 @@ def measure(method: str, profile: str, device: torch.device, seconds: float, min
         lat.append(time.perf_counter() - t)
     infer_load = mon.stop()
     return {
-        "profile": profile, "method": method, "device": str(device), "threads": torch.get_num_threads(),
+        "profile": profile, "method": method, "device": str(device), "threads": torch.get_num_threads(), "amp": amp,
         "batch": b, "image_size": [h, w], "params_m": sum(p.numel() for p in policy.parameters()) / 1e6,
         "steps_timed": n, "steps_per_s": 1.0 / train_s, "samples_per_s": b / train_s,
         "steps_per_hour": 3600.0 / train_s, "infer_ms_median": 1e3 * float(np.median(lat)),

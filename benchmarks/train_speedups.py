@@ -2,7 +2,8 @@
 
 Variants (each its own policy and optimizer from the same seed, fed the same batches):
   baseline       the training step as `act-bench train` runs it
-  bf16           torch.autocast on the CPU in bfloat16 (oneDNN uses AVX-512 BF16 where present)
+  bf16           bf16 as `act-bench train` runs it: autocast, the weights kept in bf16 between steps
+                 (oneDNN uses AVX-512 BF16 where present)
   channels_last  the backbone's weights and inputs in NHWC
   compile        torch.compile of the loss (forward + backward through AOTAutograd)
   prefetch       the next batch sampled on a background thread while this step runs
@@ -43,7 +44,9 @@ from act_bench.data.normalization import NormStats  # noqa: E402
 from act_bench.executors import available_cores  # noqa: E402
 from act_bench.policies.config import load_profile  # noqa: E402
 from act_bench.policies.registry import build_policy  # noqa: E402
+from act_bench.bf16_weights import Bf16Weights  # noqa: E402
 from act_bench.train import make_optimizer, train_step  # noqa: E402
+from bf16_support import kernels_label  # noqa: E402
 from load_monitor import LoadMonitor  # noqa: E402
 from train_speed import synthetic_dataset  # noqa: E402
 
@@ -75,9 +78,10 @@ class Variant:
         self.policy = build_policy(prof, stats).train()
         self.optimizer = make_optimizer(self.policy, prof.train)
         self.clip = prof.train.grad_clip
-        self.autocast = contextlib.nullcontext
+        self.autocast, self.weights = contextlib.nullcontext, None
         if name == "bf16":
             self.autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+            self.weights = Bf16Weights(self.policy)
         if name == "channels_last":
             self.policy.to(memory_format=torch.channels_last)
         if name == "compile":
@@ -96,7 +100,7 @@ class Variant:
         torch.set_rng_state(self.torch_rng)
         t0 = time.perf_counter()
         for _ in range(steps):
-            metrics = train_step(self.policy, self.optimizer, self.batch(), self.clip, self.autocast)
+            metrics = train_step(self.policy, self.optimizer, self.batch(), self.clip, self.autocast, self.weights)
         self.torch_rng = torch.get_rng_state()
         self.loss = float(metrics["loss"]) if "loss" in metrics else float(next(iter(metrics.values())))
         if timed:
@@ -140,12 +144,14 @@ def main() -> int:
     print(f"{'variant':14s} {'ms/step':>8s} {'steps/s':>8s} {'ratio':>6s} {'loss':>10s}")
     for v in variants:
         med = float(np.median(v.times))
-        row = {"variant": v.name, "method": args.method, "profile": args.profile, "threads": torch.get_num_threads(),
+        row = {"variant": v.name, "method": args.method, "profile": args.profile, "chunk_size": prof.model.chunk_size,
+               "threads": torch.get_num_threads(),
                "ms_per_step": round(1e3 * med, 1), "steps_per_s": round(1 / med, 2), "ratio": round(base / med, 3),
                "loss_after": round(v.loss, 6), "steps": len(v.times) * args.steps + 3,
                "other_load_cores": None if load is None else round(load, 2),
                # set to e.g. AVX2 to time a CPU without AVX-512 BF16 (oneDNN and ATen capped alike)
-               "isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA", "none")}
+               "isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA", "none"),
+               "kernels": kernels_label("bf16" if v.name == "bf16" else "fp32")}
         rows.append(row)
         print(f"{v.name:14s} {row['ms_per_step']:8.1f} {row['steps_per_s']:8.2f} {row['ratio']:6.2f} {v.loss:10.6f}")
     out = Path(args.out)

@@ -70,3 +70,19 @@ def test_the_committed_reference_holds_the_current_tasks():
     assert n == ref["policy"]["episodes"] and 0 < k <= n
     assert ref["policy"]["task"] in default_task_names()
     assert {"transfer_cube", "insertion", "transfer_cube_v2", "insertion_v2"} <= set(ref["scripted"]["min_success"])
+
+
+def test_the_ci_cell_trains_as_its_reference_cell_did():
+    """The committed cell's settings (its evaluation summary: chunk size, steps trained) are
+    what the CI job trains with, whatever the profile says today: the pinned overrides keep it so."""
+    from act_bench import regression
+    from act_bench.policies.config import load_profile
+    from act_bench.policies.registry import get_method
+
+    ref = json.loads((regression._CHECKOUT / regression.REFERENCE).read_text())["policy"]
+    table = regression._CHECKOUT / ref["reference_results"]
+    summary = json.loads((table.parent / "evals" / ref["task"] / ref["method"] / f"seed{ref['seed']}"
+                          / "summary.json").read_text())
+    prof = load_profile(get_method(ref["method"]).policy, ref["profile"], ref["overrides"])
+    assert prof.model.chunk_size == summary["chunk_size"]
+    assert summary["policy_id"].startswith(f"step {prof.train.steps} ")

@@ -66,8 +66,11 @@ def test_finished_run_is_skipped_and_extended(demos, tmp_path):
     assert json.loads((run_dir / "done.json").read_text())["step"] == 16
 
 
-def test_crash_then_resume_matches_uninterrupted(demos, tmp_path):
-    reference = _train(demos, tmp_path / "reference")
+@pytest.mark.parametrize("amp", ["none", "bf16"])
+def test_crash_then_resume_matches_uninterrupted(demos, tmp_path, amp):
+    """In fp32 and in bf16 (whose bf16 weight copies are rebuilt from the restored weights)."""
+    overrides = [f"train.amp={amp}"]
+    reference = _train(demos, tmp_path / "reference", overrides=overrides)
 
     def crash(step, row):
         if step == 7:
@@ -75,11 +78,11 @@ def test_crash_then_resume_matches_uninterrupted(demos, tmp_path):
 
     crashed = tmp_path / "crashed"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        _train(demos, crashed, callback=crash)
+        _train(demos, crashed, overrides=overrides, callback=crash)
     assert not (crashed / "done.json").exists()
     assert json.loads((crashed / "checkpoints" / "last.json").read_text())["step"] == 5
     seen = []
-    _train(demos, crashed, callback=lambda step, row: seen.append(step))
+    _train(demos, crashed, overrides=overrides, callback=lambda step, row: seen.append(step))
     assert seen == list(range(6, 13))  # continues after the last checkpoint (step 5)
     assert [r["step"] for r in _rows(crashed)] == [r["step"] for r in _rows(reference)]
     # weights, optimizer and RNG were all restored: bit-identical to the uninterrupted run

@@ -103,7 +103,8 @@ class ACTPolicy(Policy):
         seq = torch.cat([self.cls_embed.weight.expand(b, 1, -1), self.cvae_qpos_proj(qpos_n)[:, None],
                          self.cvae_action_proj(actions_n)], dim=1)
         mask = torch.cat([torch.zeros(b, 2, dtype=torch.bool, device=is_pad.device), is_pad], dim=1)
-        out = self.cvae_encoder(seq, pos=self.cvae_pos.to(seq.dtype), key_padding_mask=mask)
+        # only the CLS token's output is read: the last layer computes no other (chunk 100: 102 tokens)
+        out = self.cvae_encoder(seq, pos=self.cvae_pos.to(seq.dtype), key_padding_mask=mask, outputs=1)
         mu, logvar = self.latent_proj(out[:, 0]).chunk(2, dim=-1)
         return mu, logvar
 

@@ -22,9 +22,13 @@ def dropout_keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torc
     n = math.prod(shape)
     drop = round(p * _INT16_LEVELS)
     bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
-    keep = bits.view(torch.int16)[:n].view(shape).ge(drop - _INT16_LEVELS // 2)
-    mask = keep.mul(_INT16_LEVELS / (_INT16_LEVELS - drop))  # bool * scalar -> float32 in one pass
-    return mask if mask.dtype == dtype else mask.to(dtype)
+    levels = bits.view(torch.int16)[:n].view(shape)
+    # keep where levels >= threshold, without a bool tensor (CPU comparisons and bool casts are
+    # scalar loops): levels - threshold + 1 is an exact integer in float32, so clamped to [0, 1]
+    # it is exactly the keep mask
+    keep = levels.sub(float(drop - _INT16_LEVELS // 2 - 1)).clamp_(0.0, 1.0)
+    keep = keep if keep.dtype == dtype else keep.to(dtype)
+    return keep.mul_(_INT16_LEVELS / (_INT16_LEVELS - drop))
 
 
 class Dropout(nn.Module):
@@ -44,6 +48,8 @@ class Dropout(nn.Module):
 
 class Attention(nn.Module):
     """Multi-head attention with nn.MultiheadAttention's parameter layout (batch-first)."""
+
+    bf16_parameters = ("in_proj_weight", "in_proj_bias")  # fed to F.linear: cast in bf16 training
 
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
@@ -96,14 +102,18 @@ class EncoderLayer(nn.Module):
     def _ff(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear2(self.dropout(F.relu(self.linear1(x))))
 
-    def forward(self, src, pos=None, key_padding_mask=None):
+    def forward(self, src, pos=None, key_padding_mask=None, outputs: int | None = None):
+        """outputs=n: the first n tokens' outputs only (attending to every token), for a last
+        layer whose other outputs nobody reads."""
         if self.pre_norm:
             x = self.norm1(src)
-            q = _with_pos(x, pos)
-            src = src + self.dropout(self.self_attn(q, q, x, key_padding_mask=key_padding_mask))
+            k = _with_pos(x, pos)
+            q, src = (k, src) if outputs is None else (k[:, :outputs], src[:, :outputs])
+            src = src + self.dropout(self.self_attn(q, k, x, key_padding_mask=key_padding_mask))
             return src + self.dropout(self._ff(self.norm2(src)))
-        q = _with_pos(src, pos)
-        src = self.norm1(src + self.dropout(self.self_attn(q, q, src, key_padding_mask=key_padding_mask)))
+        k = _with_pos(src, pos)
+        q, rest = (k, src) if outputs is None else (k[:, :outputs], src[:, :outputs])
+        src = self.norm1(rest + self.dropout(self.self_attn(q, k, src, key_padding_mask=key_padding_mask)))
         return self.norm2(src + self.dropout(self._ff(src)))
 
 
@@ -141,9 +151,10 @@ class Encoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, dim_ff, dropout, pre_norm) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model) if pre_norm else None
 
-    def forward(self, src, pos=None, key_padding_mask=None):
-        for layer in self.layers:
-            src = layer(src, pos, key_padding_mask)
+    def forward(self, src, pos=None, key_padding_mask=None, outputs: int | None = None):
+        """outputs=n: only the first n tokens' outputs (the last layer computes no others)."""
+        for i, layer in enumerate(self.layers):
+            src = layer(src, pos, key_padding_mask, outputs if i == len(self.layers) - 1 else None)
         return src if self.norm is None else self.norm(src)
 
 
