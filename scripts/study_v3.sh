@@ -22,8 +22,12 @@ OUT=${OUT:-results}
 SEEDS=${SEEDS:-0,1,2,3,4,5,6,7,8,9}
 HUMAN_SEEDS=${HUMAN_SEEDS:-0,1,2,3,4}
 PRECISION_SEEDS=${PRECISION_SEEDS:-0,1,2,3,4}
-JOBS=${JOBS:-1}
-common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" --demos-root "$ROOT/demos")
+JOBS=${JOBS:-2}
+# One torch thread per training: a training's numbers depend on its thread count, a 1-thread job
+# runs at the same speed beside another (two at once on 2 cores, each pinned to its own), and
+# it slows gracefully when the machine is shared, where 2-thread jobs stall (OpenMP threads
+# waiting for descheduled partners).
+common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" --set train.num_threads=1 --demos-root "$ROOT/demos")
 
 step() { echo "== study-v3: $1 ($(date '+%F %T'))" >&2; }
 

@@ -76,7 +76,8 @@ def test_v3_study_precision_pairs_the_reference_with_fp32(tmp_path):
     runs = [build_parser(argv).parse_args(argv) for argv in calls if argv[0] == "run"]
     bf16, fp32, reference, human = runs
     assert bf16.seeds == fp32.seeds == "0,1,2,3,4" and bf16.tasks == fp32.tasks == "transfer_cube_v3"
-    assert bf16.overrides == [] and fp32.overrides == ["train.amp=none"]
+    assert bf16.overrides == ["train.num_threads=1"] and fp32.overrides == ["train.num_threads=1", "train.amp=none"]
+    assert all(r.jobs == 2 and "train.num_threads=1" in r.overrides for r in runs)
     assert bf16.runs_root == reference.runs_root != fp32.runs_root  # the bf16 half is the reference's own
     assert Path(bf16.out).name == Path(reference.out).name == "reference-v3"
     assert reference.seeds == "0,1,2,3,4,5,6,7,8,9" and reference.methods == "act,act-no-te,bc"
