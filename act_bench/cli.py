@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from act_bench import interrupts
+from act_bench import interrupts, out_of_memory
 from act_bench.errors import ActBenchError
 
 # name -> (module, help)
@@ -64,8 +64,10 @@ def _main(argv: list[str]) -> int:
     except ActBenchError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    except MemoryError as exc:  # numpy's ArrayMemoryError included: say so in one line, not a traceback
-        print(f"{prog}: error: out of memory ({' '.join(str(exc).split())[:200]}); use smaller sizes", file=sys.stderr)
+    except (MemoryError, RuntimeError) as exc:  # numpy's ArrayMemoryError, torch's allocators (CPU, CUDA)
+        if not out_of_memory.is_out_of_memory(exc):
+            raise
+        print(f"{prog}: error: out of memory ({out_of_memory.short(exc)}); use smaller sizes", file=sys.stderr)
         return 2
     except OSError as exc:  # a file system problem outside the atomic writers (read-only, disk full)
         where = f" ({exc.filename})" if exc.filename else ""

@@ -14,7 +14,7 @@ from act_bench.device import DEVICES, resolve_device
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
-from act_bench.evaluation.setup import evaluate_run, run_facts
+from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_run, run_facts
 from act_bench.policies.registry import get_method, method_names
 from act_bench.tasks.registry import get_task
 
@@ -99,7 +99,8 @@ def evaluate_external(factory: str, kwargs: dict, run: ExternalRun, progress: bo
     def env_factory(*a, **kw):
         return policy.wrap_env(make_env(*a, **kw))
 
-    return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
+    with eval_out_of_memory_explained(spec, policy):
+        return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
 
 
 def _main_external(args) -> int:
