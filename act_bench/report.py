@@ -105,8 +105,10 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_results_csv(path) -> pd.DataFrame:
-    """A results.csv as written, its text columns kept as text."""
-    return pd.read_csv(path, dtype=TEXT_COLUMNS)
+    """A results.csv as written, its text columns kept as text; checked (table_checks.py)."""
+    from act_bench.evaluation.table_checks import read_results
+
+    return read_results(path)
 
 
 def load_results(out_dir) -> pd.DataFrame:
