@@ -36,7 +36,7 @@ IMPOSSIBLE = {
     "episodes.csv": {"episode": ["-1", "0.5", ""], "success": ["2", "-1", "yes"], "max_stage": ["99", "-2"],
                      "length": ["-5", "3.5"], "queries": ["-1", "100000"], "seconds": ["-1", "soon"],
                      "seed": ["-7", "1e-3"]},
-    "metrics.csv": {"step": ["0", "2.5", "-10", ""], "train_loss": ["abc", "inf", ""], "lr": ["-1", "x"],
+    "metrics.csv": {"step": ["-1", "2.5", "-10", ""], "train_loss": ["abc", "inf", ""], "lr": ["-1", "x"],
                     "elapsed_s": ["-3", "nan"]},
 }
 

@@ -78,6 +78,7 @@ def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False
     values = pd.to_numeric(df[column], errors="coerce")
     for i in (df.index if rows is None else rows):
         raw, v = df.at[i, column], values.at[i]
+        raw = raw if isinstance(raw, str) else getattr(raw, "item", lambda: raw)()  # 51, not np.int64(51)
         if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
             if optional:
                 continue
@@ -96,7 +97,7 @@ def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False
 def _require(df: pd.DataFrame, path: Path, columns, repair: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise _fail(path, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}", repair=repair)
+        raise _fail(path, f"lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)}", repair=repair)
 
 
 def read_results(path) -> pd.DataFrame:
@@ -172,7 +173,7 @@ def read_metrics(path) -> pd.DataFrame:
     repair = "delete the damaged rows (the training's checkpoints are unaffected)"
     df = _read(path, None, repair)
     _require(df, path, ("step", "train_loss"), repair)
-    step = _numbers(df, path, "step", integer=True, low=1, repair=repair)
+    step = _numbers(df, path, "step", integer=True, low=0, repair=repair)
     for column in df.columns:
         if column == "step":
             continue
