@@ -311,7 +311,10 @@ def parse_seeds(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     methods, tasks = method_names(), task_names()
-    parser.add_argument("--methods", default="act,act-no-te,bc", help=f"comma-separated, from {', '.join(methods)}")
+    parser.add_argument("--methods", default="act,act-no-te,bc",
+                        help=f"methods to evaluate, comma-separated, from {', '.join(methods)}: a method is a policy "
+                             "and how it is executed (act-no-te: the act policy without temporal ensembling); "
+                             "each policy is trained once")
     parser.add_argument("--tasks", default=",".join(default_task_names()),
                         help=f"comma-separated, from {', '.join(tasks)} (default: the current versions)")
     parser.add_argument("--seeds", default="0", help="training seeds, comma-separated (also evaluation base seeds)")

@@ -15,7 +15,7 @@ from act_bench.errors import ActBenchError, CheckpointError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
 from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_run, run_facts
-from act_bench.policies.registry import get_method, method_names
+from act_bench.policies.registry import get_method, method_names, policy_names
 from act_bench.tasks.registry import get_task
 
 
@@ -137,6 +137,10 @@ def evaluate_external(factory: str, kwargs: dict, run: ExternalRun, progress: bo
 def _main_external(args) -> int:
     from act_bench.policies.external import parse_policy_args
 
+    if ":" not in args.policy and args.policy in policy_names():
+        raise ActBenchError(f"--policy {args.policy} is a built-in policy: eval takes a trained one with --run RUN "
+                            f"(e.g. runs/TASK/{args.policy}/PROFILE/seed0); --policy takes MODULE:FACTORY or a plugin's "
+                            "policy")
     if args.task is None or args.out is None:
         raise ActBenchError("--policy needs --task and --out")
     if args.method is not None or args.temporal_ensemble_m is not None:
