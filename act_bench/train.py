@@ -65,13 +65,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on the first N episodes of the demo folder (default: data.max_episodes, or all)")
     parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.add_argument("--tensorboard", metavar="DIR", default=None,
+                        help="also write metrics.csv's scalars as TensorBoard events into DIR (default: none; needs "
+                             "the tensorboard package)")
 
 
 def main(args: argparse.Namespace) -> int:
-    run_dir = train_policy(args.task, args.policy, args.profile, args.seed,
-                           TrainOptions(data_dir=args.data, out_dir=args.out, overrides=args.overrides,
-                                        resume=args.resume, progress=args.progress, device=args.device,
-                                        episodes=args.episodes))
+    from act_bench.tensorboard_log import TensorBoardScalars
+
+    scalars = TensorBoardScalars(args.tensorboard) if getattr(args, "tensorboard", None) else None
+    try:
+        run_dir = train_policy(args.task, args.policy, args.profile, args.seed,
+                               TrainOptions(data_dir=args.data, out_dir=args.out, overrides=args.overrides,
+                                            resume=args.resume, progress=args.progress, device=args.device,
+                                            episodes=args.episodes, callback=scalars))
+    finally:
+        if scalars is not None:
+            scalars.close()
     print(f"trained {args.policy} on {args.task}: {run_dir}")
     return 0
 
