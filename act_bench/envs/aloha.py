@@ -87,6 +87,9 @@ class AlohaEnv(gym.Env):
     render_mode "rgb_array": render() returns the `render_camera` view; "human" shows the scene in
     MuJoCo's viewer window (needs a display). Like LeRobot's env plugins, the env carries its
     task_description, _max_episode_steps and metadata["render_fps"] (50).
+    Rendering (OpenGL) starts at the first frame, in the process that renders: gymnasium's async
+    vector envs make one env in the parent to read its spaces and then fork the workers, and a
+    GL stack started before a fork hangs in the child. (envs.make_env starts it at once.)
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": FPS}
@@ -204,6 +207,10 @@ class AlohaEnv(gym.Env):
         if self._viewer is not None:
             self._viewer.close()
             self._viewer = None
+
+    def start_rendering(self) -> None:
+        """Make the renderers now rather than at the first frame (a missing GL stack fails here)."""
+        _ = self._camera_renderer, self._video_renderer
 
     # --- helpers --------------------------------------------------------------------
     @property
