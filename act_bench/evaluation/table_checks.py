@@ -157,9 +157,9 @@ def read_episodes(path) -> pd.DataFrame:
         i = duplicated.idxmax()
         raise _fail(path, f"episode {int(episode.at[i])} appears twice", i, "episode", repair)
     for i in df.index:
-        if stage_columns and df.at[i, "success"] != int(max_stage.at[i] == len(stage_columns)):
-            raise _fail(path, f"success {df.at[i, 'success']} but max_stage {int(max_stage.at[i])} of "
-                              f"{len(stage_columns)}", i, "success", repair)
+        for k, column in enumerate(stage_columns, start=1):  # reached_X says max_stage >= X's index
+            if df.at[i, column] != int(max_stage.at[i] >= k):
+                raise _fail(path, f"{df.at[i, column]} but max_stage {int(max_stage.at[i])}", i, column, repair)
         if df.at[i, "queries"] > max(length.at[i], 1):
             raise _fail(path, f"{df.at[i, 'queries']} queries in {int(length.at[i])} steps", i, "queries", repair)
     return df
