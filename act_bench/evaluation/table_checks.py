@@ -13,6 +13,7 @@ import io
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from act_bench.errors import DamagedFile
@@ -76,22 +77,39 @@ def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False
     """df[column] as floats, each (in `rows`, default all) a finite number (an integer when asked) in
     [low, high]; optional: an empty cell is allowed (NaN in the result)."""
     values = pd.to_numeric(df[column], errors="coerce")
-    for i in (df.index if rows is None else rows):
-        raw, v = df.at[i, column], values.at[i]
-        raw = raw if isinstance(raw, str) else getattr(raw, "item", lambda: raw)()  # 51, not np.int64(51)
-        if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
-            if optional:
-                continue
-            raise _fail(path, "empty", i, column, repair)
-        if pd.isna(v) or not math.isfinite(v):
-            raise _fail(path, f"{raw!r} is not a finite number", i, column, repair)
-        if integer and v != int(v):
-            raise _fail(path, f"{raw!r} is not an integer", i, column, repair)
-        if low is not None and v < low:
-            raise _fail(path, f"{raw!r} is below {low:g}", i, column, repair)
-        if high is not None and v > high:
-            raise _fail(path, f"{raw!r} is above {high:g}", i, column, repair)
+    at = np.arange(len(df)) if rows is None else df.index.get_indexer(rows)
+    raw, v = df[column].to_numpy()[at], values.to_numpy(dtype=float)[at]  # numpy: a few cells, many tables
+    empty = pd.isna(raw)
+    if raw.dtype == object:
+        empty |= np.array([isinstance(x, str) and not x.strip() for x in raw], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(v)
+        bad = ~empty & ~finite
+        if not optional:
+            bad |= empty
+        if integer:
+            bad |= finite & (v != np.round(v))
+        if low is not None:
+            bad |= finite & (v < low)
+        if high is not None:
+            bad |= finite & (v > high)
+    if bad.any():  # found at once over the column; the first bad cell explained
+        i = df.index[at[int(np.argmax(bad))]]
+        _explain(path, i, column, df.at[i, column], values.at[i], integer, low, high, repair)
     return values
+
+
+def _explain(path: Path, i, column: str, raw, v, integer: bool, low, high, repair: str) -> None:
+    raw = raw if isinstance(raw, str) else getattr(raw, "item", lambda: raw)()  # 51, not np.int64(51)
+    if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
+        raise _fail(path, "empty", i, column, repair)
+    if pd.isna(v) or not math.isfinite(v):
+        raise _fail(path, f"{raw!r} is not a finite number", i, column, repair)
+    if integer and v != int(v):
+        raise _fail(path, f"{raw!r} is not an integer", i, column, repair)
+    if low is not None and v < low:
+        raise _fail(path, f"{raw!r} is below {low:g}", i, column, repair)
+    raise _fail(path, f"{raw!r} is above {high:g}", i, column, repair)
 
 
 def _require(df: pd.DataFrame, path: Path, columns, repair: str) -> None:
@@ -112,9 +130,9 @@ def read_results(path) -> pd.DataFrame:
     failed = df["status"].fillna("ok").astype(str).str.startswith("failed") if "status" in df else None
     rows = df.index if failed is None else df.index[~failed]
     for column in ("task", "method"):
-        for i in df.index:
-            if pd.isna(df.at[i, column]) or not str(df.at[i, column]).strip():
-                raise _fail(path, "empty", i, column, repair)
+        empty = df[column].isna() | df[column].astype(str).str.strip().eq("")
+        if empty.any():
+            raise _fail(path, "empty", empty.idxmax(), column, repair)
     _numbers(df, path, "seed", integer=True, repair=repair)
     _numbers(df, path, "stage_index", integer=True, low=0, rows=rows, repair=repair)
     successes = _numbers(df, path, "successes", integer=True, low=0, rows=rows, repair=repair)
@@ -122,15 +140,16 @@ def read_results(path) -> pd.DataFrame:
     rate = _numbers(df, path, "rate", low=0, high=1, rows=rows, repair=repair)
     low = _numbers(df, path, "ci_low", low=0, high=1, rows=rows, repair=repair)
     high = _numbers(df, path, "ci_high", low=0, high=1, rows=rows, repair=repair)
-    for i in rows:
-        s, n = successes.at[i], episodes.at[i]
-        if s > n:
-            raise _fail(path, f"{int(s)} successes in {int(n)} episodes", i, "successes", repair)
-        if abs(rate.at[i] - s / n) > _TOLERANCE:
-            raise _fail(path, f"{rate.at[i]!r} is not successes / episodes = {int(s)} / {int(n)}", i, "rate", repair)
-        if not low.at[i] - _TOLERANCE <= rate.at[i] <= high.at[i] + _TOLERANCE:
-            raise _fail(path, f"the interval [{low.at[i]!r}, {high.at[i]!r}] does not hold the rate {rate.at[i]!r}",
-                        i, "ci_low", repair)
+    s, n, r, lo, hi = (x.loc[rows] for x in (successes, episodes, rate, low, high))
+    checks = [(s > n, "successes", lambda i: f"{int(s[i])} successes in {int(n[i])} episodes"),
+              ((r - s / n).abs() > _TOLERANCE, "rate",
+               lambda i: f"{float(r[i])!r} is not successes / episodes = {int(s[i])} / {int(n[i])}"),
+              ((lo - _TOLERANCE > r) | (r > hi + _TOLERANCE), "ci_low",
+               lambda i: f"the interval [{float(lo[i])!r}, {float(hi[i])!r}] does not hold the rate {float(r[i])!r}")]
+    for bad, column, why in checks:
+        if bad.any():
+            i = bad.idxmax()
+            raise _fail(path, why(i), i, column, repair)
     return df
 
 
@@ -156,12 +175,15 @@ def read_episodes(path) -> pd.DataFrame:
     if duplicated.any():
         i = duplicated.idxmax()
         raise _fail(path, f"episode {int(episode.at[i])} appears twice", i, "episode", repair)
-    for i in df.index:
-        for k, column in enumerate(stage_columns, start=1):  # reached_X says max_stage >= X's index
-            if df.at[i, column] != int(max_stage.at[i] >= k):
-                raise _fail(path, f"{df.at[i, column]} but max_stage {int(max_stage.at[i])}", i, column, repair)
-        if df.at[i, "queries"] > max(length.at[i], 1):
-            raise _fail(path, f"{df.at[i, 'queries']} queries in {int(length.at[i])} steps", i, "queries", repair)
+    for k, column in enumerate(stage_columns, start=1):  # reached_X says max_stage >= X's index
+        bad = pd.to_numeric(df[column]) != (max_stage >= k).astype(int)
+        if bad.any():
+            i = bad.idxmax()
+            raise _fail(path, f"{df.at[i, column]} but max_stage {int(max_stage.at[i])}", i, column, repair)
+    bad = pd.to_numeric(df["queries"]) > length.clip(lower=1)
+    if bad.any():
+        i = bad.idxmax()
+        raise _fail(path, f"{df.at[i, 'queries']} queries in {int(length.at[i])} steps", i, "queries", repair)
     return df
 
 
