@@ -24,7 +24,7 @@ from act_bench.evaluation import table_checks
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 SEED = int(os.environ.get("ACT_BENCH_CAMPAIGN_SEED", "53"))
-TRIALS = int(os.environ.get("ACT_BENCH_CAMPAIGN_TRIALS", "60"))
+TRIALS = int(os.environ.get("ACT_BENCH_CAMPAIGN_TRIALS", "40"))
 CELL = "grid/out/evals/transfer_cube/act-no-te/seed0"
 CURVE = "grid/out/training/transfer_cube/act/seed0/metrics.csv"
 
