@@ -24,6 +24,7 @@ COMMANDS = {
     "sweep": ("act_bench.sweep", "the grid at every value of one or more profile fields (ablations)"),
     "remote": ("act_bench.remote", "a grid's trainings on a (GPU) machine, packed to be evaluated elsewhere"),
     "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
+    "compare": ("act_bench.compare", "B against A, the training run as the unit: effect, interval, p"),
     "export-lerobot": ("act_bench.interop.lerobot_export", "write a demo folder as a LeRobotDataset (v3.0)"),
     "import-lerobot": ("act_bench.interop.lerobot_import", "read a LeRobotDataset into a demo folder to train on"),
     "verify": ("act_bench.data.verify", "recompute a demo folder's content hashes, reading every chunk"),

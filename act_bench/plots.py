@@ -1,5 +1,5 @@
-"""The report's plots: success per stage (mean over seeds, pooled Wilson interval, one dot per
-seed) and training loss curves, written as PNG files (atomically)."""
+"""The report's plots: success per stage (mean over seeds, a 95% interval that includes training
+noise, one dot per seed) and training loss curves, written as PNG files (atomically)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import pandas as pd
 
 from act_bench import failed_cells, layout
 from act_bench.atomic_io import atomic_path
-from act_bench.evaluation.intervals import aggregate_over_seeds
+from act_bench.cell_tables import cells_of
 from act_bench.report import order_key, task_order
 
 
@@ -19,7 +19,8 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_success(results: pd.DataFrame, path) -> Path | None:
-    """Grouped bars: stage on x, one bar per method, error bars = pooled Wilson interval."""
+    """Grouped bars: stage on x, one bar per method, error bars = the table's interval (training
+    noise included; none where one seed left it unmeasured)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -29,7 +30,7 @@ def plot_success(results: pd.DataFrame, path) -> Path | None:
     results = failed_cells.evaluated(results)
     if results.empty:  # every cell failed: nothing to plot
         return None
-    agg = aggregate_over_seeds(results)
+    agg = cells_of(results)
     tasks = list(dict.fromkeys(agg["task"]))
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -41,8 +42,8 @@ def plot_success(results: pd.DataFrame, path) -> Path | None:
         for j, method in enumerate(methods):
             gm = g[g["method"] == method].sort_values("stage_index")
             mean = gm["rate_mean"].to_numpy()
-            err = np.vstack([np.clip(mean - gm["ci_low"].to_numpy(), 0, None),
-                             np.clip(gm["ci_high"].to_numpy() - mean, 0, None)])
+            err = np.nan_to_num(np.vstack([np.clip(mean - gm["ci_low"].to_numpy(float), 0, None),
+                                           np.clip(gm["ci_high"].to_numpy(float) - mean, 0, None)]))
             xs = x + (j - (len(methods) - 1) / 2) * width
             ax.bar(xs, 100 * mean, width, yerr=100 * err, capsize=3, label=method)
             cell = results[(results["task"] == task) & (results["method"] == method)]
@@ -56,7 +57,8 @@ def plot_success(results: pd.DataFrame, path) -> Path | None:
         ax.set_title(task)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Success per stage (mean over seeds, 95% Wilson interval of pooled episodes; dots: seeds)", fontsize=10)
+    fig.suptitle("Success per stage (mean over seeds, 95% interval with training noise: t or quasi-binomial; "
+                 "dots: seeds)", fontsize=10)
     out = _save(fig, Path(path))
     plt.close(fig)
     return out

@@ -18,11 +18,12 @@ import pandas as pd
 from act_bench import failed_cells, layout
 from act_bench.atomic_io import write_csv, write_text
 from act_bench.errors import ActBenchError
-from act_bench.evaluation.intervals import aggregate_over_seeds
+from act_bench.cell_tables import CAPTION, DISPERSION_NOTE, cells_of, dispersion_lines, summary_tables
 
 COLUMNS = ["task", "method", "seed", "stage_index", "stage_name", "successes", "episodes", "rate",
            "ci_low", "ci_high"]
 # which demos, thread count and CPU produced each row (absent from results.csv of older runs)
+CELLS = "cells.csv"  # one row per cell and stage: seed_stats.cell_statistics
 PROVENANCE = ["demos", "demo_style", "demo_episodes", "demo_hash", "train_threads", "train_cpu", "eval_threads",
               "eval_cpu"]
 # read as text: a hex digest such as "06e140908627" is otherwise parsed as a float (inf)
@@ -32,12 +33,6 @@ PROVENANCE_NOTE = ("Each policy's demonstrations (folder, style: scripted or hum
                    "'recomputed': a run that predates the record, hashed from its folder's manifest later), "
                    "and the torch thread count and CPU of its training and evaluation: float results "
                    "depend on both (README, What reproduces where).")
-CAPTION = ("Success rate (%) of each stage: the mean over {seeds}; in brackets the 95% Wilson interval "
-           "of all evaluation episodes pooled over seeds. A stage counts as reached if the episode's best "
-           "stage was at least that stage. The pooled interval leaves out seed-to-seed variation, so the "
-           "final stage's rate for each training seed is listed too.")
-
-
 # ---------------------------------------------------------------- data
 def collect_results(out_dir) -> pd.DataFrame:
     """Rows of results.csv from every evals/{task}/{method}/seed{S}/summary.json under out_dir."""
@@ -126,35 +121,6 @@ def _pct(x: float) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
-def _per_seed_final(results: pd.DataFrame, task: str, method: str) -> str:
-    """The final stage's rate (%) for each seed, in seed order: "76 / 70 / 82"."""
-    g = results[(results["task"] == task) & (results["method"] == method)]
-    final = g[g["stage_index"] == g["stage_index"].max()].sort_values("seed")
-    return " / ".join(f"{100 * r:.0f}" for r in final["rate"])
-
-
-def summary_tables(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per task: one row per method, one column per stage ("mean [low, high]" in %), then the
-    final stage per seed. Failed cells show as "failed" (failed_cells.py)."""
-    every, results = results, failed_cells.evaluated(results)
-    agg = aggregate_over_seeds(results)
-    tables = {}
-    for task, g in agg.groupby("task", sort=False):
-        stages = g.drop_duplicates("stage_index").sort_values("stage_index")["stage_name"].tolist()
-        per_seed = f"{stages[-1]} per seed"
-        rows = []
-        for method, gm in g.groupby("method", sort=False):
-            row = {"method": method}
-            for _, r in gm.sort_values("stage_index").iterrows():
-                row[r.stage_name] = f"{_pct(r.rate_mean)} [{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
-            row[per_seed] = _per_seed_final(results, task, method)
-            row["seeds"] = int(gm["seeds"].iloc[0])
-            row["episodes"] = int(gm["episodes"].iloc[0])
-            rows.append(row)
-        tables[task] = pd.DataFrame(rows, columns=["method", *stages, per_seed, "seeds", "episodes"])
-    return failed_cells.mark_tables(tables, every)
-
-
 def _seeds_phrase(results: pd.DataFrame) -> str:
     n = sorted(results.groupby(["task", "method"])["seed"].nunique().unique())
     return "1 seed" if n == [1] else f"{'/'.join(map(str, n))} training seeds"
@@ -169,9 +135,10 @@ def _md_table(df: pd.DataFrame) -> str:
 
 def summary_markdown(results: pd.DataFrame) -> str:
     parts = ["# act-bench results", "", CAPTION.format(seeds=_seeds_phrase(results)),
-             "`episodes` is the pooled number of evaluation episodes.", ""]
+             "`episodes` is the pooled number of evaluation episodes.", "", DISPERSION_NOTE, ""]
+    notes = dispersion_lines(results)
     for task, table in summary_tables(results).items():
-        parts += [f"## {task}", "", _md_table(table), ""]
+        parts += [f"## {task}", "", _md_table(table), ""] + ([notes[task], ""] if task in notes else [])
     parts += failed_cells.markdown_section(results)
     prov = provenance_table(results)
     if prov is not None:
@@ -220,8 +187,9 @@ def _history_rows(history: list[dict]) -> list[dict]:
 
 
 def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None,
-                command: str = "run") -> str:
-    """command: which act-bench command wrote the folder ("run", or "sweep": sweep_report.py)."""
+                command: str = "run", notes: dict[str, str] | None = None, sections: list[tuple[str, str, pd.DataFrame]] = ()) -> str:
+    """command: which act-bench command wrote the folder ("run", or "sweep": sweep_report.py);
+    notes: a line under each table (its dispersion); sections: (title, caption, table) after them."""
     title = "act-bench report" if command == "run" else f"act-bench {command} report"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
              f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
@@ -232,9 +200,15 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
         if len(meta.get("history", [])) > 1:
             rows = pd.DataFrame(_history_rows(meta["history"]))
             parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
-    parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}</p>")
+    parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=_seeds_phrase(results)))}"
+                 f" {html.escape(DISPERSION_NOTE)}</p>")
+    notes = dispersion_lines(results) if notes is None else notes
     for task, table in tables.items():
         parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")
+        if task in notes:
+            parts.append(f"<p class='caption'>{html.escape(notes[task])}</p>")
+    for title, caption, table in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2><p class='caption'>{html.escape(caption)}</p>{_html_table(table)}")
     parts.append(failed_cells.html_section(results))
     prov = provenance_table(results)
     if prov is not None:
@@ -257,7 +231,7 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
 
 
 def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
-    """Write summary.md, success.png, loss_curves.png and report.html into out_dir."""
+    """Write cells.csv, summary.md, success.png, loss_curves.png and report.html into out_dir."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise ActBenchError(f"results folder not found: {out_dir}")
@@ -275,7 +249,8 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
         write_csv(out_dir / layout.RESULTS, results)
     if results.empty:
         raise ActBenchError(f"{out_dir / layout.RESULTS} has no rows")
-    written = {"summary": write_text(out_dir / layout.SUMMARY_MD, summary_markdown(results))}
+    written = {"cells": write_csv(out_dir / CELLS, cells_of(results)),
+               "summary": write_text(out_dir / layout.SUMMARY_MD, summary_markdown(results))}
     from act_bench.plots import find_loss_curves, plot_loss_curves, plot_success
 
     images = {}

@@ -1,7 +1,7 @@
 """Finished run folders as one tarball, and back: how a grid trained elsewhere comes home.
 
-A lent GPU machine trains and the evaluation happens here, so only what evaluation and the
-report read travels: each finished run's config.json, done.json, metrics.csv and best
+A GPU machine (often one borrowed for a while) trains and the evaluation happens here, so only
+what evaluation and the report read travels: each finished run's config.json, done.json, metrics.csv and best
 checkpoint (safetensors + JSON), a few MB a run. The tarball's manifest lists every file with
 its SHA-256; unpacking checks them all before any run folder is placed, puts each run in with
 one rename (never half a folder), keeps an identical run that is already there, and refuses to

@@ -3,10 +3,12 @@
 {out}/points/{point}/evals/... hold each point's evaluations, as a run's results folder does;
 results.csv is all of them with a column per swept field (read back from the point names, so
 the table is a function of the folder, like run's). sweep.png: the final stage's success (mean
-over seeds, 95% Wilson interval of the pooled episodes, a dot per seed) against the first swept
-field, one panel per task and data style (demo folder), a line per method and other fields'
-values. With more than one setting (task x data style) and a numeric field, a last panel shows
-the mean over the settings, with what the paper states for that field (PAPER_POINTS).
+over seeds, the table's 95% interval with training noise, a dot per seed) against the first
+swept field, one panel per task and data style (demo folder), a line per method and other
+fields' values. With more than one setting (task x data style) and a numeric field, a last panel
+shows the mean over the settings with its stratified bootstrap interval, and what the paper
+states for that field (PAPER_POINTS). Neighbouring points are compared over training runs
+(compare.py), per setting and over all settings.
 """
 from __future__ import annotations
 
@@ -17,17 +19,18 @@ import pandas as pd
 
 from act_bench import layout
 from act_bench.atomic_io import write_csv, write_text
+from act_bench.cell_tables import CAPTION, DISPERSION_NOTE, cell_extra, cell_table, cells_of, dispersion_line
 from act_bench.errors import ActBenchError
-from act_bench.evaluation.intervals import wilson_interval
 from act_bench.plots import _save, find_loss_curves, plot_loss_curves
-from act_bench.report import (CAPTION, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
-                              method_order, order_key, provenance_table, read_results_csv, render_html, summary_tables,
-                              task_order)
+from act_bench.sweep_stats import (EFFECTS_NOTE, MEAN_NOTE, _mean_table, final_stage,  # noqa: F401 (re-exported)
+                                   mean_over_settings, neighbour_effects)
+from act_bench.report import (CELLS, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
+                              method_order, order_key, provenance_table, read_results_csv, render_html, task_order)
 
 
 # The values the ACT paper states for a swept field, mean over its four simulated settings
 # (2 tasks x scripted / human data): chunk size without temporal ensembling, about 1% at k = 1
-# and 44% at k = 100 (the paper's text; ../shared/design.md 4.2). Only these two are stated, so
+# and 44% at k = 100 (the paper's text). Only these two are stated, so
 # they are drawn as points, not as a curve.
 PAPER_POINTS = {"model.chunk_size": ("act-no-te", {1: 0.01, 100: 0.44},
                                      "paper: ACT without ensembling, mean of its 4 settings")}
@@ -94,62 +97,50 @@ def _panel_rows(results: pd.DataFrame, task: str, style: str | None) -> pd.DataF
 
 
 def sweep_tables(results: pd.DataFrame, fields: list[str]) -> dict[str, pd.DataFrame]:
-    """Per task (and data style): a row per method and point, the stages as in run's tables."""
+    """Per task (and data style): a row per method and point, the stages as in run's tables;
+    the dispersion is pooled over every method and point of the panel."""
+    cells = cells_of(results, fields)
     tables = {}
     for task, style in _panels(results):
-        rows = []
-        for _, g in _panel_rows(results, task, style).groupby(["method", "point"], sort=False):
-            table = summary_tables(g.drop(columns=fields + ["point"]))[task]
-            for f in reversed(fields):
-                table.insert(1, f, g[f].iloc[0])
-            rows.append(table)
-        tables[task if style is None else f"{task} ({style})"] = pd.concat(rows, ignore_index=True)
+        g = cells[cells["task"] == task] if style is None else cells[(cells["task"] == task) & (cells["demos"] == style)]
+        tables[task if style is None else f"{task} ({style})"] = cell_table(g, ["method", *fields])
     return tables
 
 
-def sweep_markdown(results: pd.DataFrame, fields: list[str]) -> str:
+def sweep_dispersion_lines(results: pd.DataFrame, fields: list[str]) -> dict[str, str]:
+    extra = cell_extra(results, fields)
+    return {(task if style is None else f"{task} ({style})"): dispersion_line(_panel_rows(results, task, style), extra)
+            for task, style in _panels(results)}
+
+
+def sweep_markdown(results: pd.DataFrame, fields: list[str], folder=None) -> str:
+    """folder: where the points' evaluations are (to check that they share starts)."""
     parts = [f"# act-bench sweep: {', '.join(fields)}", "", CAPTION.format(seeds=_seeds_phrase(results)),
-             "`episodes` is the pooled number of evaluation episodes.", ""]
+             "`episodes` is the pooled number of evaluation episodes.", "", DISPERSION_NOTE, ""]
+    notes = sweep_dispersion_lines(results, fields)
     for name, table in sweep_tables(results, fields).items():
-        parts += [f"## {name}", "", _md_table(table), ""]
-    if len(_panels(results)) > 1:
-        parts += ["## Mean over settings", "", "The final stage's success (%) per method and point, averaged "
-                  "over the settings (task x data style) above, each setting's mean over seeds weighted "
-                  "equally.", "", _md_table(_mean_table(results, fields)), ""]
+        parts += [f"## {name}", "", _md_table(table), "", notes[name], ""]
+    for title, note, table in extra_sections(results, fields, folder):
+        parts += [f"## {title}", "", note, "", _md_table(table), ""]
     prov = provenance_table(results)
     if prov is not None:
         parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
     return "\n".join(parts)
 
 
+def extra_sections(results: pd.DataFrame, fields: list[str], folder=None) -> list[tuple[str, str, pd.DataFrame]]:
+    """(title, note, table): the mean over settings (with several) and the neighbouring points'
+    comparisons (with more than one value of the first field)."""
+    out = []
+    if len(_panels(results)) > 1:
+        out.append(("Mean over settings", MEAN_NOTE, _mean_table(results, fields)))
+    effects = neighbour_effects(results, fields, folder)
+    if not effects.empty:
+        out.append(("Neighbouring points over training runs", EFFECTS_NOTE.format(field=fields[0]), effects))
+    return out
+
+
 # ---------------------------------------------------------------- plot
-def final_stage(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
-    """One row per task, data style, method and point: the final stage's mean rate over seeds,
-    its pooled 95% Wilson interval and the per-seed rates."""
-    last = results.groupby("task")["stage_index"].transform("max")
-    final = results[results["stage_index"] == last]
-    keys = ["task", "demos", "method", *fields] if "demos" in final else ["task", "method", *fields]
-    rows = []
-    for key, g in final.groupby(keys, sort=False, dropna=False):
-        k, n = int(g["successes"].sum()), int(g["episodes"].sum())
-        low, high = wilson_interval(k, n)
-        rows.append({**dict(zip(keys, key)), "rate_mean": g["rate"].mean(), "ci_low": low, "ci_high": high,
-                     "seed_rates": list(g.sort_values("seed")["rate"])})
-    return pd.DataFrame(rows)
-
-
-def mean_over_settings(agg: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
-    """Per method and point (rows of final_stage): the mean over settings of the final stage's
-    mean rate, and the number of settings averaged."""
-    g = agg.groupby(["method", *fields], sort=False)["rate_mean"]
-    return pd.DataFrame({"rate_mean": g.mean(), "settings": g.size()}).reset_index()
-
-
-def _mean_table(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
-    mean = mean_over_settings(final_stage(results, fields), fields)
-    return mean.assign(rate_mean=(100 * mean["rate_mean"]).round(1)).rename(columns={"rate_mean": "final stage (%)"})
-
-
 def _line_label(line: tuple, others: list[str]) -> str:
     """"act-no-te eval.temporal_ensemble_m=0.1": a plotted line's method and other fields' values."""
     return " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
@@ -162,8 +153,10 @@ def _plot_mean(ax, agg: pd.DataFrame, fields: list[str], xs: dict) -> None:
     for j, (line, gl) in enumerate(mean.groupby(["method", *others], sort=False)):
         gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
         label = _line_label(line, others)
-        ax.plot(gl[x_field].map(xs), 100 * gl["rate_mean"], marker="o", color=f"C{j}",
-                label=f"{label} (mean of {gl['settings'].max()})")
+        mean = 100 * gl["rate_mean"].to_numpy(float)
+        err = [(mean - 100 * gl["mean_low"].to_numpy(float)).clip(min=0), (100 * gl["mean_high"].to_numpy(float) - mean).clip(min=0)]
+        ax.errorbar(gl[x_field].map(xs), mean, yerr=[pd.Series(e).fillna(0).to_numpy() for e in err], marker="o",
+                    capsize=3, color=f"C{j}", label=f"{label} (mean of {gl['settings'].max()}, bootstrap 95%)")
     if x_field in PAPER_POINTS:
         _, points, label = PAPER_POINTS[x_field]
         ax.plot(list(points), [100 * v for v in points.values()], "kx", ms=9, mew=2, label=label)
@@ -223,8 +216,9 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
         for j, (line, gl) in enumerate(lines):
             gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
             x = _dodge(gl[x_field].map(xs).to_numpy(), j - (len(lines) - 1) / 2, log, xs)
-            mean = 100 * gl["rate_mean"].to_numpy()
-            err = [mean - 100 * gl["ci_low"].to_numpy(), 100 * gl["ci_high"].to_numpy() - mean]
+            mean = 100 * gl["rate_mean"].to_numpy(float)
+            err = [(mean - 100 * gl["ci_low"].to_numpy(float)), (100 * gl["ci_high"].to_numpy(float) - mean)]
+            err = [pd.Series(e).fillna(0).to_numpy() for e in err]  # no bar where training noise is unmeasured
             label = _line_label(line, others)
             ax.errorbar(x, mean, yerr=[e.clip(min=0) for e in err], marker="o", capsize=3, color=f"C{j}", label=label)
             for xi, rates in zip(x, gl["seed_rates"]):
@@ -241,8 +235,8 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
         ax.set_ylabel("final stage reached (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Final-stage success (mean over seeds, 95% Wilson interval of pooled episodes; dots: seeds)",
-                 fontsize=10)
+    fig.suptitle("Final-stage success (mean over seeds, 95% interval with training noise: t or quasi-binomial; "
+                 "dots: seeds)", fontsize=10)
     out = _save(fig, Path(path))
     plt.close(fig)
     return out
@@ -250,11 +244,12 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
 
 # ---------------------------------------------------------------- the report
 def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
-    """Write results.csv, summary.md, sweep.png, loss_curves.png and report.html into out_dir."""
+    """Write results.csv, cells.csv, summary.md, sweep.png, loss_curves.png and report.html into out_dir."""
     out_dir = Path(out_dir)
     results, fields, meta = load_sweep(out_dir)
     written = {"results": write_csv(out_dir / layout.RESULTS, results),
-               "summary": write_text(out_dir / layout.SUMMARY_MD, sweep_markdown(results, fields))}
+               "cells": write_csv(out_dir / CELLS, cells_of(results, fields)),
+               "summary": write_text(out_dir / layout.SUMMARY_MD, sweep_markdown(results, fields, out_dir))}
     images = {f"Final-stage success against {fields[0]}": plot_sweep(results, fields, out_dir / layout.SWEEP_PLOT)}
     written["sweep_plot"] = next(iter(images.values()))
     loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
@@ -262,7 +257,8 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
         images["Training loss (policy+the point's training fields)"] = written["loss_plot"] = loss
     videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob(f"{layout.SWEEP_POINTS}/*/"))
               for task, method, seed, p in find_videos(folder, videos_per_cell)]
-    page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep")
+    page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep",
+                       notes=sweep_dispersion_lines(results, fields), sections=extra_sections(results, fields, out_dir))
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
 

@@ -4,8 +4,10 @@ styles and both tasks, and so does the plot's last panel here.
 
     python scripts/combine_sweeps.py --out results/sweep-chunk-all results/sweep-chunk results/sweep-chunk-human
 
-Writes results.csv (the sweeps' rows together), summary.md and sweep.png into --out; every sweep
-must have swept the same fields (read from its sweep.json).
+Writes results.csv (the sweeps' rows together), cells.csv (per cell and stage, seed-level
+statistics), summary.md and sweep.png into --out; every sweep must have swept the same fields
+(read from its sweep.json). The points of the combined table are compared over training runs
+as in a sweep's report, with the settings of all sweeps as blocks.
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ import pandas as pd
 
 from act_bench import layout
 from act_bench.atomic_io import write_csv, write_text
+from act_bench.cell_tables import cells_of
 from act_bench.errors import ActBenchError
+from act_bench.report import CELLS
 from act_bench.sweep_report import load_sweep, plot_sweep, sweep_markdown
 
 
@@ -44,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(args.out / layout.RESULTS, results)
+    write_csv(args.out / CELLS, cells_of(results, fields))
     write_text(args.out / layout.SUMMARY_MD, sweep_markdown(results, fields))
     plot_sweep(results, fields, args.out / layout.SWEEP_PLOT)
     print(f"{len(args.sweeps)} sweeps, {len(results)} rows -> {args.out}")

@@ -132,6 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("what", choices=("grasp", "render"))
     parser.add_argument("--release", required=True, help="a checkout of the original ACT release")
     parser.add_argument("--out", default=str(REPO / "docs"))
+    parser.add_argument("--version", default="v2", choices=("v2", "v3"), help="our tasks to render (render)")
     args = parser.parse_args(argv)
     if args.what == "grasp":
         rows = grasp(args.release)
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
     else:
         from fidelity_render import render_all
 
-        render_all(args.release, Path(args.out))
+        render_all(args.release, Path(args.out), args.version)
     return 0
 
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build (once) the separate Python 3.12 venv with LeRobot 0.6.1 that verify_lerobot.sh and
 # benchmarks/vs_lerobot.py use: scripts/lerobot_venv.sh [VENV]
-# (default $LEROBOT_VENV or /tmp/act-bench-verify-lerobot/lerobot-venv; PY312 picks the python).
+# (default $LEROBOT_VENV or /tmp/act-bench-verify-lerobot/lerobot-venv; PY312 picks the python,
+# else the first python3.12 that runs).
 # Needs PyPI; does nothing when the venv already has lerobot-train.
 set -euo pipefail
+. "$(dirname "$0")/pick_python.sh"
 VENV=${1:-${LEROBOT_VENV:-/tmp/act-bench-verify-lerobot/lerobot-venv}}
-PY312=${PY312:-$(command -v python3.12 || echo "$HOME/.pyenv/versions/3.12.1/bin/python3")}
 if [ ! -x "$VENV/bin/lerobot-train" ]; then
+  PY312=${PY312:-$(pick_python 3.12)}
   "$PY312" -m venv "$VENV"
   # lerobot 0.6.1 accepts torch >= 2.7, < 2.12; torchvision < 0.27. The rest is what act-bench's
   # env and evaluator need at run time (act-bench itself goes on PYTHONPATH: its torch pin differs).

@@ -19,19 +19,23 @@ a variant's episode k starts from the same cube pose as transfer_cube_v2's episo
 
 pairs two evaluations of one method and seed (folders holding episodes.csv) episode by episode
 and prints how many succeed in both, in only one and in neither, with the exact two-sided
-McNemar p-value of the discordant pairs. Given several pairs (one per training seed, say), it
-prints each and then the pooled test over all of them.
+McNemar p-value of the discordant pairs: a test of those two trained models. Given several
+pairs, one per training seed, it then tests the change itself with the training run as the
+unit (act-bench compare's paired test over seeds, act_bench/evaluation/seed_tests.py): the
+variant's success rate minus the base's per seed, their mean with a 95% t interval, the t test
+and the exact sign-flip test. Episodes are not pooled over seeds: two trainings differ more
+than two sets of episodes do (docs/statistics.md).
 
 Not part of the benchmark: no built-in task list shows them.
 """
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from act_bench.evaluation.seed_tests import mcnemar_p, paired_effect
 from act_bench.tasks.registry import TaskSpec, register_task
 from act_bench.tasks.transfer_cube import TransferCubeExpertV2, TransferCubeStagesV2
 
@@ -78,12 +82,6 @@ def paired(base: Path, variant: Path) -> dict[str, int]:
             "only_variant": int((~a & b).sum()), "neither": int((~a & ~b).sum())}
 
 
-def mcnemar_p(only_base: int, only_variant: int) -> float:
-    """Exact two-sided McNemar test: the discordant pairs against Binomial(n, 1/2)."""
-    n, k = only_base + only_variant, min(only_base, only_variant)
-    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
-
-
 def compare(argv: list[str]) -> int:
     if not argv or len(argv) % 2 or not all((Path(d) / "episodes.csv").is_file() for d in argv):
         print("usage: one_change.py compare BASE_EVAL_DIR VARIANT_EVAL_DIR [BASE2 VARIANT2 ...] "
@@ -93,13 +91,16 @@ def compare(argv: list[str]) -> int:
     if not all(c["episodes"] for c in pairs):
         print("error: a pair of evaluations shares no episode seed", file=sys.stderr)
         return 2
-    if len(pairs) > 1:  # e.g. one pair per training seed: also the pooled test over all pairs
-        pairs.append({k: sum(c[k] for c in pairs) for k in pairs[0]} | {"label": "pooled: "})
     for c in pairs:
-        print(f"{c.get('label', '')}{c['episodes']} paired episodes: base {c['both'] + c['only_base']}, "
+        print(f"{c['episodes']} paired episodes: base {c['both'] + c['only_base']}, "
               f"variant {c['both'] + c['only_variant']}; both {c['both']}, only base {c['only_base']}, "
               f"only variant {c['only_variant']}, neither {c['neither']}; "
-              f"McNemar exact p = {mcnemar_p(c['only_base'], c['only_variant']):.3g}")
+              f"McNemar exact p = {mcnemar_p(c['only_base'], c['only_variant']):.3g} (these two trained models)")
+    if len(pairs) > 1:  # one pair per training seed: the change itself, each seed one unit
+        from act_bench.compare import effect_text
+
+        diffs = [(c["only_variant"] - c["only_base"]) / c["episodes"] for c in pairs]
+        print(f"over {len(pairs)} training seeds, variant - base: {effect_text(paired_effect([diffs]))}")
     return 0
 
 

@@ -1,22 +1,25 @@
-"""Run the original ACT release's end-effector expert on current MuJoCo, from its own files.
+"""Run the original ACT release's end-effector expert from its own files, on any MuJoCo.
 
 Nothing of the release is committed here: pass the path of a checkout of it
 (github.com/tonyzhaozh/act) as --release. Its end-effector models (assets/
-bimanual_viperx_ee_*.xml) load in current MuJoCo; this module steps their mocap bodies along
-the release's waypoints (scripted_policy.py: linear interpolation of position, quaternion and
-gripper; 10 physics steps of 2 ms per 20 ms control step, as dm_control's Environment does),
-with the release's reset (ee_sim_env.py: START_ARM_POSE, mocap poses, closed grippers,
-objects placed at z = 0.05). It is used by scripts/fidelity_check.py to measure where the
-original's fingers close and to render its top camera beside ours.
+bimanual_viperx_ee_*.xml) load in MuJoCo 2.3.7 (the version its README pins) and in current
+MuJoCo; this module steps their mocap bodies along the release's waypoints (scripted_policy.py:
+linear interpolation of position, quaternion and gripper; 10 physics steps of 2 ms per 20 ms
+control step, ordered as dm_control's legacy Physics.step orders them), with the release's
+reset (ee_sim_env.py: START_ARM_POSE, mocap poses, closed grippers, objects placed at
+z = 0.05). It needs only mujoco and numpy, so it also runs in the MuJoCo 2.3.7 side venv that
+scripts/release_venv.sh builds. scripts/release_measure.py measures the release with it;
+scripts/fidelity_check.py and fidelity_render.py compare it with our tasks.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-import act_bench.sim  # noqa: F401  (sets MUJOCO_GL before mujoco loads)
-import mujoco
+os.environ.setdefault("MUJOCO_GL", "egl")  # before mujoco loads: headless rendering
+import mujoco  # noqa: E402
 
 START_ARM_POSE = [0, -0.96, 1.16, 0, -0.3, 0, 0.02239, -0.02239, 0, -0.96, 1.16, 0, -0.3, 0, 0.02239, -0.02239]
 MOCAP_START = {"left": ([-0.31718881, 0.5, 0.29525084], [1, 0, 0, 0]),
@@ -83,12 +86,16 @@ def _interpolate(waypoints, t):
 class OriginalEpisode:
     """One episode of the release's end-effector expert (the mocap-steered scene)."""
 
-    def __init__(self, release: str | Path, task: str, positions: dict[str, np.ndarray]):
+    def __init__(self, release: str | Path, task: str, positions: dict[str, np.ndarray],
+                 torquescale: float | None = None):
         path = Path(release) / "assets" / EE_MODELS[task]
         if not path.is_file():
             raise SystemExit(f"{path} not found: pass --release, a checkout of the original ACT release")
         self.task = task
         self.model = mujoco.MjModel.from_xml_path(str(path))
+        if torquescale is not None:  # the welds' rotational stiffness (eq_data[10] of a weld)
+            welds = self.model.eq_type == mujoco.mjtEq.mjEQ_WELD
+            self.model.eq_data[welds, 10] = torquescale
         self.data = mujoco.MjData(self.model)
         d = self.data
         d.qpos[:16] = START_ARM_POSE
@@ -115,7 +122,11 @@ class OriginalEpisode:
             d.mocap_pos[i], d.mocap_quat[i] = pos, quat
             grips.append(GRIP_CLOSED + grip * (GRIP_OPEN - GRIP_CLOSED))
         d.ctrl[:] = [grips[0], -grips[0], grips[1], -grips[1]]
-        mujoco.mj_step(self.model, d, nstep=10)
+        # dm_control's legacy step: finish the step begun by the last mj_step1, take the other
+        # substeps whole, then mj_step1 so contacts and positions describe the new state.
+        mujoco.mj_step2(self.model, d)
+        mujoco.mj_step(self.model, d, nstep=9)
+        mujoco.mj_step1(self.model, d)
         self.t += 1
 
     def run_until(self, t: int) -> None:

@@ -97,14 +97,15 @@ def test_compare_pairs_episodes_by_seed(one_change, tmp_path, capsys):
     assert one_change.main(["compare", str(base), str(tmp_path / "missing")]) == 2
 
 
-def test_compare_pools_several_pairs(one_change, tmp_path, capsys):
-    # two training seeds: 1 / 3 discordant on the first, 0 / 4 on the second; pooled 1 / 7
+def test_compare_tests_the_change_over_seeds_not_pooled_episodes(one_change, tmp_path, capsys):
+    # two training seeds: 1 / 3 discordant on the first (+2 of 6), 0 / 4 on the second (+4 of 6)
     pairs = [_episodes(tmp_path / "a0", [1, 1, 0, 0, 1, 0]), _episodes(tmp_path / "b0", [1, 0, 1, 1, 1, 1]),
              _episodes(tmp_path / "a1", [0, 0, 0, 0, 1, 1]), _episodes(tmp_path / "b1", [1, 1, 1, 1, 1, 1])]
     assert one_change.main(["compare", *map(str, pairs)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3
-    assert lines[2] == ("pooled: 12 paired episodes: base 5, variant 11; both 4, only base 1, only variant 7, "
-                        f"neither 0; McNemar exact p = {one_change.mcnemar_p(1, 7):.3g}")
-    assert one_change.mcnemar_p(1, 7) == pytest.approx(2 * 9 / 256)
+    assert len(lines) == 3 and "pooled" not in "\n".join(lines)
+    assert lines[0].endswith(f"McNemar exact p = {one_change.mcnemar_p(1, 3):.3g} (these two trained models)")
+    # differences 2/6 and 4/6: mean 50 points, SD sqrt(2) / 6, t = 3 on 1 df: p = 0.2048
+    assert lines[2].startswith("over 2 training seeds, variant - base: +50.0 points [")
+    assert "paired t p = 0.2 (1 df)" in lines[2] and "sign-flip p = 0.5" in lines[2]
     assert one_change.main(["compare", *map(str, pairs[:3])]) == 2  # an odd number of folders

@@ -42,20 +42,29 @@ def test_results_csv_columns_and_rows(results_dir):
     assert (r.ci_low, r.ci_high) == pytest.approx(wilson_interval(int(r.successes), int(r.episodes)))
 
 
-def test_summary_markdown_means_and_pooled_intervals(results_dir):
+def test_summary_markdown_seed_level_intervals_and_per_seed_values(results_dir):
+    from act_bench.evaluation.seed_stats import cell_statistics
+
     df = pd.read_csv(results_dir / "results.csv")
     md = (results_dir / "summary.md").read_text()
-    assert "mean over 2 training seeds" in md and "Wilson interval of all evaluation episodes pooled" in md
+    assert "mean over 2 training seeds" in md and "includes training noise" in md
+    assert "measures evaluation noise only" in md and "Dispersion phi by stage:" in md
+    cells = pd.read_csv(results_dir / "cells.csv")
+    expected = cell_statistics(df)
+    assert len(cells) == 2 * 2 * 4 and list(cells["ci_low"].round(9)) == list(expected["ci_low"].round(9))
     g = df[(df.task == "insertion") & (df.method == "bc") & (df.stage_index == 1)]
-    k, n = int(g.successes.sum()), int(g.episodes.sum())
-    lo, hi = wilson_interval(k, n)
-    cell = f"{100 * g.rate.mean():.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+    c = expected[(expected.task == "insertion") & (expected.method == "bc") & (expected.stage_index == 1)].iloc[0]
+    cell = f"{100 * g.rate.mean():.1f} [{100 * c.ci_low:.1f}, {100 * c.ci_high:.1f}]"
     section = md.split("## insertion")[1]
-    assert "| method | grasp | lift | contact | insert | insert per seed | seeds | episodes |" in section
+    assert ("| method | grasp | lift | contact | insert | insert per seed | SD | seeds for ±5 | interval | "
+            "Wilson (evaluation only) | seeds | episodes |") in section
     assert re.search(rf"\| bc \| {re.escape(cell)} \|", section)
     final = df[(df.task == "insertion") & (df.method == "bc") & (df.stage_index == 4)].sort_values("seed")
     per_seed = " / ".join(f"{100 * r:.0f}" for r in final.rate)
-    assert len(final) == 2 and re.search(rf"\| bc \|.*\| {re.escape(per_seed)} \| 2 \|", section)
+    k, n = int(final.successes.sum()), int(final.episodes.sum())
+    lo, hi = wilson_interval(k, n)
+    assert len(final) == 2 and re.search(rf"\| bc \|.*\| {re.escape(per_seed)} \| .* \| "
+                                         rf"\[{100 * lo:.1f}, {100 * hi:.1f}\] \| 2 \| {n} \|", section)
 
 
 def test_plots_are_pngs(results_dir):

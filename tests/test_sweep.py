@@ -187,6 +187,9 @@ def test_sweeps_combine_with_a_mean_over_settings_and_the_papers_points(tmp_path
         assert row["rate_mean"] == pytest.approx(rates.mean()) and row["settings"] == 2
     summary = (out / "summary.md").read_text()
     assert "## Mean over settings" in summary and (out / "sweep.png").stat().st_size > 0
+    # one seed per setting: the mean and IQM stand, their bootstrap intervals cannot be drawn
+    assert "| mean (%) [95%] | IQM (%) [95%] | settings | runs |" in summary and "[-, -]" in summary
+    assert "## Neighbouring points over training runs" in summary and (out / "cells.csv").is_file()
     assert PAPER_POINTS["model.chunk_size"][1] == {1: 0.01, 100: 0.44}
     # sweeps of different fields do not combine
     _sweep(tmp_path / "m", SweepBackend(tmp_path / "m.log"), ["eval.temporal_ensemble_m=0.01,0.1"], seeds=(0,),

@@ -79,7 +79,10 @@ class AlohaEnv(gym.Env):
     uint8}}; with no cameras the "images" key is absent. obs_type="pixels" / "pixels_agent_pos"
     give gym-aloha's layouts: {"pixels": {camera: (H, W, 3)}} / plus "agent_pos": qpos (14,).
     Reward: the current stage (0..4); info["max_stage"] is the best so far and
-    info["is_success"] says whether the last stage was ever reached.
+    info["is_success"] says whether the success stage was ever reached. A task with a strict
+    stage after success (-v3) awards it only at the last step, when its condition has held for
+    each of the last `strict_hold_steps` steps; info["decided"] says the outcome can no longer
+    change (the last stage reached, or the episode over).
     Episodes are truncated after `episode_len` steps. By default reaching the last stage does
     not terminate (fixed-length episodes, as in the ACT paper); `terminate_on_success=True`
     ends the episode there (act-bench's evaluator stops at success on its own, with the same
@@ -164,6 +167,7 @@ class AlohaEnv(gym.Env):
         self.object_poses = self.stage_rule.place_objects(self.data, self.np_random)
         mujoco.mj_forward(self.model, self.data)
         self._step = 0
+        self._held = 0  # consecutive steps the strict stage's condition has held
         self._max_stage = self.stage_rule.stage(self.data)
         if self.render_mode == "human":
             self.render()
@@ -178,9 +182,9 @@ class AlohaEnv(gym.Env):
         self.data.ctrl[:] = self.robot.action_to_ctrl(action)
         mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
         self._step += 1
-        stage = self.stage_rule.stage(self.data)
+        stage = self._stage()
         self._max_stage = max(self._max_stage, stage)
-        success = self._max_stage == self.task_config.max_stage
+        success = self._max_stage >= self.task_config.success_at
         terminated = bool(self.terminate_on_success and success)
         truncated = self._step >= self.task_config.episode_len
         if self.render_mode == "human":
@@ -235,6 +239,17 @@ class AlohaEnv(gym.Env):
             self._renderers[key] = CameraRenderer(self.model, cameras, *size)
         return self._renderers[key]
 
+    def _stage(self) -> int:
+        """This step's stage; the strict stage only at the last step, after a long enough hold."""
+        stage = self.stage_rule.stage(self.data)
+        cfg = self.task_config
+        if cfg.strict_hold_steps:
+            self._held = self._held + 1 if self.stage_rule.strict_holds(self.data) else 0
+            if (self._step >= cfg.episode_len and self._held >= cfg.strict_hold_steps
+                    and max(self._max_stage, stage) >= cfg.success_at):
+                return cfg.max_stage
+        return stage
+
     def _observation(self) -> dict[str, Any]:
         obs = {"qpos": self.robot.qpos(self.data), "qvel": self.robot.qvel(self.data)}
         if self._camera_renderer is not None:
@@ -245,6 +260,7 @@ class AlohaEnv(gym.Env):
         return {
             "stage": int(stage),
             "max_stage": int(self._max_stage),
-            "is_success": self._max_stage == self.task_config.max_stage,
+            "is_success": self._max_stage >= self.task_config.success_at,
+            "decided": self._max_stage == self.task_config.max_stage or self._step >= self.task_config.episode_len,
             "step": self._step,
         }

@@ -35,16 +35,18 @@ class EndEffectorControl:
         data = self.env.data
         return data.site_xpos[sid].copy(), quat_from_mat(data.site_xmat[sid])
 
-    def joint_action(self, poses: dict, grippers: dict) -> np.ndarray:
+    def joint_action(self, poses: dict, grippers: dict, posture: dict | None = None) -> np.ndarray:
         """14-d joint action putting each arm's grip site at poses[side] = (pos, quat).
 
         grippers[side] in [0, 1]. Arms missing from `poses` keep their last joint target.
+        posture[side] > 0: the IK's pull of the wrist rolls towards 0 (ArmIK.solve).
         """
         if self._q12 is None:
             self.reset()
         for side, (pos, quat) in poses.items():
             i = SIDES.index(side)
-            self._q12[6 * i : 6 * i + 6] = self.ik.solve(side, self._q12, pos, quat)
+            weight = (posture or {}).get(side, 0.0)
+            self._q12[6 * i : 6 * i + 6] = self.ik.solve(side, self._q12, pos, quat, posture_weight=weight)
         action = np.empty(STATE_DIM)
         for i, side in enumerate(SIDES):
             action[7 * i : 7 * i + 6] = self._q12[6 * i : 6 * i + 6]

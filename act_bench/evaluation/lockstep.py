@@ -93,13 +93,13 @@ def _start(envs, slots: list, j: int, selector, pending: deque, make_video) -> N
 
 def _record(ep: _Episode, result) -> bool:
     """Take one step's result into the episode; True when it has ended: at the time limit, or
-    at success as the env's info["is_success"] says (max_stage is final by then, so stopping
-    early changes no outcome)."""
+    once the env's info["decided"] says the outcome is final (the last stage reached: success,
+    or a task's strict stage), so stopping early changes no outcome."""
     ep.obs, terminated, truncated, info, frame = result
     ep.length += 1
     stage, ep.max_stage = int(info["stage"]), max(ep.max_stage, int(info["max_stage"]))
     ep.success = bool(info["is_success"])
-    done = bool(terminated or truncated or ep.success)
+    done = bool(terminated or truncated or info.get("decided", ep.success))
     if ep.video is not None:
         ep.video.add(frame, ep.length, stage, ep.max_stage, force=done)
     return done

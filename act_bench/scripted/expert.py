@@ -25,6 +25,10 @@ class ScriptedExpert:
     """
 
     MODES: dict[str, dict[str, float]] = {}
+    # The IK's pull of the wrist rolls towards 0 at t = 0, fading linearly to nothing at each
+    # arm's first waypoint (sim.ik: takes the wrist across straight on the unrolled side, as the
+    # original release's arms do). 0 leaves the IK exact throughout (-v1, -v2).
+    APPROACH_POSTURE = 0.0
 
     def __init__(self, env, rng: np.random.Generator | None = None, noise: float = 0.0):
         self.env = env
@@ -45,15 +49,18 @@ class ScriptedExpert:
 
     def __call__(self) -> np.ndarray:
         """Joint action for the current step (call once per env step)."""
-        targets, grips = {}, {}
+        targets, grips, posture = {}, {}, {}
         for side in SIDES:
             pos, quat, grip = self.plan[side].at(self.t)
             if side in self.offsets:
                 pos = pos + self.offsets[side][min(self.t, len(self.offsets[side]) - 1)]
             targets[side] = (pos, quat)
             grips[side] = grip
+            if self.APPROACH_POSTURE > 0:
+                first = self.plan[side].waypoints[1].t
+                posture[side] = self.APPROACH_POSTURE * max(0.0, 1.0 - self.t / first)
         self.t += 1
-        return self.control.joint_action(targets, grips)
+        return self.control.joint_action(targets, grips, posture)
 
     # --- helpers for subclasses -------------------------------------------------------
     def jitter(self, scale: float = 1.0) -> np.ndarray:

@@ -11,6 +11,13 @@ position servos then follow by swinging the hand round for a second or more. So 
 solution is (1) replaced by its mirror when that lies closer to the seed, and (2) nudged
 along the null space of the arm's Jacobian towards forearm_roll = 0 and re-solved, which
 leaves the grip pose unchanged.
+
+Neither helps where the wrist must straighten (wrist_angle through 0) while the waist has
+turned: there an exact solution needs a roll that grows without bound, and the solver follows
+it round to the mirrored wrist. `posture_weight` > 0 solves instead a least-squares problem
+that also pulls forearm_roll and wrist_rotate towards 0 with that weight, trading a little
+pose error for a wrist that crosses straight on the unrolled side (the -v3 experts fade it
+out over the approach, see scripted.expert).
 """
 from __future__ import annotations
 
@@ -40,7 +47,7 @@ class ArmIK:
         self._range = model.jnt_range[jids].copy()  # (12, 2)
 
     def solve(self, side: str, seed_q12: np.ndarray, pos, quat, tol: float = 1e-10,
-              reach_tol: float = 2e-3) -> np.ndarray:
+              reach_tol: float = 2e-3, posture_weight: float = 0.0) -> np.ndarray:
         """Return the 6 joint angles of `side` reaching (pos, quat), starting from `seed_q12`.
 
         `seed_q12` holds both arms' 6 joints (left then right); the solution for the other
@@ -50,6 +57,8 @@ class ArmIK:
         """
         i = SIDES.index(side)
         seed_q12 = np.asarray(seed_q12, dtype=float)
+        if posture_weight > 0:
+            return self._with_posture(side, seed_q12, pos, quat, posture_weight)
         seed6 = seed_q12[6 * i : 6 * i + 6]
         q6, err = self._dls(side, seed_q12, pos, quat, tol)
         q6 = self._nearest(i, q6, seed6)
@@ -74,6 +83,38 @@ class ArmIK:
         )
         err = 0.0 if result.success else float(result.err_norm)
         return result.qpos[self.index.arm_qpos[6 * i : 6 * i + 6]].copy(), err
+
+    def _with_posture(self, side, q12, pos, quat, weight: float, iterations: int = 100) -> np.ndarray:
+        """Gauss-Newton on the grip site's pose error plus `weight` x (forearm_roll,
+        wrist_rotate), within the joint limits. No reach check: the pose is met only as closely
+        as the posture term allows (it fades to 0 before any pose that matters)."""
+        i = SIDES.index(side)
+        model, data = self.physics.model.ptr, self.physics.data.ptr
+        data.qpos[self.index.arm_qpos] = q12
+        arm = self.index.arm_qpos[6 * i : 6 * i + 6]
+        dofs = self.index.arm_dof[6 * i : 6 * i + 6]
+        lo, hi = self._range[6 * i : 6 * i + 6].T
+        rolls = np.zeros((2, 6))
+        rolls[0, 3] = rolls[1, 5] = weight
+        jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+        now, inverse, turn, rot_err = np.empty(4), np.empty(4), np.empty(4), np.empty(3)
+        for _ in range(iterations):
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            site = self._site[side]
+            mujoco.mju_mat2Quat(now, data.site_xmat[site])
+            mujoco.mju_negQuat(inverse, now)
+            mujoco.mju_mulQuat(turn, np.asarray(quat, dtype=float), inverse)
+            mujoco.mju_quat2Vel(rot_err, turn, 1.0)
+            mujoco.mj_jacSite(model, data, jacp, jacr, site)
+            q = data.qpos[arm].copy()
+            lhs = np.vstack([jacp[:, dofs], jacr[:, dofs], rolls])
+            rhs = np.concatenate([np.asarray(pos, dtype=float) - data.site_xpos[site], rot_err, -rolls @ q])
+            step = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+            data.qpos[arm] = np.clip(q + step, lo, hi)
+            if np.linalg.norm(step) < 1e-10:
+                break
+        return data.qpos[arm].copy()
 
     def _nearest(self, i: int, q6: np.ndarray, seed6: np.ndarray) -> np.ndarray:
         mirrored = self._mirror(i, q6)

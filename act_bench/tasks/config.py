@@ -45,10 +45,20 @@ class TaskConfig:
     # the shadow map's size in pixels, or None for the model's own; 0 turns shadows off (no
     # built-in task sets it: scripts/one_change.py uses it to test what shadows do)
     shadow_size: int | None = None
+    # The stage that counts as success (the original release's rule); None: the last one. A
+    # task may list one stricter stage after it, reached only at the episode's end when the
+    # stage rule's strict_holds() was true for each of its last `strict_hold_steps` steps.
+    success_stage: int | None = None
+    strict_hold_steps: int = 0
 
     @property
     def max_stage(self) -> int:
         return len(self.stage_names)
+
+    @property
+    def success_at(self) -> int:
+        """The stage whose reaching is success."""
+        return self.max_stage if self.success_stage is None else self.success_stage
 
 
 def load_task(name: str) -> TaskConfig:
@@ -81,7 +91,22 @@ def read_task_config(path: str | Path) -> TaskConfig:
         description=str(raw.get("description", "")),
         arm_rgba=_arm_rgba(path, raw.get("look", {}).get("arm_rgba")),
         shadow_size=_shadow_size(path, raw.get("look", {}).get("shadow_size")),
+        **_strict(path, raw),
     )
+
+
+def _strict(path, raw) -> dict:
+    """success_stage and strict_hold_steps, checked: a strict stage is exactly one stage after
+    success and needs a positive hold."""
+    success, hold = raw.get("success_stage"), raw.get("strict_hold_steps", 0)
+    if success is None and not hold:
+        return {}
+    n = len(raw["stage_names"])
+    if not isinstance(success, int) or isinstance(success, bool) or success != n - 1:
+        raise ActBenchError(f"{path}: success_stage must be {n - 1} (one strict stage after it), got {success!r}")
+    if not isinstance(hold, int) or isinstance(hold, bool) or not 0 < hold < int(raw["episode_len"]):
+        raise ActBenchError(f"{path}: strict_hold_steps must be an integer in [1, episode_len), got {hold!r}")
+    return {"success_stage": success, "strict_hold_steps": hold}
 
 
 def _shadow_size(path, value) -> int | None:

@@ -4,6 +4,7 @@ grippers touch their object; 2 both grasped and off the table; 3 peg touches soc
 air; 4 peg touches the pin (success)."""
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
 from act_bench.paths import tasks_dir
@@ -184,9 +185,81 @@ class InsertionExpertV2(InsertionExpert):
         return lambda point: point + self.RELEASE_HELD[name] - held
 
 
+class InsertionStagesV3(InsertionStagesV2):
+    """The release's rule (stages 1-4, success at 4: the peg touches the pin at any step), and
+    a strict stage 5: at the episode's end the peg's inner end has been inside the socket's
+    channel, with neither object on the table, for the last strict_hold_steps steps."""
+
+    CHANNEL = np.array([0.06, 0.018, 0.018])  # the channel's half-sizes in the socket's frame
+    PEG_HALF_LENGTH = 0.06
+
+    def __init__(self, config, model, robot):
+        super().__init__(config, model, robot)
+        self.peg_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "peg")
+        self.socket_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "socket")
+
+    def strict_holds(self, data) -> bool:
+        pairs = contact_pairs(data)
+        if touching(pairs, self.peg, self.table) or touching(pairs, self.walls, self.table):
+            return False
+        socket_pos, socket_rot = data.xpos[self.socket_body], data.xmat[self.socket_body].reshape(3, 3)
+        peg_pos, peg_axis = data.xpos[self.peg_body], data.xmat[self.peg_body].reshape(3, 3)[:, 0]
+        ends = [peg_pos + sign * self.PEG_HALF_LENGTH * peg_axis for sign in (-1.0, 1.0)]
+        inner = min(ends, key=lambda e: np.linalg.norm(e - socket_pos))
+        local = socket_rot.T @ (inner - socket_pos)
+        return bool(np.all(np.abs(local) <= self.CHANNEL))
+
+
+class InsertionExpertV3(InsertionExpertV2):
+    """The release's insertion schedule with its grasps and carried poses as they were on the
+    MuJoCo version it pinned (2.3.7), measured by scripts/release_measure.py on 20 seeded
+    layouts (results/release-measure, docs/fidelity.md).
+
+    There the right fingers close on the peg's upper part (lowest fingertip 6.5 mm below its
+    centre), the left fingers reach 18 mm below the socket's centre, and at the end of the
+    insertion (t 340) the peg is 8 mm short of and 11 mm below the right steered point, the
+    socket 5 mm behind the left one. PEG_GRASP and SOCKET_GRASP put our pads on the same
+    bands; each waypoint after the grasp is the release's steered point plus a constant
+    (RIGHT_AT, LEFT_AT) chosen so that the objects' centres are where the release's are at
+    that step (the constants hold our arms' lag too).
+    """
+
+    APPROACH_POSTURE = 0.1
+    PEG_GRASP = np.array([-0.0033, 0.0, -0.0223])  # grip site from the peg's t = 0 pose
+    SOCKET_GRASP = np.array([0.0128, 0.0, -0.0097])  # ... from the socket's
+    # our grip-site target minus the release's steered point, per waypoint after the grasp
+    RIGHT_AT = {285: np.array([-0.0039, -0.0013, 0.0032]), 340: np.array([0.0048, 0.0, 0.0105]),
+                355: np.array([-0.0016, 0.0, 0.009]), 400: np.array([-0.0039, 0.0, 0.0071])}
+    LEFT_AT = {285: np.array([0.0132, 0.0004, 0.0142]), 340: np.array([0.0077, 0.0, 0.0204]),
+               355: np.array([0.0147, 0.0, 0.0191]), 400: np.array([0.021, 0.0, 0.0195])}
+
+    def initial_plan(self, modes=None):
+        """Modes (human-like style) as InsertionExpert's."""
+        peg, _ = self.object_pose("peg")
+        socket, _ = self.object_pose("socket")
+        meet = self.MEET + self.jitter()
+        lift = np.array([0.0, 0.0, self.RIGHT_LIFT])
+        back = self.PEG_BACK if self.mode(modes, "peg_grasp") == "back" else 0
+        slanted = self.mode(modes, "approach") == "along_fingers"
+        left_x, right_x = self._closing_in(modes)
+        left = self._grasp("left", socket + self.SOCKET_GRASP, socket + self.ABOVE, slanted)
+        right = self._grasp("right", peg + back + self.PEG_GRASP, peg + back + self.ABOVE, slanted)
+        # the release's steered points: from the meeting point, the right hand 7.15 mm higher
+        # 355: where the release's drifting hands have brought the peg onto the pin; 400: held
+        for t, lx, rx in ((285, left_x[0], right_x[0]), (340, left_x[1], right_x[1]), (355, left_x[1], right_x[1]),
+                          (400, left_x[1], right_x[1])):
+            left.waypoints.append(Waypoint(t, meet + [lx, 0, 0] + self.LEFT_AT[t], P.PITCHED["left"], CLOSED))
+            right.waypoints.append(Waypoint(t, meet + [rx, 0, 0] + lift + back + self.RIGHT_AT[t],
+                                            P.PITCHED["right"], CLOSED))
+        return {"left": left, "right": right}
+
+
 SPEC = register_task(TaskSpec(name="insertion", env_id="act_bench/Insertion-v1",
                               stage_rule=InsertionStages, expert=InsertionExpert,
                               config_file=tasks_dir() / "insertion.toml", default=False))
 SPEC_V2 = register_task(TaskSpec(name="insertion_v2", env_id="act_bench/Insertion-v2",
                                  stage_rule=InsertionStagesV2, expert=InsertionExpertV2,
-                                 config_file=tasks_dir() / "insertion_v2.toml"))
+                                 config_file=tasks_dir() / "insertion_v2.toml", default=False))
+SPEC_V3 = register_task(TaskSpec(name="insertion_v3", env_id="act_bench/Insertion-v3",
+                                 stage_rule=InsertionStagesV3, expert=InsertionExpertV3,
+                                 config_file=tasks_dir() / "insertion_v3.toml"))

@@ -109,6 +109,15 @@ def task_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def success_stage(task: str, last: int) -> int:
+    """The stage index that counts as success: a registered task's (-v3 lists a strict stage
+    after it), else (or beyond the stages shown) `last`, the last stage a results table shows."""
+    try:
+        return min(get_task(task).config().success_at, last)
+    except ActBenchError:
+        return last
+
+
 def default_task_names() -> tuple[str, ...]:
     """The tasks `act-bench run` takes when --tasks is not given."""
     return tuple(name for name in task_names() if _REGISTRY[name].default)

@@ -1,7 +1,8 @@
 """The base of every task's stage rule: object placement at reset, and the stage read from
 contacts (each task module subclasses StageRule).
 
-The reward at each step is the current stage; success is reaching the last stage at any step.
+The reward at each step is the current stage; success is reaching the success stage (the
+last one, unless the task lists a strict stage after it) at any step.
 """
 from __future__ import annotations
 
@@ -63,3 +64,7 @@ class StageRule:
 
     def stage(self, data: mujoco.MjData) -> int:
         raise NotImplementedError
+
+    def strict_holds(self, data: mujoco.MjData) -> bool:
+        """Whether the strict stage's condition holds now (tasks with a strict stage)."""
+        return False

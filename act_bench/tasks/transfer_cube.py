@@ -186,4 +186,97 @@ SPEC = register_task(TaskSpec(name="transfer_cube", env_id="act_bench/TransferCu
                               config_file=tasks_dir() / "transfer_cube.toml", default=False))
 SPEC_V2 = register_task(TaskSpec(name="transfer_cube_v2", env_id="act_bench/TransferCube-v2",
                                  stage_rule=TransferCubeStagesV2, expert=TransferCubeExpertV2,
-                                 config_file=tasks_dir() / "transfer_cube_v2.toml"))
+                                 config_file=tasks_dir() / "transfer_cube_v2.toml", default=False))
+
+
+class TransferCubeStagesV3(TransferCubeStagesV2):
+    """The release's rule (stages 1-4, success at 4), and a strict stage 5: at the episode's end
+    the cube has been held by the left gripper alone, off the table, for the last
+    strict_hold_steps steps. The release's rule counts a transfer as soon as the left finger
+    touches the cube off the table, so a cube falling past the left hand counts; the strict
+    stage does not."""
+
+    def __init__(self, config, model, robot):
+        super().__init__(config, model, robot)
+        self.right_hand = geom_ids(model, ["right/left_pad", "right/right_pad", "right/palm"])
+
+    def strict_holds(self, data) -> bool:
+        pairs = contact_pairs(data)
+        return (touching(pairs, self.cube, self.left_pads) and not touching(pairs, self.cube, self.right_hand)
+                and not touching(pairs, self.cube, self.table))
+
+
+class TransferCubeExpertV3(TransferCubeExpertV2):
+    """The release's transfer-cube schedule with its grasp and hand-over as they were on the
+    MuJoCo version it pinned (2.3.7), measured by scripts/release_measure.py on 20 seeded
+    layouts (results/release-measure, docs/fidelity.md).
+
+    There the right fingers close over the cube's upper half (lowest fingertip 2 mm below the
+    cube's centre, contacts from its centre to its top), the cube is carried lagging 21 mm
+    behind the hand's steered point as it reaches the meeting point, and the left jaws clamp
+    it 16 mm short of theirs. GRASP puts our pads on the same band; every waypoint after the
+    grasp is the release's steered point plus a constant (RIGHT_AT, LEFT_AT) chosen so that
+    the cube's centre is where the release's is at that step (our arms lag differently from
+    its mocap-welded hands, so the constants hold the lag too). The left hand meets the cube
+    with its jaws centred on it and its pad tips short of the cube's far side, as in -v2.
+    """
+
+    APPROACH_POSTURE = 0.1
+    GRASP = np.array([-0.009, 0.0, -0.0077])  # grip site from the cube's t = 0 pose
+    # our grip-site target minus the release's steered point, per waypoint after the grasp
+    RIGHT_AT = {200: np.array([0.0127, 0.0001, 0.0036]), 220: np.array([0.0127, 0.0001, 0.0036]),
+                260: np.array([-0.0111, -0.0015, 0.0034]), 310: np.array([-0.0031, -0.004, -0.0095]),
+                360: np.array([-0.009, 0.0, 0.0221])}
+    LEFT_AT = {260: np.array([-0.0447, -0.0017, -0.0021]), 310: np.array([-0.0447, -0.0017, -0.0021]),
+               360: np.array([-0.0198, -0.0013, -0.0242]), 400: np.array([-0.0396, -0.0001, -0.0083])}
+    # the release's steered points (its scripted_policy.py), from the meeting point
+    RIGHT_STEERED = {200: [0.05, 0, 0], 220: [0, 0, 0], 260: [0, 0, 0], 310: [0, 0, 0], 360: [0.1, 0, 0]}
+    LEFT_STEERED = {100: [-0.1, 0, -0.02], 260: [0.02, 0, -0.02], 310: [0.02, 0, -0.02], 360: [-0.1, 0, -0.02],
+                    400: [-0.1, 0, -0.02]}
+
+    def initial_plan(self, modes=None):
+        cube, _ = self.object_pose("cube")
+        meet = self.MEET + self.jitter()
+        centre = self.CENTRE if self.mode(modes, "grasp_at") == "centre" else 0
+        grasp = cube + self.GRASP + centre
+        right_at = lambda t: meet + self.RIGHT_STEERED[t] + self.RIGHT_AT[t] + centre  # noqa: E731
+        left_at = lambda t: meet + self.LEFT_STEERED[t] + self.LEFT_AT[t]  # noqa: E731
+        pick = P.PITCHED["right"]
+        above = cube + self.ABOVE
+        if self.mode(modes, "approach") == "along_fingers":
+            above = grasp - self.ALONG * P.rotate(pick, [1.0, 0.0, 0.0])
+        right = Trajectory([
+            self.start_waypoint("right", CLOSED),
+            Waypoint(90, above, pick, OPEN),
+            Waypoint(130, grasp, pick, OPEN),
+            Waypoint(170, grasp, pick, CLOSED),
+            Waypoint(200, right_at(200), pick, CLOSED),
+            Waypoint(220, right_at(220), pick, CLOSED),
+            # the release's hand has caught up with its steered point by 260; its gripper opens
+            # linearly from 220 to 310 all the same
+            Waypoint(260, right_at(260), pick, CLOSED + (OPEN - CLOSED) * 40 / 90),
+            Waypoint(310, right_at(310), pick, OPEN),
+            Waypoint(360, right_at(360), pick, OPEN),
+        ])
+        rolled, level = P.ROLLED_LEFT, P.LEVEL["left"]
+        slide_start = left_at(260) - self.LEFT_SLIDE  # the release slides in 12 cm from t 100 to 260
+        if self.mode(modes, "left_comes_in") == "early":  # the release's way: slides in slowly
+            come_in = [Waypoint(100, slide_start, rolled, OPEN)]
+        else:  # waits further out until the right hand is nearly there, then comes in briskly
+            park = slide_start + self.LEFT_PARK
+            come_in = [Waypoint(100, park, rolled, OPEN), Waypoint(170, park, rolled, OPEN),
+                       Waypoint(200, slide_start, rolled, OPEN)]
+        left = Trajectory([
+            self.start_waypoint("left", CLOSED),
+            *come_in,
+            Waypoint(260, left_at(260), rolled, OPEN),
+            Waypoint(310, left_at(310), rolled, CLOSED),
+            Waypoint(360, left_at(360), level, CLOSED),
+            Waypoint(400, left_at(400), level, CLOSED),  # where the release's lagging hand settles
+        ])
+        return {"right": right, "left": left}
+
+
+SPEC_V3 = register_task(TaskSpec(name="transfer_cube_v3", env_id="act_bench/TransferCube-v3",
+                                 stage_rule=TransferCubeStagesV3, expert=TransferCubeExpertV3,
+                                 config_file=tasks_dir() / "transfer_cube_v3.toml"))

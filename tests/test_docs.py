@@ -1,0 +1,127 @@
+"""The documentation: README.md and docs/ link only to what exists, their generated tables,
+plots and CLI reference match the committed results and parsers, they say nothing about how
+the project was made, and (where MkDocs is installed) the site builds in strict mode."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+CODE = re.compile(r"`[^`\n]*`")
+HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.M)
+# words about how the project was made rather than about the software
+PROCESS_WORDS = re.compile(r"\bsessions?\b|\bissue\s*#?\d+|\bthe issue\b|\bthe note\b|design\.md|\blent\b|\blendings?\b",
+                           re.I)
+
+
+def _prose(text: str) -> str:
+    """The text without fenced code blocks and inline code, where links are not links."""
+    return CODE.sub("", FENCE.sub("", text))
+
+
+def _slug(heading: str) -> str:
+    """python-markdown's toc slug (MkDocs' anchors): inline markup dropped, lower case, hyphens."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", lambda m: m.group(1) or "", heading)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", text).strip().lower())
+
+
+def _anchors(page: Path) -> set[str]:
+    return {_slug(h) for h in HEADING.findall(FENCE.sub("", page.read_text()))}
+
+
+def _links(page: Path):
+    for target in LINK.findall(_prose(page.read_text())):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
+            continue
+        yield target
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_point_to_existing_files_and_anchors(page):
+    broken = []
+    for target in _links(page):
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists():
+            broken.append(f"{target} (no such file)")
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+            broken.append(f"{target} (no heading '#{anchor}' in {dest.name})")
+    assert not broken, f"{page.relative_to(ROOT)}: broken links: {broken}"
+
+
+def test_link_check_sees_links_and_anchors():
+    """The checker itself: it finds links outside code and slugs headings as MkDocs does."""
+    text = "see [a](x.md#b) and `[not](a link)`\n```\n[nor](this.md)\n```\n![img](i.png)"
+    assert LINK.findall(_prose(text)) == ["x.md#b", "i.png"]
+    assert _slug("The -v2 reference") == "the-v2-reference"
+    assert _slug("`act-bench eval`") == "act-bench-eval"
+    assert _slug("The paper's simulated study, in hours") == "the-papers-simulated-study-in-hours"
+
+
+def test_readme_is_a_short_guide():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    for command in ("make run", "make test"):  # the set-up commands CI and users rely on
+        assert command in readme
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_words_about_how_the_project_was_made(page):
+    hits = [line.strip() for line in page.read_text().splitlines() if PROCESS_WORDS.search(line)]
+    assert not hits, f"{page.relative_to(ROOT)}: {hits}"
+
+
+def _docs_tables(*args: str) -> subprocess.CompletedProcess:
+    # a fresh process: plugins registered by other tests would change the CLI's task lists
+    return subprocess.run([sys.executable, "scripts/docs_tables.py", "--check", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_generated_tables_and_plots_match_committed_results():
+    done = _docs_tables("--skip", "cli")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_stale_generated_block_is_rewritten_from_its_results():
+    spec = importlib.util.spec_from_file_location("docs_tables", ROOT / "scripts" / "docs_tables.py")
+    docs_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(docs_tables)
+    page = "text\n<!-- generated: run:check-v1-demos100 -->\n| act | 99.9 |\n<!-- end generated -->\nmore\n"
+    new = docs_tables.render(page, {})
+    assert "99.9" not in new and new.startswith("text\n") and new.endswith("<!-- end generated -->\nmore\n")
+    # check-v1-demos100's act: 45 of 50 on one seed, so no interval with training noise, Wilson beside
+    assert "| act | 90.0 | 90.0 | 90.0 | 90.0 | 90 | - | >= 6 | none | [78.6, 95.7] | 1 | 50 |" in new
+    assert docs_tables.render(new, {}) == new
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11),
+                    reason="the CLI reference is argparse's help as Python 3.11 lays it out")
+def test_cli_reference_matches_the_parsers():
+    done = _docs_tables()
+    assert done.returncode == 0, done.stderr
+
+
+def test_docs_folder_stays_small():
+    size = sum(p.stat().st_size for p in (ROOT / "docs").rglob("*") if p.is_file())
+    assert size < 30 * 2**20, f"docs/ is {size / 2**20:.1f} MiB"
+
+
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("mkdocs", "material", "mkdocstrings")),
+                    reason="the docs extra is not installed (pip install -e '.[docs]')")
+def test_site_builds_in_strict_mode(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "site" / "index.html").exists()
