@@ -102,9 +102,7 @@ def episodes_csv(side: Side, row) -> Path:
 def _starts(path: Path) -> pd.Series | None:
     if not path.is_file():
         return None
-    from act_bench.evaluation.table_checks import read_episodes
-
-    return read_episodes(path).set_index("seed")["success"].astype(bool)
+    return pd.read_csv(path).set_index("seed")["success"].astype(bool)
 
 
 @dataclass
