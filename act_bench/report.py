@@ -194,8 +194,9 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
              f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
     if meta:
-        items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
-                        for k, v in meta.items() if k not in ("history", "finished"))
+        from act_bench.report_header import header_items
+
+        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in header_items(meta))
         parts.append(f"<p class='caption'>The last <code>act-bench {command}</code> into this folder:</p><ul class='caption'>{items}</ul>")
         if len(meta.get("history", [])) > 1:
             rows = pd.DataFrame(_history_rows(meta["history"]))
