@@ -2,8 +2,8 @@
 
 Memory runs out in three ways: Python's MemoryError (numpy's too), torch's CPU allocator
 (a RuntimeError "DefaultCPUAllocator: can't allocate memory") and the GPU's
-(torch.cuda.OutOfMemoryError, "MPS backend out of memory"). `explained` turns each into an
-OutOfMemory error naming what was running and what to lower; the command's folder is left as
+(torch.cuda.OutOfMemoryError, "MPS backend out of memory"). `explained` turns each into
+an OutOfMemoryError naming what was running and what to lower; the command's folder is left as
 it was (a training resumes from its last checkpoint, an evaluation from its last episode).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from act_bench.errors import ActBenchError
 _MESSAGES = ("can't allocate memory", "out of memory", "failed to allocate")
 
 
-class OutOfMemory(ActBenchError):
+class OutOfMemoryError(ActBenchError):
     """An allocation failed; the message names the size to lower."""
 
 
@@ -43,15 +43,15 @@ def short(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def explained(doing: Callable[[], str], lower: str, after: Callable[[], str] | None = None) -> Iterator[None]:
-    """Raise OutOfMemory("out of memory {doing()} ({allocator}): lower {lower}; {after()}") for
+    """Raise OutOfMemoryError("out of memory {doing()} ({allocator}): lower {lower}; {after()}") for
     an allocation failing inside; doing and after are called then, so they can name the step."""
     try:
         yield
     except Exception as exc:
-        if not is_out_of_memory(exc) or isinstance(exc, OutOfMemory):
+        if not is_out_of_memory(exc) or isinstance(exc, OutOfMemoryError):
             raise
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()  # what the failed step held, so the message's advice can be tried
         tail = f"; {after()}" if after is not None else ""
-        raise OutOfMemory(f"out of memory {doing()} ({short(exc)}): lower {lower}{tail}") from None
+        raise OutOfMemoryError(f"out of memory {doing()} ({short(exc)}): lower {lower}{tail}") from None

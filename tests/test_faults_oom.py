@@ -93,3 +93,19 @@ def test_out_of_memory_elsewhere_is_one_line(work):
                       "40.0 GiB for an array with shape (1000, 3, 480, 640)')", *train_args("oom_load"))
     line = one_line("out of memory loading demos", res)
     assert "out of memory (Unable to allocate 40.0 GiB" in line and "use smaller sizes" in line
+
+
+def test_a_failed_cell_says_out_of_memory_without_the_class_name():
+    """`run` lists a job's failure by its exception line; the failed cell's reason is the message."""
+    import traceback
+
+    from act_bench import failed_cells
+    from act_bench.out_of_memory import explained
+
+    try:
+        with explained(lambda: "at training step 3 (train.batch_size=8, on cpu)", "train.batch_size"):
+            raise MemoryError("Unable to allocate 1.0 TiB")
+    except Exception as exc:
+        line = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    assert failed_cells._reason(line) == ("out of memory at training step 3 (train.batch_size=8, on cpu) "
+                                          "(Unable to allocate 1.0 TiB): lower train.batch_size")
