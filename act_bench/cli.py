@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from act_bench import interrupts
+from act_bench import interrupts, out_of_memory
 from act_bench.errors import ActBenchError
 
 # name -> (module, help)
@@ -31,15 +31,43 @@ COMMANDS = {
 }
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """--help shows each option's default, unless its help already names it or it has none worth
+    showing (a switch, an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or not _shows_default(action.default):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _shows_default(default) -> bool:
+    return default not in (None, argparse.SUPPRESS) and not isinstance(default, (bool, list))
+
+
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("act-bench")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """Only the chosen command's module is imported (so `generate-demos` never loads torch)."""
     parser = argparse.ArgumentParser(prog="act-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsHelpFormatter)
         p.set_defaults(_module=module_name)
         if name in argv:
             importlib.import_module(module_name).add_arguments(p)
+            for action in p._actions:  # argparse formats no help at all for an option without one
+                if not action.help and action.option_strings and _shows_default(action.default):
+                    action.help = "(default: %(default)s)"
     return parser
 
 
@@ -65,8 +93,10 @@ def _main(argv: list[str]) -> int:
     except ActBenchError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    except MemoryError as exc:  # numpy's ArrayMemoryError included: say so in one line, not a traceback
-        print(f"{prog}: error: out of memory ({' '.join(str(exc).split())[:200]}); use smaller sizes", file=sys.stderr)
+    except (MemoryError, RuntimeError) as exc:  # numpy's ArrayMemoryError, torch's allocators (CPU, CUDA)
+        if not out_of_memory.is_out_of_memory(exc):
+            raise
+        print(f"{prog}: error: out of memory ({out_of_memory.short(exc)}); use smaller sizes", file=sys.stderr)
         return 2
     except OSError as exc:  # a file system problem outside the atomic writers (read-only, disk full)
         where = f" ({exc.filename})" if exc.filename else ""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
+import threading
 
 from act_bench import interrupts
 from act_bench.errors import ActBenchError
@@ -110,9 +112,15 @@ class RayExecutor:
             raise ActBenchError("--executor ray needs Ray: pip install 'ray==2.60.0' "
                                 "(in a clone: pip install -e '.[ray]')") from None
         self._ray = ray
-        if not ray.is_initialized():
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            # ray.init installs its own SIGTERM handler (a bare sys.exit): keep ours, which stops
+            # the jobs (shutdown(cancel=True)) and says in one line where the command stopped
+            sigterm = signal.getsignal(signal.SIGTERM)
             ray.init(address=os.environ.get("RAY_ADDRESS") or None, ignore_reinit_error=True,
                      log_to_driver=False)
+            if sigterm is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, sigterm)
         self._threads = threads
         self._remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job)(_call_limited)
         self._refs = []
@@ -123,9 +131,11 @@ class RayExecutor:
         return ref.future()
 
     def shutdown(self, cancel: bool = False) -> None:
-        if cancel:
+        if cancel:  # interrupted or failed: running jobs stop now (they resume on the rerun)
             for ref in self._refs:
                 self._ray.cancel(ref, force=True)
+            if self._owns_ray:  # the local Ray this command started, workers and all
+                self._ray.shutdown()
 
 
 def make_executor(kind: str = "local", jobs: int = 1, cores: int | None = None):

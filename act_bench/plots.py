@@ -65,9 +65,11 @@ def plot_success(results: pd.DataFrame, path) -> Path | None:
 
 
 def find_loss_curves(out_dir) -> list[tuple[str, str, str, pd.DataFrame]]:
+    from act_bench.evaluation.table_checks import read_metrics
+
     curves = []
     for task, policy, seed, path in layout.training_metrics(out_dir):
-        df = pd.read_csv(path)
+        df = read_metrics(path)
         if "step" in df.columns and "train_loss" in df.columns and len(df):
             curves.append((task, policy, seed, df))
     return curves

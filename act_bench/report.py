@@ -100,8 +100,10 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_results_csv(path) -> pd.DataFrame:
-    """A results.csv as written, its text columns kept as text."""
-    return pd.read_csv(path, dtype=TEXT_COLUMNS)
+    """A results.csv as written, its text columns kept as text; checked (table_checks.py)."""
+    from act_bench.evaluation.table_checks import read_results
+
+    return read_results(path)
 
 
 def load_results(out_dir) -> pd.DataFrame:
@@ -192,8 +194,9 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
              f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
     if meta:
-        items = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
-                        for k, v in meta.items() if k not in ("history", "finished"))
+        from act_bench.report_header import header_items
+
+        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in header_items(meta))
         parts.append(f"<p class='caption'>The last <code>act-bench {command}</code> into this folder:</p><ul class='caption'>{items}</ul>")
         if len(meta.get("history", [])) > 1:
             rows = pd.DataFrame(_history_rows(meta["history"]))

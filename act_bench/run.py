@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 from act_bench import failed_cells, folder_lock, interrupts, layout
-from act_bench.atomic_io import atomic_path, write_csv, write_json
+from act_bench.atomic_io import atomic_path, write_bytes, write_csv, write_json
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
 from act_bench.executors import EXECUTORS, available_cores, make_executor
@@ -126,6 +126,7 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
     # A rerun that finds everything done leaves the folder's record as it was (a resumed study
     # reruns finished steps: their log would fill with empty entries, the real timing be lost).
     logged = bool(plan.demos or plan.trainings or plan.evals) or not path.exists()
+    before = path.read_bytes() if path.exists() else None
     try:
         _record_invocation(path, {**invocation, "updated": time.strftime("%Y-%m-%d %H:%M:%S")}, write=logged)
         for job in plan.demos:  # in this process, before any training needs them: on every core
@@ -138,8 +139,10 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
         for key, run_dir in plan.run_dirs.items():  # a run of another config or demos must not be skipped as done
             t, p, s = key[-3:]
             backend.check_run(run_dir, t, p, plan.profiles[key], s, plan.data_dirs[key[:-1]], grid.demos)
-    except BaseException:
+    except BaseException as exc:
         pool.shutdown(cancel=True)
+        if isinstance(exc, ActBenchError) and logged:  # refused: no trace of it in the folder's record
+            write_bytes(path, before) if before is not None else path.unlink(missing_ok=True)
         raise
     demos_done = time.perf_counter()
     job_seconds: dict[str, float] = {"train": 0.0, "eval": 0.0}
@@ -308,7 +311,10 @@ def parse_seeds(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     methods, tasks = method_names(), task_names()
-    parser.add_argument("--methods", default="act,act-no-te,bc", help=f"comma-separated, from {', '.join(methods)}")
+    parser.add_argument("--methods", default="act,act-no-te,bc",
+                        help=f"methods to evaluate, comma-separated, from {', '.join(methods)}: a method is a policy "
+                             "and how it is executed (act-no-te: the act policy without temporal ensembling); "
+                             "each policy is trained once")
     parser.add_argument("--tasks", default=",".join(default_task_names()),
                         help=f"comma-separated, from {', '.join(tasks)} (default: the current versions)")
     parser.add_argument("--seeds", default="0", help="training seeds, comma-separated (also evaluation base seeds)")

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from act_bench import finite_guard, folder_lock, interrupts, layout, machine
+from act_bench import finite_guard, folder_lock, interrupts, layout, machine, out_of_memory
 from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.bf16_weights import Bf16Weights
 from act_bench.data.dataset import ChunkDataset, DataSpec, batch_to_torch, load_training_data
@@ -66,13 +66,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on the first N episodes of the demo folder (default: data.max_episodes, or all)")
     parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.add_argument("--tensorboard", metavar="DIR", default=None,
+                        help="also write metrics.csv's scalars as TensorBoard events into DIR (default: none; needs "
+                             "the tensorboard package)")
 
 
 def main(args: argparse.Namespace) -> int:
-    run_dir = train_policy(args.task, args.policy, args.profile, args.seed,
-                           TrainOptions(data_dir=args.data, out_dir=args.out, overrides=args.overrides,
-                                        resume=args.resume, progress=args.progress, device=args.device,
-                                        episodes=args.episodes))
+    from act_bench.tensorboard_log import TensorBoardScalars
+
+    scalars = TensorBoardScalars(args.tensorboard) if getattr(args, "tensorboard", None) else None
+    try:
+        run_dir = train_policy(args.task, args.policy, args.profile, args.seed,
+                               TrainOptions(data_dir=args.data, out_dir=args.out, overrides=args.overrides,
+                                            resume=args.resume, progress=args.progress, device=args.device,
+                                            episodes=args.episodes, callback=scalars))
+    finally:
+        if scalars is not None:
+            scalars.close()
     print(f"trained {args.policy} on {args.task}: {run_dir}")
     return 0
 
@@ -285,37 +295,48 @@ def _loop(policy: Policy, optimizer, data, run: "RunState", r: _Run) -> None:
     bar = _progress_bar(cfg.steps, run.step, f"{policy.name} {run.task} seed{run.seed}", progress)
     window = Window(run.window)
     guard = finite_guard.FiniteGuard(dev)
+    step = run.step + 1
     try:
-        for step in range(run.step + 1, cfg.steps + 1):
-            batch = batch_to_torch(data.train.sample(run.rng, cfg.batch_size), dev)
-            metrics = train_step(policy, optimizer, batch, cfg.grad_clip, autocast, weights)
-            guard.observe(step, metrics["loss"])
-            window.add(metrics)
-            last = step == cfg.steps
-            row = None
-            if step % cfg.log_every == 0 or step % cfg.val_every == 0 or last:
-                guard.check(run.step, step)
-                row = {"step": step, **window.row(), "lr": cfg.lr, "elapsed_s": run.elapsed()}
-                window = Window()
-                if (step % cfg.val_every == 0 or last) and val_batches:
-                    val = validation_loss(policy, data.val, val_batches, dev, autocast)
-                    row.update({f"val_{k}": v for k, v in val.items()})
-                    run.offer_best(policy, step, val["loss"])
-                run.rows.append(row)
+        with _out_of_memory_explained(cfg, dev, run, lambda: step):
+            for step in range(run.step + 1, cfg.steps + 1):
+                batch = batch_to_torch(data.train.sample(run.rng, cfg.batch_size), dev)
+                metrics = train_step(policy, optimizer, batch, cfg.grad_clip, autocast, weights)
+                guard.observe(step, metrics["loss"])
+                window.add(metrics)
+                last = step == cfg.steps
+                row = None
+                if step % cfg.log_every == 0 or step % cfg.val_every == 0 or last:
+                    guard.check(run.step, step)
+                    row = {"step": step, **window.row(), "lr": cfg.lr, "elapsed_s": run.elapsed()}
+                    window = Window()
+                    if (step % cfg.val_every == 0 or last) and val_batches:
+                        val = validation_loss(policy, data.val, val_batches, dev, autocast)
+                        row.update({f"val_{k}": v for k, v in val.items()})
+                        run.offer_best(policy, step, val["loss"])
+                    run.rows.append(row)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=_fmt(row.get("val_loss")),
+                                        refresh=False)
+                if step % cfg.checkpoint_every == 0 or last:
+                    guard.check(run.step, step, policy.parameters())
+                    with interrupts.deferred():  # the checkpoint and its metrics rows land together
+                        run.save(policy, optimizer, step, window, no_val=not val_batches)
+                interrupts.note(f"after step {step} of {cfg.steps} (it resumes from step {run.step})")
                 if bar is not None:
-                    bar.set_postfix(loss=f"{row['train_loss']:.4f}", val=_fmt(row.get("val_loss")), refresh=False)
-            if step % cfg.checkpoint_every == 0 or last:
-                guard.check(run.step, step, policy.parameters())
-                with interrupts.deferred():  # the checkpoint and its metrics rows land together
-                    run.save(policy, optimizer, step, window, no_val=not val_batches)
-            interrupts.note(f"after step {step} of {cfg.steps} (it resumes from step {run.step})")
-            if bar is not None:
-                bar.update(1)
-            if callback is not None:
-                callback(step, row)
+                    bar.update(1)
+                if callback is not None:
+                    callback(step, row)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _out_of_memory_explained(cfg: TrainConfig, dev: torch.device, run: "RunState", step: Callable[[], int]):
+    """One line for a step that runs out of memory; the run stays resumable from its last checkpoint."""
+    return out_of_memory.explained(
+        lambda: f"at training step {step()} (train.batch_size={cfg.batch_size}, on {dev})",
+        "train.batch_size: --set train.batch_size=N, with --fresh or another --out (it is part of the run)",
+        lambda: f"or free memory and rerun the same command to resume from step {run.step}")
 
 
 def _validation_batches(val: ChunkDataset | None, cfg: TrainConfig, seed: int) -> list[np.ndarray]:

@@ -196,6 +196,9 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
+    from act_bench.evaluation.table_checks import read_metrics
+
+    read_metrics(path)  # a damaged table is refused in one line, not resumed from
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 

@@ -116,7 +116,8 @@ def test_inspect_and_replay(demos, tmp_path, capsys):
     frames = iio.imread(video)
     from act_bench.video import BANNER_H
 
-    assert frames.shape[0] == 400 and frames.shape[1:] == (SMALL[0] + BANNER_H, 2 * SMALL[1], 3)
+    # two 24x32 cameras side by side, scaled up 10x so that the banner's text fits (replay.video_size)
+    assert frames.shape[0] == 400 and frames.shape[1:] == (10 * SMALL[0] + BANNER_H, 10 * 2 * SMALL[1], 3)
 
 
 def test_truncated_or_wrong_shaped_files_get_a_one_line_error(demos, tmp_path, capsys):

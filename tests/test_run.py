@@ -188,7 +188,7 @@ def test_cli_arguments():
     run.add_arguments(parser)
     args = parser.parse_args(["--methods", "act,bc", "--seeds", "0,1,2", "--jobs", "2"])
     assert run.parse_list(args.methods, "methods") == ["act", "bc"] and run.parse_seeds(args.seeds) == [0, 1, 2]
-    assert (args.out, args.profile, args.tasks, args.episodes) == ("results/run", "cpu", "transfer_cube_v2,insertion_v2", None)
+    assert (args.out, args.profile, args.tasks, args.episodes) == ("results/run", "cpu", "transfer_cube_v3,insertion_v3", None)
 
 
 def test_ray_executor_with_a_stub_ray(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 side by side, with the stage reached at each step drawn on top."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import h5py
@@ -12,6 +13,7 @@ from act_bench.data.hdf5_read import read_dataset
 from act_bench.data.inspect import recorded_cameras
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError
+from act_bench.sim import VIDEO_SIZE
 from act_bench.video import EpisodeVideo
 
 
@@ -28,6 +30,14 @@ def episode_frames(path: str | Path, cameras=None) -> np.ndarray:
     return np.concatenate([fr[:, :height] for fr in frames], axis=2)
 
 
+def video_size(frame_size: tuple[int, int]) -> tuple[int, int]:
+    """The frames scaled up by a whole factor to at least VIDEO_SIZE (240x320): the banner's text
+    and stage boxes need that room, and a 48x64 frame would be cut off and covered by them."""
+    (h, w), (min_h, min_w) = frame_size, VIDEO_SIZE
+    factor = max(1, math.ceil(min_h / h), math.ceil(min_w / w))
+    return h * factor, w * factor
+
+
 def replay(path: str | Path, out: str | Path, cameras=None, fps: int = 50) -> Path:
     frames = episode_frames(path, cameras)
     with h5py.File(path, "r") as f:
@@ -37,7 +47,7 @@ def replay(path: str | Path, out: str | Path, cameras=None, fps: int = 50) -> Pa
 
     names = list(get_task(task).config().stage_names) if task in task_names() else [f"stage {i}" for i in range(1, 5)]
     best = np.maximum.accumulate(stages)
-    with EpisodeVideo(out, names, fps=fps, frame_stride=1, size=frames.shape[1:3]) as video:
+    with EpisodeVideo(out, names, fps=fps, frame_stride=1, size=video_size(frames.shape[1:3])) as video:
         for t, frame in enumerate(frames):
             video.add(frame, t, int(stages[t]), int(best[t]))
     return Path(out)
@@ -52,6 +62,10 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     path = Path(args.episode)
+    if path.is_dir():
+        episodes = sorted(path.glob("episode_*.hdf5"))
+        example = episodes[0] if episodes else path / "episode_0.hdf5"
+        raise ActBenchError(f"{path} is a folder; replay takes one episode file of it, e.g. {example}")
     if not path.is_file():
         raise ActBenchError(f"{path}: no such file")
     cameras = args.cameras.split(",") if args.cameras else None

@@ -13,7 +13,9 @@ import mujoco
 
 from act_bench.tasks.config import TaskConfig
 from act_bench.tasks.registry import get_task
-from act_bench.sim.render import CameraRenderer
+from act_bench.errors import RenderingUnavailable
+from act_bench.sim import render as _render
+from act_bench.sim.render import CameraRenderer, camera_id
 from act_bench.sim import VIDEO_SIZE
 from act_bench.sim.robot import STATE_DIM, RobotIndex, load_model, recolor_arms, start_qpos
 
@@ -57,6 +59,17 @@ def observation_space(cameras, image_size, obs_type: str) -> spaces.Dict:
     return spaces.Dict(layout)
 
 
+_GL_FORKED = False  # True in a process forked after its parent made the GL context
+
+
+def _note_fork() -> None:
+    global _GL_FORKED
+    _GL_FORKED = _GL_FORKED or _render._SHARED_GL is not None
+
+
+os.register_at_fork(after_in_child=_note_fork)
+
+
 class AlohaEnv(gym.Env):
     """Two ViperX 300 arms and a task's objects.
 
@@ -77,6 +90,9 @@ class AlohaEnv(gym.Env):
     render_mode "rgb_array": render() returns the `render_camera` view; "human" shows the scene in
     MuJoCo's viewer window (needs a display). Like LeRobot's env plugins, the env carries its
     task_description, _max_episode_steps and metadata["render_fps"] (50).
+    Rendering (OpenGL) starts at the first frame, in the process that renders: gymnasium's async
+    vector envs make one env in the parent to read its spaces and then fork the workers, and a
+    GL stack started before a fork hangs in the child. (envs.make_env starts it at once.)
     """
 
     metadata = {"render_modes": ["rgb_array", "human"], "render_fps": FPS}
@@ -128,11 +144,14 @@ class AlohaEnv(gym.Env):
         low, high = self.robot.action_bounds()
         self.action_space = spaces.Box(low=low.astype(np.float32), high=high.astype(np.float32), dtype=np.float32)
         self.observation_space = observation_space(self.cameras, self.image_size, obs_type)
-        h, w = self.image_size
-        self._camera_renderer = CameraRenderer(self.model, self.cameras, h, w) if self.cameras else None
-        self._video_renderer = (
-            CameraRenderer(self.model, (render_camera,), *render_size) if render_mode == "rgb_array" else None
-        )
+        # the renderers are made on first use, in the process that renders: an env made only to
+        # read its spaces (gymnasium's AsyncVectorEnv does so before forking) starts no GL
+        for name in (*self.cameras, *((render_camera,) if render_mode == "rgb_array" else ())):
+            camera_id(self.model, name)  # an unknown camera fails here, not at the first frame
+        if min(self.image_size) <= 0:
+            raise ValueError(f"image size must be positive, got {self.image_size[0]}x{self.image_size[1]}")
+        self._render_camera, self._render_size = render_camera, tuple(render_size)
+        self._renderers: dict[str, CameraRenderer] = {}
         self._viewer = None
         self._step = 0
         self._max_stage = 0
@@ -186,14 +205,40 @@ class AlohaEnv(gym.Env):
         return next(iter(self._video_renderer.render(self.data).values()))
 
     def close(self):
-        for r in (self._camera_renderer, self._video_renderer):
-            if r is not None:
-                r.close()
+        for r in self._renderers.values():
+            r.close()
+        self._renderers = {}
         if self._viewer is not None:
             self._viewer.close()
             self._viewer = None
 
+    def start_rendering(self) -> None:
+        """Make the renderers now rather than at the first frame (a missing GL stack fails here)."""
+        _ = self._camera_renderer, self._video_renderer
+
     # --- helpers --------------------------------------------------------------------
+    @property
+    def _camera_renderer(self) -> CameraRenderer | None:
+        if not self.cameras:
+            return None
+        return self._renderer("cameras", self.cameras, self.image_size)
+
+    @property
+    def _video_renderer(self) -> CameraRenderer | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return self._renderer("video", (self._render_camera,), self._render_size)
+
+    def _renderer(self, key: str, cameras, size) -> CameraRenderer:
+        if key not in self._renderers:
+            if _GL_FORKED:
+                raise RenderingUnavailable(
+                    "this process was forked from one that had already rendered, and OpenGL cannot be used "
+                    "after fork (it would hang); start env workers with the spawn context, e.g. "
+                    "gymnasium.make_vec(..., vectorization_mode='async', vector_kwargs={'context': 'spawn'})")
+            self._renderers[key] = CameraRenderer(self.model, cameras, *size)
+        return self._renderers[key]
+
     def _stage(self) -> int:
         """This step's stage; the strict stage only at the last step, after a long enough hold."""
         stage = self.stage_rule.stage(self.data)

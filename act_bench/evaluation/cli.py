@@ -11,11 +11,11 @@ from pathlib import Path
 
 from act_bench import finite_guard, layout
 from act_bench.device import DEVICES, resolve_device
-from act_bench.errors import ActBenchError
+from act_bench.errors import ActBenchError, CheckpointError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
-from act_bench.evaluation.setup import evaluate_run, run_facts
-from act_bench.policies.registry import get_method, method_names
+from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_run, run_facts
+from act_bench.policies.registry import get_method, method_names, policy_names
 from act_bench.tasks.registry import get_task
 
 
@@ -51,6 +51,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
+def not_a_run(path: Path) -> str:
+    """Why `path` is no run to evaluate: missing, or which other kind of path it is."""
+    if not path.exists():
+        return f"run folder or checkpoint not found: {path}"
+    if path.is_file():
+        return (f"{path} is a file, not a run: pass the run folder (e.g. runs/TASK/POLICY/PROFILE/seed0) or one of "
+                "its checkpoints (RUN/checkpoints/best)")
+    if (path / layout.RESULTS).exists() or (path / layout.RUN_RECORD).exists() or (path / "evals").is_dir():
+        return (f"{path} is a results folder (tables and reports), not a run: the trained runs are under the "
+                "--runs-root it was made with, runs/TASK/POLICY/PROFILE/seedS by default")
+    seeds = sorted(p.name for p in path.glob("seed*") if layout.find_checkpoint(p) is not None)
+    if seeds:
+        return f"{path} holds the runs {', '.join(seeds)}: pass one of them, e.g. {path / seeds[0]}"
+    return (f"no checkpoint in {path} (a run holds checkpoints/best.json or last.json once its training has "
+            "saved one); runs are under runs/TASK/POLICY/PROFILE/seedS by default")
+
+
+def _check_execution_flags(args, execution: str, method: str) -> None:
+    """--m and --n-action-steps each tune one way of executing chunks: refused for another."""
+    if args.temporal_ensemble_m is not None and execution != "ensemble":
+        raise ActBenchError(f"--m weights temporal ensembling, which method {method} does not use; leave --m out "
+                            "(or choose --method act)")
+    if args.n_action_steps is not None and execution != "open_loop":
+        raise ActBenchError(f"--n-action-steps sets open-loop chunk execution, which method {method} does not use "
+                            f"({'temporal ensembling' if execution == 'ensemble' else 'one action per query'}); "
+                            "leave it out (or choose --method act-no-te)")
+
+
 def _choose_method(requested: str | None, policy_name: str) -> str:
     if requested is None:
         return next(m for m in method_names() if get_method(m).policy == policy_name)
@@ -84,6 +112,9 @@ def evaluate_external(factory: str, kwargs: dict, run: ExternalRun, progress: bo
     from act_bench.policies.registry import register_method
 
     policy = ExternalPolicy(load_external(factory, kwargs), get_task(run.task).config())
+    if run.n_action_steps is not None and policy.execution != "open_loop":
+        raise ActBenchError(f"--n-action-steps sets open-loop chunk execution; policy {policy.name!r} executes "
+                            f"{policy.execution!r}, as it says itself")
     try:  # the policy's name becomes a method of its own, executed as the policy says
         register_method(policy.name, policy.name, policy.execution)
     except ValueError as exc:
@@ -99,16 +130,24 @@ def evaluate_external(factory: str, kwargs: dict, run: ExternalRun, progress: bo
     def env_factory(*a, **kw):
         return policy.wrap_env(make_env(*a, **kw))
 
-    return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
+    with eval_out_of_memory_explained(spec, policy):
+        return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
 
 
 def _main_external(args) -> int:
     from act_bench.policies.external import parse_policy_args
 
+    if ":" not in args.policy and args.policy in policy_names():
+        raise ActBenchError(f"--policy {args.policy} is a built-in policy: eval takes a trained one with --run RUN "
+                            f"(e.g. runs/TASK/{args.policy}/PROFILE/seed0); --policy takes MODULE:FACTORY or a plugin's "
+                            "policy")
     if args.task is None or args.out is None:
         raise ActBenchError("--policy needs --task and --out")
     if args.method is not None or args.temporal_ensemble_m is not None:
         raise ActBenchError("--method and --m apply to --run; a --policy says how it runs itself")
+    if args.env_workers is not None or args.device != "auto":
+        raise ActBenchError("--env-workers and --device apply to --run; a --policy runs where it puts itself, "
+                            "beside the envs")
     get_task(args.task)
     run = ExternalRun(args.task, args.seed if args.seed is not None else 0,
                       args.episodes if args.episodes is not None else 50, Path(args.out), videos=args.videos,
@@ -126,15 +165,23 @@ def main(args) -> int:
         raise ActBenchError("--policy-arg goes with --policy")
     run = Path(args.run)
     if not run.is_dir() and layout.find_checkpoint(run) is None:
-        raise ActBenchError(f"run directory or checkpoint not found: {run}")
+        raise ActBenchError(not_a_run(run))
     from act_bench.policies import load_policy
 
     run_dir, checkpoint = layout.split_checkpoint_path(run)
     if checkpoint is None:  # a diverged training's folder is no policy; a named checkpoint still is
         finite_guard.refuse_diverged(run_dir)
-    policy = load_policy(str(run), device=resolve_device(args.device))
+    try:
+        policy = load_policy(str(run), device=resolve_device(args.device))
+    except CheckpointError:
+        if layout.find_checkpoint(run) is None:  # a folder, but of another kind: say which
+            raise ActBenchError(not_a_run(run)) from None
+        raise
     facts = run_facts(run_dir, policy)
     method = _choose_method(args.method, policy.name)
+    if args.task is not None and facts.get("task") not in (None, args.task):
+        raise ActBenchError(f"--task {args.task} contradicts the run, which was trained on {facts['task']}: a --run "
+                            "is evaluated on its own task; leave --task out")
     task = args.task or facts.get("task")
     if task is None:
         raise ActBenchError("cannot tell the run's task; pass --task")
@@ -142,6 +189,7 @@ def main(args) -> int:
     m, n_steps = args.temporal_ensemble_m, args.n_action_steps
     if n_steps is not None and n_steps < 1:
         raise ActBenchError(f"--n-action-steps must be >= 1, got {n_steps}")
+    _check_execution_flags(args, get_method(method).execution, method)
     execution = Execution.resolve(get_method(method).execution, policy.chunk_size, eval_config(policy), m, n_steps)
     suffix = ((f"_m{m:g}" if m is not None else "") + (f"_n{n_steps}" if n_steps is not None else "")
               + (f"_{checkpoint}" if checkpoint else ""))

@@ -191,9 +191,9 @@ def _start(out_dir: Path, meta: dict, fresh: bool, provenance: dict | None = Non
 def _load_rows(csv_path: Path, seed: int) -> dict[int, dict]:
     if not csv_path.exists():
         return {}
-    import pandas as pd
+    from act_bench.evaluation.table_checks import read_episodes
 
-    rows = {int(r["episode"]): r for r in pd.read_csv(csv_path).to_dict("records")}
+    rows = {int(r["episode"]): r for r in read_episodes(csv_path).to_dict("records")}
     for i, r in rows.items():
         if int(r["seed"]) != eval_seed(seed, i):
             raise ActBenchError(f"{csv_path} holds episodes of another evaluation seed; use another --out")

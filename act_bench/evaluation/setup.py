@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from act_bench import layout
+from act_bench import layout, out_of_memory
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.env_slots import default_workers
@@ -70,5 +70,14 @@ def evaluate_run(policy: ChunkPolicy, spec: EvalSpec, run: str | Path, env_worke
     setup = setup_for_run(run, policy, env_workers)
     spec = dataclasses.replace(spec, policy_id=setup.policy_id, trained_on=setup.trained_on,
                                env_workers=setup.env_workers)
-    with torch_threads(setup.threads):
+    with torch_threads(setup.threads), eval_out_of_memory_explained(spec, policy):
         return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
+
+
+def eval_out_of_memory_explained(spec: EvalSpec, policy):
+    """One line for an evaluation that runs out of memory: its episodes so far stay in episodes.csv."""
+    return out_of_memory.explained(
+        lambda: f"evaluating {spec.method} on {spec.task} with --batch {spec.batch} episodes stepped together "
+                f"(on {policy_device(policy)})",
+        "--batch (it changes no outcome)",
+        lambda: "a rerun of the same command resumes after the episodes already in episodes.csv")

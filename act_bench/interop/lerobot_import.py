@@ -159,5 +159,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     manifest = import_lerobot(args.root, args.out, task=args.task, force=args.force, progress=not args.no_progress)
     print(f"{manifest['episodes']} episodes of {manifest['task']} -> {args.out} "
-          f"(train with: act-bench train --task {manifest['task']} --method act --data {args.out})")
+          f"(train with: act-bench train --task {manifest['task']} --policy act --data {args.out})")
     return 0
