@@ -218,7 +218,8 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     for title, path in images.items():
         parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{_data_uri(path, 'image/png')}'>")
     if videos:
-        parts.append("<h2>Evaluation videos</h2><div class='videos'>")
+        parts.append("<h2>Evaluation videos</h2><p class='caption'>Filmed from the angled camera, not the "
+                     "camera the policy saw, with the stage reached in the banner.</p><div class='videos'>")
         for task, method, seed, p in videos:
             cap = f"{task} / {method} / {seed} / {p.stem}"
             parts.append(f"<figure><video controls muted loop autoplay playsinline preload='auto' width='320' "
@@ -260,7 +261,7 @@ def build_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
         images["Success per stage"] = written["success_plot"] = success
     loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
     if loss is not None:
-        images["Training loss"] = written["loss_plot"] = loss
+        images["Training loss (per trained policy: act-no-te evaluates act's model)"] = written["loss_plot"] = loss
     page = render_html(results, summary_tables(results), images, find_videos(out_dir, videos_per_cell), meta)
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written

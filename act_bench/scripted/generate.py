@@ -285,7 +285,8 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel processes (default: all cores)")
     p.add_argument("--noise", type=float, default=0.0, help="waypoint noise in metres for more varied demos (default 0)")
     p.add_argument("--style", default="scripted",  # checked in main: a bad one is a one-line error
-                   help=f"{' or '.join(STYLES)}: the clockwork expert or a human-like one (README) (default scripted)")
+                   help=f"{' or '.join(STYLES)}: the clockwork expert or a human-like one (docs: Demonstrations) (default scripted)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
 def parse_cameras(text: str) -> list[str]:
@@ -299,7 +300,8 @@ def main(args) -> int:
     size = tuple(task.image_size) if args.image_size is None else parse_image_size(args.image_size)
     out = Path(args.out) if args.out else demo_dir(args.task, size, cameras, style=args.style)
     manifest = generate_demos(args.task, args.episodes, out,
-                              DemoSettings(args.seed, cameras, size, args.noise, args.style), workers=args.workers)
+                              DemoSettings(args.seed, cameras, size, args.noise, args.style), workers=args.workers,
+                              progress=args.progress)
     rate = manifest.get("scripted_success_rate", manifest.get("success_rate"))
     print(f"{manifest['episodes']} episodes in {out}; {args.style} expert success {rate:.1%} "
           f"({manifest['episodes']}/{manifest['attempts']} attempts)")
