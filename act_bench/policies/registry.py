@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from act_bench.policies.config import Profile
 
 EXECUTIONS = ("ensemble", "open_loop", "single")
-_BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc")
+_BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc", "act_bench.policies.diffusion")
 _POLICIES: dict[str, "PolicySpec"] = {}
 _METHODS: dict[str, "MethodSpec"] = {}
 _AGENTS: dict[str, Callable] = {}  # external policies' factories, by name (register_agent)
