@@ -12,6 +12,11 @@ the same episodes for each method: act (a query every step, temporal ensembling)
 (a query per chunk) and diffusion (a query per eval.n_action_steps, each query
 model.inference_steps denoising passes).
 
+Queries: the batched predict_chunk call the evaluator makes (lockstep batch B), timed for each
+method in alternating rounds; queries per episode x its time / B is the policy's share of an
+episode, the part that differs between methods (the env steps are the same for all), and less
+sensitive to the machine's load than whole episodes.
+
 Other processes' CPU use during each measurement is printed (in cores), with the load average.
 
     PYTHONPATH=. MUJOCO_GL=egl python -m benchmarks.diffusion_speed [--rounds 5] [--episodes 4]
@@ -98,6 +103,44 @@ def train_comparison(rounds: int, steps: int, overrides: list[str]) -> None:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
+def query_comparison(episode_len: int, batch: int, rounds: int, methods: list[str], overrides: list[str]) -> None:
+    policies, queries = {}, {}
+    for method in methods:
+        name = get_method(method).policy
+        torch.manual_seed(0)
+        prof = load_profile(name, "cpu", overrides if name == "diffusion" else [])
+        policy = build_policy(prof).eval()
+        data = synthetic_dataset(prof, frames=64)
+        sample = data.get_batch(np.arange(batch))
+        policies[method] = policy, torch.as_tensor(sample["qpos"]), torch.as_tensor(sample["images"])
+        execution = get_method(method).execution
+        per_query = 1 if execution in ("ensemble", "single") else (prof.eval.n_action_steps or prof.model.chunk_size)
+        queries[method] = -(-episode_len // per_query)
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    for method, (policy, qpos, images) in policies.items():
+        with torch.inference_mode():
+            policy.predict_chunk(qpos, images)  # first-call costs
+    monitor = LoadMonitor()
+    monitor.start()
+    for _ in range(rounds):
+        for method, (policy, qpos, images) in policies.items():
+            n = 3 if method == "diffusion" else 20
+            start = time.perf_counter()
+            with torch.inference_mode():
+                for _ in range(n):
+                    policy.predict_chunk(qpos, images)
+            times[method].append((time.perf_counter() - start) / n)
+    other = monitor.stop()
+    print(f"queries, cpu profiles at 96x128, batch {batch}, {torch.get_num_threads()} torch threads, "
+          f"{rounds} alternating rounds (median); an episode of {episode_len} steps")
+    for method in methods:
+        t = statistics.median(times[method])
+        print(f"  {method:<10} {1e3 * t:8.1f} ms/query   {queries[method]:4d} queries/episode   "
+              f"policy {queries[method] * t / batch:6.2f} s/episode")
+    print(f"  other processes: {other if other is None else round(other, 2)} cores; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def eval_comparison(task: str, episodes: int, batch: int, methods: list[str], overrides: list[str]) -> None:
     print(f"evaluation, {task} at 96x128, untrained cpu-profile policies, {episodes} episodes at lockstep batch "
           f"{batch}, {torch.get_num_threads()} torch threads")
@@ -129,16 +172,22 @@ def main() -> None:
     p.add_argument("--task", default="transfer_cube_v3")
     p.add_argument("--methods", default="act,act-no-te,diffusion", help="methods evaluated")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: a shared machine)")
-    p.add_argument("--skip", choices=("train", "eval"), default=None)
+    p.add_argument("--only", choices=("train", "queries", "eval"), action="append", default=None,
+                   help="run only these parts (repeatable; default: all three)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a diffusion cpu-profile field (repeatable)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    if args.skip != "train":
+    parts = args.only or ["train", "queries", "eval"]
+    methods = args.methods.split(",")
+    if "train" in parts:
         train_comparison(args.rounds, args.steps, args.overrides)
-    if args.skip != "eval":
-        eval_comparison(args.task, args.episodes, args.batch, args.methods.split(","), args.overrides)
+    if "queries" in parts:
+        from act_bench.tasks.registry import get_task
+        query_comparison(get_task(args.task).config().episode_len, args.batch, args.rounds, methods, args.overrides)
+    if "eval" in parts:
+        eval_comparison(args.task, args.episodes, args.batch, methods, args.overrides)
 
 
 if __name__ == "__main__":
