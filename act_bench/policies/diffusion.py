@@ -102,8 +102,8 @@ def crop(x: torch.Tensor, size: tuple[int, int], random: bool) -> torch.Tensor:
     left = torch.randint(0, width - w + 1, (n,), device=x.device)
     rows = (top[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (left[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    return x[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None],
-             rows, cols]
+    samples = torch.arange(n, device=x.device)[:, None, None, None]
+    return x[samples, torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
 
 
 class DiffusionNet(nn.Module):

@@ -26,7 +26,8 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 
 def ema_decay(step: torch.Tensor, power: float, max_decay: float) -> torch.Tensor:
     """The decay of update number `step` (1 for the first; a tensor, so no host sync): with
-    s = step - 2 (so the first two updates copy the model), 0 while s <= 0, then 1 - (1 + s) ** -power clamped to [0, max_decay]."""
+    s = step - 2, 0 while s <= 0 (the first two updates copy the model), then
+    1 - (1 + s) ** -power, clamped to [0, max_decay]."""
     s = (step - 2).clamp_min(0).double()
     decay = (1.0 - (1.0 + s) ** -power).clamp(0.0, max_decay)
     return torch.where(s > 0, decay, torch.zeros_like(decay)).float()
