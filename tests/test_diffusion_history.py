@@ -170,6 +170,16 @@ def test_bad_settings_are_refused(override, match):
         load_profile("diffusion", "ci", override)
 
 
+def test_built_ins_keep_their_order_whichever_is_imported_first():
+    code = ("import act_bench.policies.diffusion\n"
+            "from act_bench.policies import method_names, policy_names\n"
+            "print(','.join(policy_names())); print(','.join(method_names()))")
+    done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["act,act-no-cvae,bc,diffusion", "act,act-no-te,act-no-cvae,bc,diffusion"]
+
+
 def test_missing_extra_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusers", None)  # an import of it now fails, as when absent
     with pytest.raises(ActBenchError, match=r"pip install 'act-bench\[diffusion\]'") as e:

@@ -106,15 +106,23 @@ def _load() -> None:
     load_plugins()
 
 
+def _rank(policy: str) -> int:
+    """Where a policy's module comes: the built-ins in _BUILTIN_MODULES' order, whichever was
+    imported first, then the rest (plugins) in registration order."""
+    spec = _POLICIES.get(policy)
+    module = spec.policy_class.__module__ if spec is not None else None
+    return _BUILTIN_MODULES.index(module) if module in _BUILTIN_MODULES else len(_BUILTIN_MODULES)
+
+
 def policy_names() -> tuple[str, ...]:
     _load()
-    return tuple(_POLICIES)
+    return tuple(sorted(_POLICIES, key=_rank))  # a stable sort: registration order within a module
 
 
 def method_names() -> tuple[str, ...]:
     """Registered methods, built-ins first, in registration order (the report's order)."""
     _load()
-    return tuple(_METHODS)
+    return tuple(sorted(_METHODS, key=lambda name: _rank(_METHODS[name].policy)))
 
 
 def get_policy(name: str) -> PolicySpec:
