@@ -80,6 +80,19 @@ def test_one_observation_step_takes_plain_observations():
     assert policy.predict_chunk(b["qpos"][:, 0], b["images"][:, 0]).shape == (3, 8, 14)
 
 
+def test_paper_profile_has_the_published_size():
+    """Built without memory (meta tensors): ~263 M parameters, 252 M of them the U-Net, as the
+    released CNN policy for images (~256 M) with a ResNet18 beside it."""
+    from act_bench.policies.diffusion import DiffusionNet
+
+    prof = load_profile("diffusion", "paper")
+    with torch.device("meta"):
+        net = DiffusionNet(prof.model, 1)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert 250e6 < count(net.unet) < 255e6 and 11e6 < count(net.backbone) < 11.5e6
+    assert prof.model.horizon == 16 and prof.model.sampler == "ddpm" and prof.model.inference_steps == 100
+
+
 def test_unet_and_keypoints():
     unet = ConditionalUnet1D(14, 10, (16, 32, 64), 5, 8, 16)
     x, t, cond = torch.randn(2, 16, 14), torch.tensor([0, 99]), torch.randn(2, 10)
