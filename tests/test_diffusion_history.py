@@ -142,6 +142,7 @@ def test_registered_with_its_profiles():
         prof = load_profile("diffusion", name)
         assert prof.model.observation_steps() == 2 and prof.model.horizon % 4 == 0
         assert 1 <= prof.eval.n_action_steps <= prof.model.chunk_size
+        assert prof.model.clip_sample == 0  # a clip at the paper's 1 would cut z-scored actions
     cpu, paper = load_profile("diffusion", "cpu"), load_profile("diffusion", "paper")
     # the paper's horizon 16, 8 actions run per query; the backbones and frames of ACT's profiles
     assert (cpu.model.horizon, cpu.eval.n_action_steps) == (paper.model.horizon, paper.eval.n_action_steps) == (16, 8)

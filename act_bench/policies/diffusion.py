@@ -47,7 +47,10 @@ class DiffusionConfig(PolicyConfig):
     beta_schedule: str = "squaredcos_cap_v2"
     sampler: str = "ddim"  # "ddim" or "ddpm"
     inference_steps: int = 10  # denoising steps per query
-    clip_sample: float = 1.0  # clip the predicted clean actions to [-c, c] while sampling; 0 = no clip
+    # clip the predicted clean actions to [-c, c] while sampling; 0 = no clip. The paper clips at 1,
+    # the edge of its min-max-scaled actions; actions here are z-scored as for every policy, and
+    # about 30% of the demos' normalised values lie outside [-1, 1] (docs/diffusion.md)
+    clip_sample: float = 0.0
     ema_power: float = 0.75  # EMA warm-up: decay 1 - (1 + s) ** -power
     ema_max_decay: float = 0.9999
     loss: str = "mse"  # on the predicted noise
