@@ -134,6 +134,18 @@ def test_the_evaluation_hands_a_policy_its_last_observations(tmp_path):
     pd.testing.assert_frame_equal(batched_rows[columns], rows[columns])
 
 
+def test_an_external_policy_declares_its_history_too():
+    from act_bench.policies.external import ExternalPolicy
+    from act_bench.tasks.registry import get_task
+
+    wrapped = ExternalPolicy(HistoryPolicy(), get_task("transfer_cube").config())
+    assert wrapped.obs_history == 2
+    qpos = torch.zeros(1, 2, 14)
+    images = torch.zeros(1, 2, 1, 24, 32, 3, dtype=torch.uint8)
+    with torch.no_grad():
+        assert wrapped.eval().predict_chunk(qpos, images).shape == (1, 4, 14)
+
+
 def test_registered_with_its_profiles():
     assert "diffusion" in policy_names() and "diffusion" in method_names()
     assert get_method("diffusion").execution == "open_loop"
