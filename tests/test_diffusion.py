@@ -279,3 +279,26 @@ def test_crash_then_resume_matches_uninterrupted(tmp_path):
     assert outcomes[0].keys() == outcomes[1].keys()
     for seed in outcomes[0]:
         np.testing.assert_allclose(outcomes[1][seed], outcomes[0][seed], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_run_trains_and_evaluates_it_beside_act_and_bc(tmp_path):
+    """`act-bench run --methods act,diffusion,bc` end to end on the real task (ci profile, a few steps)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    done = subprocess.run([sys.executable, "-m", "act_bench.cli", "run", "--methods", "act,diffusion,bc", "--tasks",
+                           "transfer_cube_v3", "--seeds", "0", "--profile", "ci", "--demos", "2", "--episodes", "1",
+                           "--videos", "0", "--set", "train.steps=10", "--set", "train.checkpoint_every=5",
+                           "--set", "train.val_every=5", "--no-progress", "--out", "out"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert set(results["method"]) == {"act", "diffusion", "bc"}
+    summary = json.loads(next((tmp_path / "out").rglob("evals/transfer_cube_v3/diffusion/seed0/summary.json"))
+                         .read_text())
+    assert summary["n_action_steps"] == 4 and summary["mean_queries"] == math.ceil(summary["mean_length"] / 4)
