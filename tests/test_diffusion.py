@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-pytest.importorskip("diffusers", reason="the diffusion extra is not installed: pip install 'act-bench[diffusion]'")
+pytest.importorskip("diffusers", reason="the diffusion extra is not installed: pip install 'act-bench[diffusion]'",
+                    exc_type=ImportError)
 
 from act_bench import train  # noqa: E402
 from act_bench.data.dataset import ChunkDataset, batch_to_torch  # noqa: E402
