@@ -139,6 +139,7 @@ def train_step(policy: Policy, optimizer: torch.optim.Optimizer, batch: Mapping[
     optimizer.step()
     if weights is not None:
         weights.refresh()
+    policy.after_optimizer_step()  # e.g. an EMA of the (fp32) weights
     return metrics
 
 
@@ -263,7 +264,7 @@ def _default_demos(task: str, prof: Profile) -> Path:
 def _run_training(r: _Run) -> None:
     prof, d = r.prof, r.prof.data
     spec = DataSpec(d.cameras, d.image_size, prof.model.chunk_size, d.val_fraction, r.seed, r.demos["episodes"],
-                    r.task, prof.model.state_dim, prof.model.action_dim)
+                    r.task, prof.model.state_dim, prof.model.action_dim, prof.model.observation_steps())
     data = load_training_data(r.data_dir, spec, r.options.progress, r.demos["episode_hashes"])
     torch.manual_seed(r.seed)
     policy = build_policy(prof, data.stats).to(r.dev)

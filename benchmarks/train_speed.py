@@ -44,7 +44,7 @@ def synthetic_dataset(prof, frames: int, seed: int = 0) -> ChunkDataset:
     return ChunkDataset(rng.normal(size=(frames, 14)).astype(np.float32),
                         rng.normal(size=(frames, 14)).astype(np.float32),
                         rng.integers(0, 256, size=(frames, n_cam, h, w, 3), dtype=np.uint8),
-                        ends, prof.model.chunk_size, prof.data.cameras)
+                        ends, prof.model.chunk_size, prof.data.cameras, prof.model.observation_steps())
 
 
 def measure(method: str, profile: str, device: torch.device, seconds: float, min_steps: int,
@@ -84,8 +84,8 @@ def measure(method: str, profile: str, device: torch.device, seconds: float, min
 
     policy.eval()
     h, w = prof.data.image_size
-    qpos = torch.as_tensor(data.qpos[:1])
-    images = torch.as_tensor(data.images[:1])
+    first = data.get_batch(np.array([0]))  # with the policy's observation history, if it reads one
+    qpos, images = torch.as_tensor(first["qpos"]), torch.as_tensor(first["images"])
     for _ in range(5):
         policy.predict_chunk(qpos, images)
     sync()

@@ -36,9 +36,9 @@ def _seed():
 
 
 def test_registry():
-    assert list(policy_names()) == ["act", "act-no-cvae", "bc"]
-    with pytest.raises(ActBenchError, match="unknown policy 'diffusion'"):
-        load_profile("diffusion", "cpu")
+    assert list(policy_names()) == ["act", "act-no-cvae", "bc", "diffusion"]
+    with pytest.raises(ActBenchError, match="unknown policy 'vq-bet'"):
+        load_profile("vq-bet", "cpu")
     with pytest.raises(ActBenchError, match="unknown profile"):
         load_profile("act", "huge")
 

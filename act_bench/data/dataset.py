@@ -128,32 +128,41 @@ def resize_images(frames, size: tuple[int, int]):
 
 
 class ChunkDataset:
-    """Frames of several episodes, concatenated; samples (observation, next k actions) pairs.
+    """Frames of several episodes, concatenated; samples (observation, next k actions) pairs,
+    or with obs_steps n > 1 (a policy that reads past observations) (last n observations, the
+    n - 1 actions taken before the current step and the next k).
 
     Arrays: qpos (N, S) float32, actions (N, A) float32, images (N, n_cam, H, W, 3) uint8,
-    episode_end (N,) int64 = exclusive end index of each frame's episode.
+    episode_end (N,) int64 = exclusive end index of each frame's episode (episodes are contiguous).
     """
 
     def __init__(self, qpos: np.ndarray, actions: np.ndarray, images: np.ndarray,
-                 episode_end: np.ndarray, chunk_size: int, camera_names: Sequence[str] = ("top",)):
+                 episode_end: np.ndarray, chunk_size: int, camera_names: Sequence[str] = ("top",),
+                 obs_steps: int = 1):
         n = len(qpos)
         if not (len(actions) == len(images) == len(episode_end) == n):
             raise ValueError("qpos, actions, images and episode_end must have the same length")
+        if obs_steps < 1:
+            raise ValueError(f"obs_steps must be >= 1, got {obs_steps}")
         self.qpos, self.actions, self.images = qpos, actions, images
         self.episode_end = episode_end.astype(np.int64)
         self.chunk_size = int(chunk_size)
         self.camera_names = list(camera_names)
         self._arange = np.arange(self.chunk_size, dtype=np.int64)
+        self.obs_steps = int(obs_steps)
+        ends = np.unique(self.episode_end)
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+        self.episode_start = starts[np.searchsorted(ends, self.episode_end)] if n else self.episode_end.copy()
 
     @classmethod
     def from_episodes(cls, qpos: Sequence[np.ndarray], actions: Sequence[np.ndarray],
                       images: Sequence[np.ndarray], chunk_size: int,
-                      camera_names: Sequence[str] = ("top",)) -> "ChunkDataset":
+                      camera_names: Sequence[str] = ("top",), obs_steps: int = 1) -> "ChunkDataset":
         """Build from per-episode arrays (images (T, n_cam, H, W, 3)); copies them."""
         lengths = [len(q) for q in qpos]
         ends = np.repeat(np.cumsum(lengths), lengths)
         return cls(np.concatenate(qpos).astype(np.float32), np.concatenate(actions).astype(np.float32),
-                   np.concatenate(images), ends, chunk_size, camera_names)
+                   np.concatenate(images), ends, chunk_size, camera_names, obs_steps)
 
     def __len__(self) -> int:
         return len(self.qpos)
@@ -168,12 +177,29 @@ class ChunkDataset:
 
     def get_batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """qpos (B, S), images (B, n_cam, H, W, 3) uint8, actions (B, k, A), is_pad (B, k) bool.
-        Steps past the episode's end repeat its last action and are flagged in is_pad."""
+        Steps past the episode's end repeat its last action and are flagged in is_pad.
+
+        With obs_steps n > 1: qpos (B, n, S) and images (B, n, n_cam, H, W, 3), oldest first,
+        and actions (B, n - 1 + k, A), is_pad (B, n - 1 + k) from the oldest observation's step.
+        Steps before the episode's start repeat its first frame (as an evaluation starts: with
+        the first observation repeated) and its first action, which is_pad flags."""
         end = self.episode_end[idx][:, None]
+        if self.obs_steps > 1:
+            return self._history_batch(idx, end)
         steps = idx[:, None] + self._arange[None, :]
         is_pad = steps >= end
         steps = np.minimum(steps, end - 1)
         return {"qpos": self.qpos[idx], "images": self.images[idx], "actions": self.actions[steps],
+                "is_pad": is_pad}
+
+    def _history_batch(self, idx: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
+        start = self.episode_start[idx][:, None]
+        past = self.obs_steps - 1
+        observed = np.maximum(idx[:, None] + np.arange(-past, 1, dtype=np.int64)[None, :], start)
+        steps = idx[:, None] + np.arange(-past, self.chunk_size, dtype=np.int64)[None, :]
+        is_pad = (steps < start) | (steps >= end)
+        steps = np.clip(steps, start, end - 1)
+        return {"qpos": self.qpos[observed], "images": self.images[observed], "actions": self.actions[steps],
                 "is_pad": is_pad}
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> dict[str, np.ndarray]:
@@ -216,6 +242,7 @@ class DataSpec:
     task: str | None = None  # episodes recorded for another task are refused
     state_dim: int = STATE_DIM
     action_dim: int = STATE_DIM
+    obs_steps: int = 1  # observations per sample (PolicyConfig.observation_steps)
 
 
 def load_training_data(data_dir: str | os.PathLike, spec: DataSpec, progress: bool = False,
@@ -242,8 +269,9 @@ def load_training_data(data_dir: str | os.PathLike, spec: DataSpec, progress: bo
     train_ids, val_ids = split_episodes(len(infos), spec.val_fraction, spec.seed)
     bar = _progress(len(infos), f"loading {Path(data_dir).name}", progress)
     try:
-        train = _load_split([infos[i] for i in train_ids], cameras, (h, w), chunk_size, bar, expected)
-        val = _load_split([infos[i] for i in val_ids], cameras, (h, w), chunk_size, bar, expected) if val_ids else None
+        train = _load_split([infos[i] for i in train_ids], cameras, (h, w), chunk_size, bar, expected, spec.obs_steps)
+        val = (_load_split([infos[i] for i in val_ids], cameras, (h, w), chunk_size, bar, expected, spec.obs_steps)
+               if val_ids else None)
     finally:
         if bar is not None:
             bar.close()
@@ -265,7 +293,7 @@ def load_training_data(data_dir: str | os.PathLike, spec: DataSpec, progress: bo
 
 
 def _load_split(infos: list[EpisodeInfo], cameras: list[str], size: tuple[int, int], chunk_size: int,
-                bar, expected: dict) -> ChunkDataset:
+                bar, expected: dict, obs_steps: int = 1) -> ChunkDataset:
     total = sum(i.length for i in infos)
     images = np.empty((total, len(cameras), size[0], size[1], 3), np.uint8)  # filled in place: no 2x peak
     qpos, actions, ends, start = [], [], [], 0
@@ -279,7 +307,7 @@ def _load_split(infos: list[EpisodeInfo], cameras: list[str], size: tuple[int, i
         if bar is not None:
             bar.update(1)
     return ChunkDataset(np.concatenate(qpos), np.concatenate(actions), images, np.concatenate(ends),
-                        chunk_size, cameras)
+                        chunk_size, cameras, obs_steps)
 
 
 def _progress(total: int, desc: str, enabled: bool):

@@ -8,6 +8,9 @@ hands its slot to the next pending episode, so the batch stays full while episod
 Each episode gets the actions it would get alone (tests/reference_eval.py's run_episode): the
 batched selectors are bit-for-bit the single-episode ones, and episode seeds fix each env's layout. Only the policy's
 batched forward pass may differ from a batch of one, by float rounding.
+
+A policy that reads past observations (rollout.observation_steps n > 1) is given each episode's
+last n, oldest first; an episode starts with its first observation repeated n times.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 
-from act_bench.evaluation.rollout import ChunkPolicy, episode_row, policy_device, query_batch
+from act_bench.evaluation.rollout import ChunkPolicy, episode_row, observation_steps, policy_device, query_batch
 
 
 @dataclass
@@ -31,6 +34,16 @@ class _Episode:
     success: bool = False
     length: int = 0
     start: float = 0.0
+    history: deque | None = None  # the last observations, for a policy that reads more than one
+
+    def observe(self, obs: dict) -> None:
+        self.obs = obs
+        if self.history is not None:
+            self.history.append(obs)
+
+    def query_input(self):
+        """What a query of this episode passes: its observation, or its last ones (oldest first)."""
+        return self.obs if self.history is None else list(self.history)
 
 
 def run_lockstep(envs, policy: ChunkPolicy, execution, episodes: Sequence[tuple[int, int]],
@@ -41,19 +54,19 @@ def run_lockstep(envs, policy: ChunkPolicy, execution, episodes: Sequence[tuple[
     envs: an env_slots.InlineSlots or WorkerSlots. on_row(index, row) is called as each episode
     ends; make_video(index) gives an EpisodeVideo to record that episode into, or None. A row's
     "seconds" is the episode's wall time, shared with the episodes stepped beside it."""
-    cameras, device = list(policy.camera_names), policy_device(policy)
+    cameras, device, history = list(policy.camera_names), policy_device(policy), observation_steps(policy)
     selector = execution.batch_selector(envs.n)
     pending = deque(episodes)
     slots: list[_Episode | None] = [None] * envs.n
     try:
         for j in range(envs.n):
-            _start(envs, slots, j, selector, pending, make_video)
+            _start(envs, slots, j, selector, pending, make_video, history)
         while any(ep is not None for ep in slots):
             live = [j for j, ep in enumerate(slots) if ep is not None]
             wants = selector.needs_query()
             need = [j for j in live if wants[j]]
             if need:
-                selector.add(query_batch(policy, [slots[j].obs for j in need], cameras, device), need)
+                selector.add(query_batch(policy, [slots[j].query_input() for j in need], cameras, device), need)
             moves = [(j, action, slots[j].video is not None) for j, action in zip(live, selector.pop(live))]
             for j, result in zip(live, envs.step(moves)):
                 ep = slots[j]
@@ -65,14 +78,14 @@ def run_lockstep(envs, policy: ChunkPolicy, execution, episodes: Sequence[tuple[
                     slots[j] = None
                     on_row(ep.index, episode_row(ep.max_stage, ep.success, ep.length, selector.queries[j], stage_names,
                                                  ep.start))
-                    _start(envs, slots, j, selector, pending, make_video)
+                    _start(envs, slots, j, selector, pending, make_video, history)
     finally:
         for ep in slots:
             if ep is not None and ep.video is not None:
                 ep.video.close(ok=False)  # an unfinished episode leaves no video
 
 
-def _start(envs, slots: list, j: int, selector, pending: deque, make_video) -> None:
+def _start(envs, slots: list, j: int, selector, pending: deque, make_video, history: int = 1) -> None:
     """Put the next pending episode (if any) in slot j: reset its env and its selector row."""
     if not pending:
         return
@@ -86,7 +99,8 @@ def _start(envs, slots: list, j: int, selector, pending: deque, make_video) -> N
             video.close(ok=False)  # not yet in a slot, so the caller's cleanup would miss it
         raise
     selector.reset([j])
-    slots[j] = _Episode(index, obs, video=video, start=start)
+    slots[j] = _Episode(index, obs, video=video, start=start,
+                        history=deque([obs] * history, maxlen=history) if history > 1 else None)
     if video is not None:
         video.add(frame, 0, 0, 0, force=True)
 
@@ -95,7 +109,8 @@ def _record(ep: _Episode, result) -> bool:
     """Take one step's result into the episode; True when it has ended: at the time limit, or
     once the env's info["decided"] says the outcome is final (the last stage reached: success,
     or a task's strict stage), so stopping early changes no outcome."""
-    ep.obs, terminated, truncated, info, frame = result
+    obs, terminated, truncated, info, frame = result
+    ep.observe(obs)
     ep.length += 1
     stage, ep.max_stage = int(info["stage"]), max(ep.max_stage, int(info["max_stage"]))
     ep.success = bool(info["is_success"])

@@ -24,6 +24,14 @@ class ChunkPolicy(Protocol):
     def eval(self) -> Any:
         """Inference mode (no dropout)."""
 
+    # optional: obs_history (int, default 1), the observations a query reads (observation_steps)
+
+
+def observation_steps(policy: ChunkPolicy) -> int:
+    """How many observations a query of `policy` reads: its obs_history (the current one and
+    those before it), 1 for a policy without one."""
+    return int(getattr(policy, "obs_history", 1) or 1)
+
 
 def policy_device(policy: ChunkPolicy):
     try:
@@ -32,13 +40,23 @@ def policy_device(policy: ChunkPolicy):
         return "cpu"
 
 
-def query_batch(policy: ChunkPolicy, observations: Sequence[dict], cameras: Sequence[str], device) -> np.ndarray:
-    """One query for several observations -> a (len(observations), k, A) float64 array."""
+def query_batch(policy: ChunkPolicy, observations: Sequence, cameras: Sequence[str], device) -> np.ndarray:
+    """One query for several observations -> a (len(observations), k, A) float64 array. For a
+    policy with observation_steps n > 1, each element is the list of an episode's last n
+    observations, oldest first (qpos and images then get a time axis after the batch)."""
     import torch
 
-    qpos = torch.as_tensor(np.stack([np.asarray(o["qpos"]) for o in observations]), dtype=torch.float32,
-                           device=device)
-    images = torch.from_numpy(np.stack([np.stack([o["images"][c] for c in cameras]) for o in observations]))
+    def frames(o: dict) -> np.ndarray:
+        return np.stack([o["images"][c] for c in cameras])
+
+    if observation_steps(policy) > 1:
+        qpos = np.stack([np.stack([np.asarray(o["qpos"]) for o in window]) for window in observations])
+        images = np.stack([np.stack([frames(o) for o in window]) for window in observations])
+    else:
+        qpos = np.stack([np.asarray(o["qpos"]) for o in observations])
+        images = np.stack([frames(o) for o in observations])
+    qpos = torch.as_tensor(qpos, dtype=torch.float32, device=device)
+    images = torch.from_numpy(images)
     with torch.inference_mode():
         chunk = policy.predict_chunk(qpos, images.to(device))
     return torch.as_tensor(chunk).detach().to("cpu", torch.float64).numpy()

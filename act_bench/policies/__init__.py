@@ -1,4 +1,4 @@
-"""Policies (ACT, ACT without the CVAE, single-step BC) and the methods that execute them,
+"""Policies (ACT, ACT without the CVAE, single-step BC, Diffusion Policy) and the methods that execute them,
 found by name in a registry."""
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import load_policy, save_checkpoint

@@ -37,6 +37,7 @@ class Policy(nn.Module):
         self.camera_names = list(profile.data.cameras)
         self.image_size = (int(profile.data.image_size[0]), int(profile.data.image_size[1]))
         self.state_dim, self.action_dim = m.state_dim, m.action_dim
+        self.obs_history = m.observation_steps()  # observations per query (evaluation.rollout)
         stats = stats or NormStats.identity(m.state_dim, m.action_dim)
         expected = (m.state_dim, m.state_dim, m.action_dim, m.action_dim)
         for name, dim in zip(_STAT_NAMES, expected):
@@ -86,11 +87,15 @@ class Policy(nn.Module):
     @torch.no_grad()
     def predict_chunk(self, qpos, images) -> torch.Tensor:
         """Raw qpos (B, S) and uint8 images (B, n_cam, H, W, 3) -> raw actions (B, k, A).
-        Deterministic in eval mode (z = 0 for ACT)."""
+        A policy with obs_history n > 1 takes its last n observations, oldest first, on a time
+        axis after the batch: qpos (B, n, S), images (B, n, n_cam, H, W, 3).
+        Deterministic in eval mode (z = 0 for ACT; a diffusion policy seeds its noise per row)."""
         qpos = torch.as_tensor(qpos, dtype=torch.float32, device=self.device)
         images = torch.as_tensor(images, device=self.device)
-        if qpos.ndim != 2 or qpos.shape[1] != self.state_dim:
-            raise ValueError(f"qpos must have shape (B, {self.state_dim}), got {tuple(qpos.shape)}")
+        steps = () if self.obs_history == 1 else (self.obs_history,)
+        if qpos.ndim != 2 + len(steps) or tuple(qpos.shape[1:]) != (*steps, self.state_dim):
+            shape = ", ".join(["B", *map(str, steps), str(self.state_dim)])
+            raise ValueError(f"qpos must have shape ({shape}), got {tuple(qpos.shape)}")
         if images.shape[0] != qpos.shape[0]:
             raise ValueError("qpos and images must have the same batch size")
         return self.unnormalize_actions(self._predict(self.normalize_qpos(qpos), images).float())
@@ -103,6 +108,9 @@ class Policy(nn.Module):
         """batch: qpos (B, S) raw, images (B, n_cam, H, W, 3) uint8, actions (B, k, A) raw,
         is_pad (B, k) bool. Returns (loss, detached metrics: one per name in loss_terms)."""
         raise NotImplementedError
+
+    def after_optimizer_step(self) -> None:
+        """Called after every optimiser step (the diffusion policy updates its EMA weights here)."""
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         backbone = getattr(self, "backbone", None)

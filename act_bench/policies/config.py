@@ -40,6 +40,11 @@ class PolicyConfig:
     cnn_kernel: int = 3  # small_cnn: kernel size of every conv (odd)
     loss: str = "l1"  # "l1" or "mse" (the released BC-ConvMLP used mse)
 
+    def observation_steps(self) -> int:
+        """Observations a query reads: the current one, and observation_steps() - 1 before it
+        (a policy that reads past ones overrides this; the data and the evaluation follow it)."""
+        return 1
+
     def problems(self) -> list[tuple[bool, str]]:
         """(condition, message) pairs; a False condition is reported. Subclasses extend it."""
         return [

@@ -16,7 +16,9 @@ and one of
     chunk_size + predict_chunk(qpos, images) -> (B, k, 14)
                                        act_bench.evaluation.rollout.ChunkPolicy: batched, stateless; run open-loop
                                        (n_action_steps per query, default all k) or, with
-                                       execution = "ensemble", with temporal ensembling
+                                       execution = "ensemble", with temporal ensembling; with
+                                       obs_history = n > 1 it gets its last n observations
+                                       (act_bench.policies.base.Policy.predict_chunk)
 
 Actions are ACT's 14 absolute joint targets (left arm 6 + gripper, right arm 6 + gripper).
 """
@@ -90,6 +92,7 @@ class ExternalPolicy:
             self.chunk_size, self.execution, self.max_batch = 1, "single", 1  # stateful: one episode at a time
         elif callable(getattr(policy, "predict_chunk", None)) and getattr(policy, "chunk_size", None):
             self.chunk_size = int(policy.chunk_size)
+            self.obs_history = int(getattr(policy, "obs_history", 1) or 1)
             self.execution = getattr(policy, "execution", "open_loop")
             self.max_batch = None
         else:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from act_bench.policies.config import Profile
 
 EXECUTIONS = ("ensemble", "open_loop", "single")
-_BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc")
+_BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc", "act_bench.policies.diffusion")
 _POLICIES: dict[str, "PolicySpec"] = {}
 _METHODS: dict[str, "MethodSpec"] = {}
 _AGENTS: dict[str, Callable] = {}  # external policies' factories, by name (register_agent)
@@ -106,15 +106,23 @@ def _load() -> None:
     load_plugins()
 
 
+def _rank(policy: str) -> int:
+    """Where a policy's module comes: the built-ins in _BUILTIN_MODULES' order, whichever was
+    imported first, then the rest (plugins) in registration order."""
+    spec = _POLICIES.get(policy)
+    module = spec.policy_class.__module__ if spec is not None else None
+    return _BUILTIN_MODULES.index(module) if module in _BUILTIN_MODULES else len(_BUILTIN_MODULES)
+
+
 def policy_names() -> tuple[str, ...]:
     _load()
-    return tuple(_POLICIES)
+    return tuple(sorted(_POLICIES, key=_rank))  # a stable sort: registration order within a module
 
 
 def method_names() -> tuple[str, ...]:
     """Registered methods, built-ins first, in registration order (the report's order)."""
     _load()
-    return tuple(_METHODS)
+    return tuple(sorted(_METHODS, key=lambda name: _rank(_METHODS[name].policy)))
 
 
 def get_policy(name: str) -> PolicySpec:
