@@ -11,7 +11,7 @@ BIN = $(VENV)/bin
 
 $(BIN)/act-bench: pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e ".[test,lerobot,ray,docs]"
+	$(BIN)/pip install --quiet -e ".[test,lerobot,ray,docs,diffusion]"
 	touch $@
 
 .PHONY: install test run docs ci-regression verify-lerobot
