@@ -23,6 +23,7 @@ import act_bench  # noqa: F401  (registers the tasks)
 import mujoco
 from act_bench.atomic_io import write_text
 from original_release import OriginalEpisode  # beside this file: the script's folder is on sys.path
+from release_measure import geom_vertices
 
 REPO = Path(__file__).resolve().parents[1]
 # (task, object positions at t = 0, [(time, side, object, original's geoms, ours)])
@@ -41,13 +42,7 @@ def _gid(model, name):
     return mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)
 
 
-def _vertices(model, data, geom):
-    if model.geom_type[geom] == mujoco.mjtGeom.mjGEOM_MESH:
-        mesh = model.geom_dataid[geom]
-        v = model.mesh_vert[model.mesh_vertadr[mesh]: model.mesh_vertadr[mesh] + model.mesh_vertnum[mesh]]
-    else:
-        v = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)]) * model.geom_size[geom]
-    return data.geom_xpos[geom] + v @ data.geom_xmat[geom].reshape(3, 3).T
+_vertices = geom_vertices  # a geom's corners (its mesh's vertices), in the world
 
 
 def finger_measure(model, data, fingers, object_geoms, centre) -> dict:

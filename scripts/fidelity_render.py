@@ -20,9 +20,8 @@ import numpy as np
 import act_bench  # noqa: F401
 import mujoco
 from act_bench.atomic_io import atomic_path
-from act_bench.envs.aloha import AlohaEnv
+from act_bench.scripted.fidelity import expert_on_layout
 from act_bench.sim.render import CameraRenderer
-from act_bench.tasks.registry import get_task
 from original_release import JOINT_MODELS, OriginalEpisode
 
 CASES = {"transfer_cube": ({"cube": [0.1, 0.5, 0.05]}, (20, 170)),
@@ -49,15 +48,7 @@ def _original_frames(release, task, positions, moments, torquescale=None):
 
 
 def _our_frames(task, positions, moments, version="v2"):
-    spec = get_task(f"{task}_{version}")
-    env = AlohaEnv(spec.name, cameras=())
-    env.reset(seed=0)
-    for name, pos in positions.items():
-        adr = env.stage_rule.object_qpos[name]
-        env.data.qpos[adr:adr + 7] = [*pos, 1, 0, 0, 0]
-    mujoco.mj_forward(env.model, env.data)
-    expert = spec.expert(env)
-    expert.reset()
+    env, expert = expert_on_layout(f"{task}_{version}", positions)
     renderers = {s: CameraRenderer(env.model, ("top",), *s) for s in SIZES}
     frames, t = {s: [] for s in SIZES}, 0
     for when in moments:

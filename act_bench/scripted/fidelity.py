@@ -66,20 +66,26 @@ def grasp_measure(model, data, side: str, obj: str, centre: np.ndarray) -> dict:
     return {"lowest_tip": float(lowest - centre[2]), "contacts": int(len(points)), **band}
 
 
-def measure_episode(task: str, layout: dict[str, list[float]], release_episode: dict) -> dict:
-    """Our expert of `task` on `layout`, measured at the times the release's episode was."""
+def expert_on_layout(task: str, layout: dict[str, list[float]], cameras=()) -> tuple[AlohaEnv, object]:
+    """An env of `task` reset with its objects at `layout` (t = 0 positions), and its expert
+    planned from them. The caller closes the env."""
     from act_bench.tasks.registry import get_task
 
-    spec = get_task(task)
-    env = AlohaEnv(task, cameras=())
+    env = AlohaEnv(task, cameras=cameras)
+    env.reset(seed=0)
+    for name, pos in layout.items():
+        adr = env.stage_rule.object_qpos[name]
+        env.data.qpos[adr:adr + 7] = [*pos, 1, 0, 0, 0]
+    mujoco.mj_forward(env.model, env.data)
+    expert = get_task(task).expert(env)
+    expert.reset()
+    return env, expert
+
+
+def measure_episode(task: str, layout: dict[str, list[float]], release_episode: dict) -> dict:
+    """Our expert of `task` on `layout`, measured at the times the release's episode was."""
+    env, expert = expert_on_layout(task, layout)
     try:
-        env.reset(seed=0)
-        for name, pos in layout.items():
-            adr = env.stage_rule.object_qpos[name]
-            env.data.qpos[adr:adr + 7] = [*pos, 1, 0, 0, 0]
-        mujoco.mj_forward(env.model, env.data)
-        expert = spec.expert(env)
-        expert.reset()
         names = env.task_config.stage_names
         grasps = {(g["t"], g["arm"], g["object"]) for g in release_episode["grasps"]}
         held = {(h["t"], h["object"]) for h in release_episode["held"]}
