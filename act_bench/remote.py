@@ -1,6 +1,6 @@
-"""`act-bench remote`: a grid's trainings on a lent GPU machine, evaluated at home.
+"""`act-bench remote`: a grid's trainings on a borrowed GPU machine, evaluated at home.
 
-A GPU machine is lent for minutes and cannot reach the network, and evaluation belongs on the
+A GPU machine may be had for minutes only and may not reach the network, and evaluation belongs on the
 machine the demos were recorded on. So `remote` splits `act-bench run` (or a sweep's trainings) in two:
 
     act-bench remote train --tasks T --methods act,bc --seeds 0,1,2 --profile cpu \\

@@ -30,7 +30,7 @@ from act_bench.bf16_weights import Bf16Weights  # noqa: E402
 from act_bench.train import autocast_context, make_optimizer, resolve_amp, train_step  # noqa: E402
 from benchmarks.load_monitor import LoadMonitor  # noqa: E402
 
-# the bar for the cpu profile on a 2-core machine
+# the bar set for the cpu profile on a 2-core machine
 CPU_TARGET_STEPS_PER_S = 7.0
 CPU_TARGET_INFER_MS = 10.0
 

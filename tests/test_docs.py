@@ -125,3 +125,16 @@ def test_site_builds_in_strict_mode(tmp_path):
                           env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "site" / "index.html").exists()
+
+
+def test_no_process_words_anywhere_in_the_repository():
+    """Code, tests, scripts, configs and notes speak of the software, not of how it was made."""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout: the tracked files cannot be listed")
+    text_files = [ROOT / f for f in listed.stdout.splitlines()
+                  if re.search(r"\.(py|md|sh|toml|xml|yml|yaml|txt|cfg)$|(^|/)(Makefile|run)$", f)
+                  and (ROOT / f).is_file() and f != "tests/test_docs.py"]
+    hits = [f"{p.relative_to(ROOT)}:{i}: {line.strip()}" for p in text_files
+            for i, line in enumerate(p.read_text(errors="replace").splitlines(), 1) if PROCESS_WORDS.search(line)]
+    assert not hits, hits

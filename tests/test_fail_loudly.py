@@ -1,4 +1,4 @@
-"""Unit tests of the fail-loudly pieces (issue 25): the finite-loss guard, the folder lock, the
+"""Unit tests of the fail-loudly pieces: the finite-loss guard, the folder lock, the
 signal stages, the strict metadata reader, the demo-folder listing check and failed cells.
 The CLI-level faults are in test_faults_loud.py and test_fault_campaign.py."""
 from __future__ import annotations

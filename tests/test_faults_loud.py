@@ -1,4 +1,4 @@
-"""Faults that must never turn into numbers (`pytest -m faults`, issue 25): a training that
+"""Faults that must never turn into numbers (`pytest -m faults`): a training that
 diverges, a demo folder with missing, extra or unlisted episodes, damaged run metadata, a
 second writer on a folder in use, and SIGTERM / SIGINT. Each gives one line and a non-zero exit
 (the failed cell's line for `run`), changes nothing a rerun cannot repair, and the repair the

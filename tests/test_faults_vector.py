@@ -49,7 +49,7 @@ def _run(mode: str) -> tuple[list[int], dict]:
     try:
         out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the workers are in the same session: none is left behind
+        os.killpg(proc.pid, signal.SIGKILL)  # the workers share its process group: none is left behind
         proc.communicate()
         pytest.fail(f"async vector env ({mode}) hung for 60 s")
     assert proc.returncode == 0, err[-2000:]
