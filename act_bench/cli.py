@@ -15,9 +15,9 @@ from act_bench.errors import ActBenchError
 
 # name -> (module, help)
 COMMANDS = {
-    "generate-demos": ("act_bench.scripted.generate", "record scripted demonstrations to HDF5"),
+    "generate-demos": ("act_bench.demos.generate", "record scripted demonstrations to HDF5"),
     "inspect": ("act_bench.data.inspect", "summarise a folder of demonstrations"),
-    "replay": ("act_bench.data.replay", "render a recorded episode to a video"),
+    "replay": ("act_bench.demos.replay", "render a recorded episode to a video"),
     "train": ("act_bench.train", "train one policy"),
     "eval": ("act_bench.evaluation.cli", "roll a trained policy out and score it"),
     "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),

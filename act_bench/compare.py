@@ -25,6 +25,8 @@ import pandas as pd
 from act_bench import failed_cells, layout
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.seed_tests import Effect, mcnemar_p, paired_effect, unpaired_effect
+from act_bench.results import collect_results, read_results_csv
+from act_bench.sweep_results import load_sweep
 from act_bench.tasks.registry import success_stage
 
 
@@ -46,13 +48,9 @@ def parse_spec(spec: str) -> tuple[Path, str | None, str | None]:
 
 
 def _read_rows(folder: Path) -> pd.DataFrame:
-    from act_bench.report import collect_results, read_results_csv
-
     if (folder / layout.RESULTS).is_file():
         rows = read_results_csv(folder / layout.RESULTS)
     elif (folder / layout.SWEEP_RECORD).is_file():
-        from act_bench.sweep_report import load_sweep
-
         rows = load_sweep(folder)[0]
     else:
         rows = collect_results(folder)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from act_bench import layout
 from act_bench.atomic_io import write_json
+from act_bench.policies.registry import get_method
 
 FILE = layout.FAILED_CELLS
 _LINE = re.compile(r"^(train|eval) ([^/]+)/([^/]+)/(-?\d+): (.*)$", re.S)
@@ -27,8 +28,6 @@ def _reason(detail: str) -> str:
 
 def from_failures(plan, failures: list[str]) -> dict[tuple[str, str, int], str]:
     """(task, method, seed) -> why, from run.execute's failure lines."""
-    from act_bench.policies.registry import get_method
-
     trained: dict[tuple[str, str, int], str] = {}
     cells: dict[tuple[str, str, int], str] = {}
     for line in failures:

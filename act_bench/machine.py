@@ -7,6 +7,7 @@ import functools
 import hashlib
 import os
 import platform
+from act_bench.versions import package_versions
 
 MEMORY_HEADROOM = 0.8  # what a job may plan to hold of the memory free when it starts
 
@@ -48,8 +49,6 @@ def _cpuinfo() -> tuple[str, str]:
 
 def record(threads: int | None) -> dict:
     """What to store beside a result: CPU, thread count and versions."""
-    from act_bench.versions import package_versions
-
     return {**cpu(), "threads": threads, "versions": package_versions()}
 
 

@@ -19,6 +19,7 @@ from act_bench import layout
 from act_bench.errors import ActBenchError
 from act_bench.executors import check_executor
 from act_bench.policies.registry import get_method
+from act_bench.scripted.style import check_style
 from act_bench.tasks.registry import get_task
 
 DEFAULT_DEMOS = 50
@@ -47,8 +48,6 @@ class Grid:
     demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
 
     def check(self) -> None:
-        from act_bench.scripted.style import check_style
-
         check_style(self.demo_style)
         for m in self.methods:
             get_method(m)

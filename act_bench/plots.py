@@ -9,10 +9,11 @@ import pandas as pd
 from act_bench import failed_cells, layout
 from act_bench.atomic_io import atomic_path
 from act_bench.cell_tables import cells_of
-from act_bench.report import order_key, task_order
+from act_bench.evaluation.table_checks import read_metrics
+from act_bench.results import order_key, task_order
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight", pil_kwargs={"optimize": True})
     return path
@@ -59,14 +60,12 @@ def plot_success(results: pd.DataFrame, path) -> Path | None:
         ax.legend(fontsize=8)
     fig.suptitle("Success per stage (mean over seeds, 95% interval with training noise: t or quasi-binomial; "
                  "dots: seeds)", fontsize=10)
-    out = _save(fig, Path(path))
+    out = save_figure(fig, Path(path))
     plt.close(fig)
     return out
 
 
 def find_loss_curves(out_dir) -> list[tuple[str, str, str, pd.DataFrame]]:
-    from act_bench.evaluation.table_checks import read_metrics
-
     curves = []
     for task, policy, seed, path in layout.training_metrics(out_dir):
         df = read_metrics(path)
@@ -107,6 +106,6 @@ def plot_loss_curves(curves, path) -> Path | None:
         ax.set_title(f"{task} (solid: train, dashed: validation)", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    out = _save(fig, Path(path))
+    out = save_figure(fig, Path(path))
     plt.close(fig)
     return out

@@ -26,6 +26,8 @@ import math
 import sys
 import time
 from pathlib import Path
+from act_bench.run import Grid, run_benchmark
+from act_bench.tasks.registry import task_names
 
 REFERENCE = Path("results") / "ci" / "reference.json"
 _CHECKOUT = Path(__file__).resolve().parents[1]  # the repository, when running from a source checkout
@@ -78,8 +80,7 @@ def reference_success(policy: dict, base: Path) -> tuple[int, int]:
 
 
 def scripted_rates(out: Path, episodes: int) -> dict[str, float]:
-    from act_bench.scripted.generate import DemoSettings, generate_demos
-    from act_bench.tasks.registry import task_names
+    from act_bench.demos.generate import DemoSettings, generate_demos
 
     rates = {}
     for task in task_names():
@@ -115,8 +116,6 @@ def main(argv=None) -> int:
         print(f"scripted {task}: {rate:.1%} over {ref['scripted']['episodes']} episodes (floor {floor:.0%}) {status}")
         if rate < floor:
             failures.append(f"scripted {task} success {rate:.1%} < {floor:.0%}")
-
-    from act_bench.run import Grid, run_benchmark
 
     policy = ref["policy"]
     ref_k, ref_n = reference_success(policy, base)

@@ -33,7 +33,10 @@ from pathlib import Path
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
 from act_bench.plan import DEFAULT_DEMOS, Grid, Plan, TrainJob, make_plan
+from act_bench.run import ActBackend, parse_list, parse_seeds
 from act_bench.run_pack import pack_runs, unpack_runs
+from act_bench.sweep import plan_sweep
+from act_bench.sweep_params import parse_params
 from act_bench.threads import ENV as THREADS_ENV
 from act_bench.threads import machine_cores
 
@@ -81,8 +84,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _grid(args) -> Grid:
-    from act_bench.run import parse_list, parse_seeds
-
     grid = Grid(methods=tuple(parse_list(args.methods, "methods")), tasks=tuple(parse_list(args.tasks, "tasks")),
                 seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, demos=args.demos,
                 demo_seed=args.demo_seed, demos_root=Path(args.demos_root), runs_root=Path(args.runs_root),
@@ -93,14 +94,12 @@ def _grid(args) -> Grid:
 
 def train_grid(args, backend=None) -> int:
     """Train every run of the grid that is not finished; 0 when all are, 1 otherwise."""
-    from act_bench.run import ActBackend
-
     if args.parallel < 0 or args.deadline_s < 0:
         raise ActBenchError("--parallel and --deadline-s must be >= 0")
     grid, backend = _grid(args), backend or ActBackend()
     plan = _plan(grid, args.params, backend)
     for job in plan.demos:
-        from act_bench.scripted.generate import DemoSettings
+        from act_bench.demos.generate import DemoSettings
 
         print(f"generating {job.episodes} {job.task} demos in {job.data_dir}", file=sys.stderr)
         backend.generate_demos(job.task, job.episodes, job.data_dir, DemoSettings(job.seed, job.cameras, job.image_size),
@@ -119,9 +118,6 @@ def train_grid(args, backend=None) -> int:
 def _plan(grid: Grid, params: list[str], backend) -> Plan:
     """run's plan, or with --param the sweep's (every point's runs, in the sweep's folders)."""
     if params:
-        from act_bench.sweep import plan_sweep
-        from act_bench.sweep_params import parse_params
-
         return plan_sweep(grid, parse_params(params, grid.overrides), backend, progress=False)
     profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
     return make_plan(grid, profiles, progress=False)

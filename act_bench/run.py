@@ -5,26 +5,30 @@ For every task it makes the demonstrations (once per data setting), trains every
 (task, method, seed), then writes results.csv, summary.md, plots and report.html into --out
 and prints the summary table. Finished pieces have done markers (see layout.py), so a rerun
 skips them and an interrupted run resumes. Three steps: plan (plan.py, pure), execute (inline,
-a local process pool or Ray: executors.py) and collect (report.py).
+a local process pool or Ray: executors.py) and collect (collect.py).
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
 import functools
-import shutil
 import sys
 import time
 import traceback
 from pathlib import Path
 
-from act_bench import failed_cells, folder_lock, interrupts, layout
-from act_bench.atomic_io import atomic_path, write_bytes, write_csv, write_json
-from act_bench.device import DEVICES
+from act_bench import folder_lock, interrupts, layout
+from act_bench.atomic_io import write_bytes, write_json
+from act_bench.collect import collect, copy_training_metrics
+from act_bench.device import DEVICES, resolve_device
 from act_bench.errors import ActBenchError
+from act_bench.evaluation.evaluate import EvalSpec
+from act_bench.evaluation.setup import evaluate_run
 from act_bench.executors import EXECUTORS, available_cores, make_executor
 from act_bench.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan
+from act_bench.policies.config import load_profile
 from act_bench.policies.registry import method_names
+from act_bench.sweep_params import execution_for
 from act_bench.tasks.registry import default_task_names, task_names
 
 
@@ -32,8 +36,6 @@ class ActBackend:
     """The real pieces, imported lazily (tests pass a fake backend with the same methods)."""
 
     def load_profile(self, policy, profile, overrides=None):
-        from act_bench.policies.config import load_profile
-
         return load_profile(policy, profile, overrides)
 
     def check_run(self, run_dir, task, policy, cfg, seed, data_dir=None, episodes=None):
@@ -48,7 +50,7 @@ class ActBackend:
             check_run_dir(run_dir, task, policy, cfg, seed, demo_record(data_dir, episodes))
 
     def generate_demos(self, *args, **kwargs):
-        from act_bench.scripted.generate import generate_demos
+        from act_bench.demos.generate import generate_demos
 
         return generate_demos(*args, **kwargs)
 
@@ -79,16 +81,11 @@ def train_job(backend, job: TrainJob) -> str:
 
 
 def eval_job(backend, job: EvalJob) -> dict:
-    from act_bench.device import resolve_device
-    from act_bench.evaluation.evaluate import EvalSpec
-    from act_bench.evaluation.setup import evaluate_run
-
     policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
     spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
     execution = None
     if job.execution:  # a sweep point's eval-only settings, over those the policy was trained with
-        from act_bench.sweep_params import execution_for
 
         execution = execution_for(policy, job.method, job.execution)
     return evaluate_run(policy, spec, job.run_dir, execution=execution, env_factory=backend.make_env,
@@ -131,7 +128,7 @@ def run_plan(grid: Grid, plan: Plan, backend, progress: bool, record: tuple[Path
         _record_invocation(path, {**invocation, "updated": time.strftime("%Y-%m-%d %H:%M:%S")}, write=logged)
         for job in plan.demos:  # in this process, before any training needs them: on every core
             print(f"generating {job.episodes} {job.task} demos ({job.style}) in {job.data_dir}", file=sys.stderr)
-            from act_bench.scripted.generate import DemoSettings
+            from act_bench.demos.generate import DemoSettings
 
             backend.generate_demos(job.task, job.episodes, job.data_dir,
                                    DemoSettings(job.seed, job.cameras, job.image_size, style=job.style),
@@ -222,38 +219,6 @@ def execute(plan: Plan, backend, pool, progress: bool = True, job_seconds: dict[
         bar.close()
     pool.shutdown()
     return failures
-
-
-def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
-    """Gather every evaluation under grid.out into results.csv and the report."""
-    from act_bench.report import build_report, collect_results, summary_markdown
-
-    for key in plan.run_dirs:  # every run folder: those found done too (a second copy of a fresh curve is cheap)
-        copy_training_metrics(plan, grid.out, key)
-    failed_cells.record(grid.out, plan.evals, failed_cells.from_failures(plan, failures))
-    results = collect_results(grid.out)
-    report = {}
-    if results.empty:
-        failures.append("no evaluation finished; nothing to report")
-    else:
-        write_csv(grid.out / layout.RESULTS, results)
-        report = build_report(grid.out, grid.videos_per_cell)
-        print(summary_markdown(results))
-        print(f"report: {report['html']}")
-    for f in failures:
-        print(f"FAILED {f}", file=sys.stderr)
-    return {"results": results, "failures": failures, "report": report}
-
-
-def copy_training_metrics(plan: Plan, out: Path, key: tuple) -> None:
-    """Copy one training's loss curve into the results folder; key = (*variant prefix, task,
-    policy, seed), as in plan.run_dirs (a sweep point's trainings are "policy+field=value")."""
-    *prefix, t, p, s = key
-    src = Path(plan.run_dirs[key]) / layout.RUN_METRICS
-    dest = layout.training_metrics_copy(out, t, "+".join([p, *prefix]), s)
-    if src.exists():
-        with atomic_path(dest) as tmp:
-            shutil.copyfile(src, tmp)
 
 
 _NOT_SETTINGS = ("updated", "timing", "finished")  # what differs between an invocation and its resume

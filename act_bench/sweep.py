@@ -19,6 +19,7 @@ import functools
 from pathlib import Path
 
 from act_bench import folder_lock, interrupts, layout
+from act_bench.collect import collect_sweep
 from act_bench.errors import ActBenchError
 from act_bench.plan import Grid, Plan, make_plan
 from act_bench.run import ActBackend, add_arguments as run_arguments, grid_from_args, run_plan
@@ -45,8 +46,6 @@ def plan_sweep(grid: Grid, params: tuple[Param, ...], backend, progress: bool = 
 
 def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: bool = True) -> dict:
     """Run the sweep; returns {"results": DataFrame, "failures": [...], "report": {...}}."""
-    from act_bench.sweep_report import collect_sweep
-
     grid.check()
     backend = backend or ActBackend()
     execution = fixed_execution(grid.out, grid.overrides)

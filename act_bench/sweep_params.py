@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass
 
 from act_bench.errors import ActBenchError
+from act_bench.evaluation.ensembling import Execution
 from act_bench.plan import Variant
-from act_bench.policies.config import EvalConfig, Profile, parse_overrides
+from act_bench.policies.config import EvalConfig, Profile, apply_overrides, parse_overrides
+from act_bench.policies.registry import get_method
 
 SECTIONS = ("model", "data", "train", "eval")
 # the sections that do not decide the weights (eval, today), read from the profile itself
@@ -157,10 +159,6 @@ def variant(point: Point, base: dict, profiles: dict, fixed=()) -> Variant:
 def execution_for(policy, method: str, overrides):
     """How a trained policy runs with eval-only overrides on top of its own profile's settings
     (a policy without a profile, like a test's stand-in, starts from EvalConfig's defaults)."""
-    from act_bench.evaluation.ensembling import Execution
-    from act_bench.policies.config import apply_overrides
-    from act_bench.policies.registry import get_method
-
     profile = getattr(policy, "profile", None)
     if isinstance(profile, Profile):
         cfg = apply_overrides(profile, list(overrides)).eval

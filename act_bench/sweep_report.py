@@ -12,7 +12,6 @@ states for that field (PAPER_POINTS). Neighbouring points are compared over trai
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +19,12 @@ import pandas as pd
 from act_bench import layout
 from act_bench.atomic_io import write_csv, write_text
 from act_bench.cell_tables import CAPTION, DISPERSION_NOTE, cell_extra, cell_table, cells_of, dispersion_line
-from act_bench.errors import ActBenchError
-from act_bench.plots import _save, find_loss_curves, plot_loss_curves
-from act_bench.sweep_stats import (EFFECTS_NOTE, MEAN_NOTE, _mean_table, final_stage,  # noqa: F401 (re-exported)
+from act_bench.plots import find_loss_curves, plot_loss_curves, save_figure
+from act_bench.report_html import render_html
+from act_bench.results import CELLS, PROVENANCE_NOTE, find_videos, md_table, provenance_table, seeds_phrase
+from act_bench.sweep_results import line_label, load_sweep, tick_label, value_axis
+from act_bench.sweep_stats import (EFFECTS_NOTE, MEAN_NOTE, mean_table, final_stage,  # noqa: F401 (re-exported)
                                    mean_over_settings, neighbour_effects)
-from act_bench.report import (CELLS, PROVENANCE_NOTE, _md_table, _seeds_phrase, collect_results, find_videos,
-                              method_order, order_key, provenance_table, read_results_csv, render_html, task_order)
 
 
 # The values the ACT paper states for a swept field, mean over its four simulated settings
@@ -34,51 +33,6 @@ from act_bench.report import (CELLS, PROVENANCE_NOTE, _md_table, _seeds_phrase, 
 # they are drawn as points, not as a curve.
 PAPER_POINTS = {"model.chunk_size": ("act-no-te", {1: 0.01, 100: 0.44},
                                      "paper: ACT without ensembling, mean of its 4 settings")}
-
-
-# ---------------------------------------------------------------- data
-def point_values(name: str) -> dict[str, str]:
-    """"model.chunk_size=10+eval.n_action_steps=1" -> {"model.chunk_size": "10", ...}."""
-    return dict(part.split("=", 1) for part in name.split("+") if "=" in part)
-
-
-def _sortable(values: pd.Series):
-    numbers = pd.to_numeric(values, errors="coerce")
-    return numbers if numbers.notna().all() else values.astype(str)
-
-
-def collect_sweep_results(out_dir, swept=()) -> tuple[pd.DataFrame, list[str]]:
-    """(every point's rows with a column per swept field and the point's name, the fields).
-    swept: the fields in the order the sweep named them (others follow as found)."""
-    frames, fields = [], list(swept)
-    for folder in sorted(Path(out_dir).glob(f"{layout.SWEEP_POINTS}/*/")):
-        df = collect_results(folder)
-        if df.empty:
-            continue
-        values = point_values(folder.name)
-        fields += [k for k in values if k not in fields]
-        frames.append(df.assign(point=folder.name, **values))
-    if not frames:
-        return pd.DataFrame(), fields
-    df = pd.concat(frames, ignore_index=True)
-    for f in fields:
-        df[f] = _sortable(df[f]) if df[f].notna().all() else df[f]
-    first = ["task", "method", *fields]
-    df = df[first + [c for c in df.columns if c not in first]]
-    tasks, methods = task_order(), method_order()
-    keys = df.assign(_t=df["task"].map(lambda t: order_key(tasks, t)), _m=df["method"].map(lambda m: order_key(methods, m)))
-    keys = keys.sort_values(["_t", "_m", *fields, "seed", "stage_index"], kind="stable")
-    return df.loc[keys.index].reset_index(drop=True), fields
-
-
-def load_sweep(out_dir) -> tuple[pd.DataFrame, list[str], dict | None]:
-    """results.csv (rebuilt from the points when absent), the swept fields, sweep.json."""
-    out_dir = Path(out_dir)
-    meta = layout.read_json_record(out_dir / layout.SWEEP_RECORD)
-    results, fields = collect_sweep_results(out_dir, (meta or {}).get("swept") or ())
-    if results.empty:
-        raise ActBenchError(f"no evaluations under {out_dir / layout.SWEEP_POINTS}")
-    return results, fields, meta
 
 
 # ---------------------------------------------------------------- tables
@@ -115,16 +69,16 @@ def sweep_dispersion_lines(results: pd.DataFrame, fields: list[str]) -> dict[str
 
 def sweep_markdown(results: pd.DataFrame, fields: list[str], folder=None) -> str:
     """folder: where the points' evaluations are (to check that they share starts)."""
-    parts = [f"# act-bench sweep: {', '.join(fields)}", "", CAPTION.format(seeds=_seeds_phrase(results)),
+    parts = [f"# act-bench sweep: {', '.join(fields)}", "", CAPTION.format(seeds=seeds_phrase(results)),
              "`episodes` is the pooled number of evaluation episodes.", "", DISPERSION_NOTE, ""]
     notes = sweep_dispersion_lines(results, fields)
     for name, table in sweep_tables(results, fields).items():
-        parts += [f"## {name}", "", _md_table(table), "", notes[name], ""]
+        parts += [f"## {name}", "", md_table(table), "", notes[name], ""]
     for title, note, table in extra_sections(results, fields, folder):
-        parts += [f"## {title}", "", note, "", _md_table(table), ""]
+        parts += [f"## {title}", "", note, "", md_table(table), ""]
     prov = provenance_table(results)
     if prov is not None:
-        parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", _md_table(prov), ""]
+        parts += ["## Demonstrations and machines", "", PROVENANCE_NOTE, "", md_table(prov), ""]
     return "\n".join(parts)
 
 
@@ -133,7 +87,7 @@ def extra_sections(results: pd.DataFrame, fields: list[str], folder=None) -> lis
     comparisons (with more than one value of the first field)."""
     out = []
     if len(_panels(results)) > 1:
-        out.append(("Mean over settings", MEAN_NOTE, _mean_table(results, fields)))
+        out.append(("Mean over settings", MEAN_NOTE, mean_table(results, fields)))
     effects = neighbour_effects(results, fields, folder)
     if not effects.empty:
         out.append(("Neighbouring points over training runs", EFFECTS_NOTE.format(field=fields[0]), effects))
@@ -141,18 +95,13 @@ def extra_sections(results: pd.DataFrame, fields: list[str], folder=None) -> lis
 
 
 # ---------------------------------------------------------------- plot
-def _line_label(line: tuple, others: list[str]) -> str:
-    """"act-no-te eval.temporal_ensemble_m=0.1": a plotted line's method and other fields' values."""
-    return " ".join([line[0], *(f"{f}={v}" for f, v in zip(others, line[1:]))])
-
-
 def _plot_mean(ax, agg: pd.DataFrame, fields: list[str], xs: dict) -> None:
     """The last panel: each line's mean over settings, and the paper's stated values."""
     x_field, others = fields[0], fields[1:]
     mean = mean_over_settings(agg, fields)
     for j, (line, gl) in enumerate(mean.groupby(["method", *others], sort=False)):
         gl = gl.sort_values(x_field, key=lambda c: c.map(xs))
-        label = _line_label(line, others)
+        label = line_label(line, others)
         mean = 100 * gl["rate_mean"].to_numpy(float)
         err = [(mean - 100 * gl["mean_low"].to_numpy(float)).clip(min=0), (100 * gl["mean_high"].to_numpy(float) - mean).clip(min=0)]
         ax.errorbar(gl[x_field].map(xs), mean, yerr=[pd.Series(e).fillna(0).to_numpy() for e in err], marker="o",
@@ -161,31 +110,6 @@ def _plot_mean(ax, agg: pd.DataFrame, fields: list[str], xs: dict) -> None:
         _, points, label = PAPER_POINTS[x_field]
         ax.plot(list(points), [100 * v for v in points.values()], "kx", ms=9, mew=2, label=label)
     ax.set_title("mean over settings", fontsize=10)
-
-
-# Fields whose value 0 stands for more than any other value (n_action_steps 0: the whole chunk):
-# drawn as ordered categories with 0 last and named, not at x = 0 before 1.
-ZERO_MEANS = {"eval.n_action_steps": "k (chunk)"}
-
-
-def _tick(value, field: str) -> str:
-    if field in ZERO_MEANS and pd.to_numeric(value, errors="coerce") == 0:
-        return ZERO_MEANS[field]
-    return str(value)
-
-
-def _axis(values: list, field: str = "") -> tuple[dict, bool]:
-    """x positions of the field's values and whether the axis is logarithmic: numbers on a log
-    axis when all are positive and span 10x or more (chunk sizes), else as given; other values
-    as evenly spaced categories, as are the values of a ZERO_MEANS field (0 last)."""
-    nums = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
-    if field in ZERO_MEANS and nums.notna().all() and (nums == 0).any():
-        order = sorted(range(len(values)), key=lambda i: (nums[i] == 0, nums[i]))
-        return {values[i]: float(rank) for rank, i in enumerate(order)}, False
-    if nums.notna().all():
-        log = bool((nums > 0).all() and nums.max() >= 10 * nums.min())
-        return dict(zip(values, nums.astype(float))), log
-    return {v: float(i) for i, v in enumerate(values)}, False
 
 
 def _dodge(x, offset: float, log: bool, xs: dict):
@@ -204,7 +128,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
 
     agg, x_field, others = final_stage(results, fields), fields[0], fields[1:]
     panels = _panels(results)
-    xs, log = _axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])), x_field)
+    xs, log = value_axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])), x_field)
     with_mean = len(panels) > 1 and pd.to_numeric(pd.Series(list(xs), dtype=object), errors="coerce").notna().all()
     n = len(panels) + bool(with_mean)
     fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 3.8), squeeze=False)
@@ -219,7 +143,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
             mean = 100 * gl["rate_mean"].to_numpy(float)
             err = [(mean - 100 * gl["ci_low"].to_numpy(float)), (100 * gl["ci_high"].to_numpy(float) - mean)]
             err = [pd.Series(e).fillna(0).to_numpy() for e in err]  # no bar where training noise is unmeasured
-            label = _line_label(line, others)
+            label = line_label(line, others)
             ax.errorbar(x, mean, yerr=[e.clip(min=0) for e in err], marker="o", capsize=3, color=f"C{j}", label=label)
             for xi, rates in zip(x, gl["seed_rates"]):
                 if len(rates) > 1:
@@ -228,7 +152,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
     for ax in axes[0]:
         if log:
             ax.set_xscale("log")
-        ax.set_xticks(list(xs.values()), [_tick(v, x_field) for v in xs])
+        ax.set_xticks(list(xs.values()), [tick_label(v, x_field) for v in xs])
         ax.minorticks_off()
         ax.set_ylim(-3, 103)
         ax.set_xlabel(x_field)
@@ -237,7 +161,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
         ax.legend(fontsize=7)
     fig.suptitle("Final-stage success (mean over seeds, 95% interval with training noise: t or quasi-binomial; "
                  "dots: seeds)", fontsize=10)
-    out = _save(fig, Path(path))
+    out = save_figure(fig, Path(path))
     plt.close(fig)
     return out
 
@@ -261,22 +185,3 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
                        notes=sweep_dispersion_lines(results, fields), sections=extra_sections(results, fields, out_dir))
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
-
-
-def collect_sweep(grid, plan, failures: list[str], points=()) -> dict:
-    """run.run_plan's last step for a sweep: loss curves, results.csv and the report."""
-    from act_bench.run import copy_training_metrics
-
-    for key in plan.run_dirs:  # every run folder: those found done too (a second copy of a fresh curve is cheap)
-        copy_training_metrics(plan, grid.out, key)
-    report, results = {}, pd.DataFrame()
-    try:
-        report = build_sweep_report(grid.out, grid.videos_per_cell)
-        results = read_results_csv(report["results"])
-        print(Path(report["summary"]).read_text())
-        print(f"report: {report['html']}")
-    except ActBenchError:
-        failures.append("no evaluation finished; nothing to report")
-    for f in failures:
-        print(f"FAILED {f}", file=sys.stderr)
-    return {"results": results, "failures": failures, "report": report}

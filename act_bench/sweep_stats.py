@@ -8,8 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from act_bench.cell_tables import cells_of
+from act_bench.compare import Side, compare_rows
 from act_bench.evaluation.aggregates import aggregate
 from act_bench.evaluation.seed_stats import seed_rate_list
+from act_bench.failed_cells import evaluated
+from act_bench.sweep_results import line_label, value_axis  # the plot's order of values and line names
 from act_bench.tasks.registry import success_stage
 
 MEAN_NOTE = ("The final stage's success (%) per method and point over the settings (task x data style) above: "
@@ -54,7 +57,7 @@ def _interval(value, low, high) -> str:
     return f"{pct(value)} [{pct(low)}, {pct(high)}]"
 
 
-def _mean_table(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+def mean_table(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
     mean = mean_over_settings(final_stage(results, fields), fields)
     return pd.DataFrame({"method": mean["method"], **{f: mean[f] for f in fields},
                          "mean (%) [95%]": [_interval(r.rate_mean, r.mean_low, r.mean_high) for r in mean.itertuples()],
@@ -65,13 +68,9 @@ def _mean_table(results: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
 def neighbour_effects(results: pd.DataFrame, fields: list[str], folder=None) -> pd.DataFrame:
     """Each value of the first field against the previous one, per method (and other fields'
     values): compare.compare_rows per setting and over all settings."""
-    from act_bench.compare import Side, compare_rows
-    from act_bench.failed_cells import evaluated
-    from act_bench.sweep_report import _axis, _line_label  # the plot's order of values and line names
-
     results = evaluated(results)
     x_field, others = fields[0], fields[1:]
-    xs, _ = _axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])), x_field)
+    xs, _ = value_axis(list(dict.fromkeys(results.sort_values(x_field)[x_field])), x_field)
     order = sorted(xs, key=xs.get)
     rows = []
     for line, g in results.groupby(["method", *others], sort=False):
@@ -83,7 +82,7 @@ def neighbour_effects(results: pd.DataFrame, fields: list[str], folder=None) -> 
             where = Path(folder) if folder is not None else Path(".")
             for c in compare_rows(Side("A", where, ga, line[0]), Side("B", where, gb, line[0])):
                 e = c.effect
-                rows.append({"method": _line_label(line, others), x_field: f"{a} -> {b}", "setting": c.label,
+                rows.append({"method": line_label(line, others), x_field: f"{a} -> {b}", "setting": c.label,
                              "B - A (points) [95%]": "-" if e is None else
                              f"{100 * e.effect:+.1f} [{100 * e.low:+.1f}, {100 * e.high:+.1f}]",
                              "p (t)": "-" if e is None or pd.isna(e.p_t) else f"{e.p_t:.2g}",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from typing import Iterator
+from act_bench import layout
 
 ENV = "ACT_BENCH_JOB_THREADS"
 
@@ -29,8 +30,6 @@ def job_threads() -> int:
 
 def recorded_threads(run_dir) -> int | None:
     """The torch thread count a run was started with (None for runs that predate the record)."""
-    from act_bench import layout
-
     value = (layout.read_run_config(run_dir) or {}).get("threads")
     return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 

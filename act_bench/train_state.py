@@ -17,6 +17,7 @@ import torch
 from act_bench import layout
 from act_bench.atomic_io import together, write_json, write_text
 from act_bench.errors import ActBenchError, CheckpointError
+from act_bench.evaluation.table_checks import read_metrics
 from act_bench.policies.base import Policy
 from act_bench.policies.checkpoint import (load_state_strict, optimizer_state_from_tensors,
                                            optimizer_state_to_tensors, read_checkpoint_meta, read_tensors,
@@ -196,7 +197,6 @@ def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
 def _read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
-    from act_bench.evaluation.table_checks import read_metrics
 
     read_metrics(path)  # a damaged table is refused in one line, not resumed from
     with open(path, newline="") as f:

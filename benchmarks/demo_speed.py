@@ -11,7 +11,7 @@ import tempfile
 import time
 
 import act_bench  # noqa: F401
-from act_bench.scripted.generate import DemoSettings, generate_demos
+from act_bench.demos.generate import DemoSettings, generate_demos
 
 
 def main() -> None:

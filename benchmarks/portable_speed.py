@@ -59,7 +59,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "results" / "bench" / "portable_speed.csv"))
     args = ap.parse_args()
     from act_bench import machine
-    from act_bench.scripted.generate import DemoSettings, generate_demos
+    from act_bench.demos.generate import DemoSettings, generate_demos
 
     work = Path(tempfile.mkdtemp())
     generate_demos("transfer_cube", 4, work / "demos", DemoSettings(image_size=(48, 64)), progress=False)

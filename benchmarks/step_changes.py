@@ -31,11 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from act_bench import train as current_train
 from act_bench.data.dataset import batch_to_torch
 from act_bench.data.normalization import NormStats
+from act_bench.policies.base import build_policy
 from act_bench.policies.config import load_profile
-from act_bench.policies.registry import build_policy
-from act_bench import train as current_train
+
 from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.flops import autocast_for, write_csv
 from benchmarks.load_monitor import LoadMonitor
@@ -53,12 +54,13 @@ def git(*args: str) -> str:
 
 def old_namespaces(rev: str) -> dict[str, dict]:
     """{module name: namespace of that module's source at rev}, for the policy files."""
-    from act_bench.policies import registry
+    from act_bench.policies import base, registry
 
     spaces, saved = {}, (registry.register_policy, registry.register_method)
     # the old classes are sources of methods only: they must not replace the registered policies
     registry.register_policy = lambda *a, **k: (lambda cls: cls)
     registry.register_method = lambda *a, **k: None
+    registry.build_policy = base.build_policy  # where older revisions' train.py imports it from
     try:
         for path in FILES:
             name = path.removesuffix(".py").replace("/", ".")
@@ -72,6 +74,7 @@ def old_namespaces(rev: str) -> dict[str, dict]:
         spaces[TRAIN_FILE] = module.__dict__
     finally:
         registry.register_policy, registry.register_method = saved
+        del registry.build_policy
     return spaces
 
 

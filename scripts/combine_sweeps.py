@@ -21,8 +21,9 @@ from act_bench import layout
 from act_bench.atomic_io import write_csv, write_text
 from act_bench.cell_tables import cells_of
 from act_bench.errors import ActBenchError
-from act_bench.report import CELLS
-from act_bench.sweep_report import load_sweep, plot_sweep, sweep_markdown
+from act_bench.results import CELLS
+from act_bench.sweep_report import plot_sweep, sweep_markdown
+from act_bench.sweep_results import load_sweep
 
 
 def combine(folders: list[Path]) -> tuple[pd.DataFrame, list[str]]:

@@ -23,8 +23,10 @@ os.environ["COLUMNS"] = "100"  # argparse wraps help at the terminal's width: fi
 
 import pandas as pd  # noqa: E402
 
-from act_bench.report import _md_table, read_results_csv, summary_tables  # noqa: E402
-from act_bench.sweep_report import _mean_table, sweep_tables  # noqa: E402
+from act_bench.cell_tables import summary_tables  # noqa: E402
+from act_bench.results import md_table, read_results_csv  # noqa: E402
+from act_bench.sweep_report import sweep_tables  # noqa: E402
+from act_bench.sweep_stats import mean_table  # noqa: E402
 
 RESULTS = ROOT / "results"
 
@@ -64,7 +66,7 @@ def run_tables(folder: str) -> str:
     """A run folder's summary tables (as its summary.md has them), one per task."""
     parts = []
     for task, table in summary_tables(_results(folder)).items():
-        parts += [f"**{task}** (`results/{folder}`)", "", _md_table(table), ""]
+        parts += [f"**{task}** (`results/{folder}`)", "", md_table(table), ""]
     return "\n".join(parts)
 
 
@@ -79,12 +81,12 @@ def sweep_blocks(folder: str) -> str:
     tables = sweep_tables(df, fields)
     parts = []
     for name, table in tables.items():
-        parts += [f"**{name}** (`results/{folder}`)", "", _md_table(table), ""]
+        parts += [f"**{name}** (`results/{folder}`)", "", md_table(table), ""]
     if len(tables) > 1:
         parts += ["**Mean over the settings** (the final stage, each setting's mean over seeds "
-                  "weighted equally)", "", _md_table(_mean_table(df, fields)), "",
+                  "weighted equally)", "", md_table(mean_table(df, fields)), "",
                   "**Mean over the settings, each training seed alone** (final stage, %)", "",
-                  _md_table(_mean_per_seed(df, fields)), ""]
+                  md_table(_mean_per_seed(df, fields)), ""]
     return "\n".join(parts)
 
 
@@ -127,7 +129,7 @@ def headline() -> str:
                f"{', '.join(map(str, seeds))}**, [a 95% interval that includes training noise: with fewer than "
                "five seeds the quasi-binomial one, its dispersion pooled over the table's cells "
                "([Statistics](docs/statistics.md))], (each seed's rate).")
-    return caption + "\n\n" + _md_table(pd.DataFrame(rows, columns=cols)) + "\n"
+    return caption + "\n\n" + md_table(pd.DataFrame(rows, columns=cols)) + "\n"
 
 
 def _task_label(task: str) -> str:
@@ -149,7 +151,7 @@ def paper_table_i() -> str:
                 row = tables[task][tables[task]["method"] == method].iloc[0]
                 cells += [row[s].split(" [")[0] for s in ss]
             rows.append([method, data, *cells])
-    return _md_table(pd.DataFrame(rows, columns=cols)) + "\n"
+    return md_table(pd.DataFrame(rows, columns=cols)) + "\n"
 
 
 # ---------------------------------------------------------------- CLI reference

@@ -4,7 +4,7 @@
 
 Reads the committed measurement of the release on the MuJoCo it pinned
 (results/release-measure/mujoco-2.3.7.json, made by scripts/release_measure.py), runs each of
-our experts on the same seeded layouts (act_bench.scripted.fidelity) and writes
+our experts on the same seeded layouts (act_bench.demos.fidelity) and writes
 results/release-measure/comparison.json (grasp heights, contact bands, held-object offsets at
 the waypoints, first stage steps, per-joint RMS differences, success) and
 docs/fidelity_joints.png (joint trajectories on one layout, and the per-joint RMS). Prints the
@@ -20,7 +20,7 @@ import numpy as np
 
 import act_bench  # noqa: F401  (registers the tasks)
 from act_bench.atomic_io import atomic_path, write_text
-from act_bench.scripted.fidelity import measure_task, release_measures
+from act_bench.demos.fidelity import measure_task, release_measures
 
 REPO = Path(__file__).resolve().parents[1]
 VERSIONS = {"transfer_cube": ["transfer_cube", "transfer_cube_v2", "transfer_cube_v3"],

@@ -193,7 +193,7 @@ class SweepBackend(FakeBackend):
 def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", "bc"), seeds=(0, 1),
                      episodes=6, videos=1) -> Path:
     """A results folder as `act-bench run` leaves it, made with the fake env and policy."""
-    from act_bench.report import collect_results
+    from act_bench.results import collect_results
     from act_bench.train import TrainOptions
 
     out = Path(out)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from act_bench.cli import main as cli_main
+from act_bench.demos.generate import DemoSettings, generate_demos
 from act_bench.errors import ActBenchError
-from act_bench.scripted.generate import DemoSettings, generate_demos
 
 SMALL = (24, 32)
 REPO = Path(__file__).resolve().parents[1]

@@ -6,11 +6,11 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import act_bench
-from act_bench.tasks import get_task, load_task, task_names
 from act_bench.envs import make_env
 from act_bench.envs.ee_control import EndEffectorActionWrapper
 from act_bench.sim import poses as P
 from act_bench.sim.render import CameraRenderer
+from act_bench.tasks import get_task, load_task, task_names
 
 SMALL = (48, 64)
 
@@ -161,7 +161,7 @@ def test_insertion_stage_logic():
 
 @pytest.mark.parametrize("task", ["transfer_cube", "insertion"])
 def test_scripted_expert_passes_every_stage(task):
-    from act_bench.scripted.recorder import record_episode
+    from act_bench.demos.recorder import record_episode
 
     env = make_env(task, cameras=())
     ep = record_episode(env, seed=11)

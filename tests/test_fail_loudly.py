@@ -188,7 +188,7 @@ def test_a_swallowed_interrupt_is_raised_again(monkeypatch, tmp_path):
 def test_an_interrupted_demo_recording_closes_its_bar_before_the_message(monkeypatch, capsys):
     """The CLI prints its one line after the exception has left the command; the progress bar must
     be closed (its last render and a newline) by then, not by its finalizer after that line."""
-    from act_bench.scripted import generate
+    from act_bench.demos import generate
 
     calls = []
 

@@ -3,9 +3,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from act_bench.tasks import load_task
 from act_bench.sim import poses as P
 from act_bench.sim.robot import load_model
+from act_bench.tasks import load_task
 
 
 def _geom(model, name):
@@ -151,7 +151,7 @@ def test_expert_schedules():
 @pytest.mark.parametrize("task", ["transfer_cube", "insertion"])
 def test_expert_succeeds_open_loop(task):
     from act_bench.envs import make_env
-    from act_bench.scripted.recorder import record_episode
+    from act_bench.demos.recorder import record_episode
 
     env = make_env(task, cameras=())
     for seed in (0, 1, 2):

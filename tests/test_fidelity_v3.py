@@ -10,14 +10,14 @@ import mujoco
 import numpy as np
 import pytest
 
+from act_bench.demos.fidelity import Tolerances, measure_task, release_measures, within
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.errors import ActBenchError
-from act_bench.scripted.fidelity import Tolerances, measure_task, release_measures, within
 from act_bench.tasks.config import read_task_config
-from act_bench.tasks.fingerprint import task_fingerprint
+from act_bench.demos.fingerprint import task_fingerprint
 from act_bench.tasks.registry import default_task_names, get_task
 
-# sha256 of each -v3 task's configuration, model files and expert plans (tasks/fingerprint.py)
+# sha256 of each -v3 task's configuration, model files and expert plans (demos/fingerprint.py)
 FROZEN = {
     "transfer_cube_v3": "f5150ff9e77d42dc11d97b179fcee2a7c11d39a93fd90e2a23e489c2836a9f3b",
     "insertion_v3": "3ca1f68ae5d2a4e4accda4fa7a771cf273ccdeb8ba19060b1d51862e08a61944",

@@ -178,7 +178,7 @@ def test_bad_style_and_mixed_folders_are_refused(tmp_path, capsys):
     (tmp_path / "settings.json").write_text(json.dumps({
         "format_version": 1, "task": "insertion_v2", "seed": 0, "cameras": [], "image_size": [24, 32],
         "noise": 0.0, "episode_len": 400}))  # a scripted folder
-    from act_bench.scripted.generate import DemoSettings, generate_demos
+    from act_bench.demos.generate import DemoSettings, generate_demos
 
     with pytest.raises(ActBenchError, match="other settings.*style"):
         generate_demos("insertion_v2", 1, tmp_path, DemoSettings(0, [], (24, 32), style="human"), progress=False)
@@ -195,7 +195,7 @@ def test_one_results_folder_holds_one_demo_style(tmp_path):
 # ------------------------------------------------------------------ recording (slow-ish)
 @pytest.mark.slow
 def test_human_episodes_record_succeed_resume_and_name_their_style(tmp_path, capsys):
-    from act_bench.scripted.generate import DemoSettings, generate_demos
+    from act_bench.demos.generate import DemoSettings, generate_demos
 
     small = DemoSettings(0, ["top"], (24, 32), style="human")
     out = tmp_path / "human"

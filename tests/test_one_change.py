@@ -5,9 +5,9 @@ from pathlib import Path
 import mujoco
 import pytest
 
+from act_bench.demos.recorder import record_episode
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.errors import ActBenchError
-from act_bench.scripted.recorder import record_episode
 from act_bench.tasks import load_task
 from act_bench.tasks.config import read_task_config
 from act_bench.tasks.registry import get_task

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from act_bench import report, train
+from act_bench.results import collect_results, summary_markdown
 from act_bench.errors import ActBenchError
 from act_bench.data.provenance import demo_record
 from helpers_data import tiny_profile, write_fake_demos, write_fake_episode
@@ -55,8 +56,8 @@ def test_results_name_the_demos(tmp_path):
                                         "content_hash": "abcdef0123456789"}, "threads": 1, "cpu": "CPU X"},
                "evaluated_on": {"threads": 2, "cpu": "CPU Y"}}
     (folder / "summary.json").write_text(json.dumps(summary))
-    results = report.collect_results(tmp_path)
-    md = report.summary_markdown(results)
+    results = collect_results(tmp_path)
+    md = summary_markdown(results)
     assert "| transfer_cube | bc | 0 | transfer_cube_48x64_top | - | 6 | abcdef012345 | 1 | CPU X | 2 | CPU Y |" in md
     results.to_csv(tmp_path / "results.csv", index=False)
     page = report.build_report(tmp_path)["html"].read_text()

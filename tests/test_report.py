@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from act_bench import report
+from act_bench import report, results
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.intervals import wilson_interval
 from fakes import make_results_dir
@@ -35,7 +35,7 @@ def _load_script():
 
 def test_results_csv_columns_and_rows(results_dir):
     df = pd.read_csv(results_dir / "results.csv")
-    assert list(df.columns) == report.COLUMNS + report.PROVENANCE
+    assert list(df.columns) == results.COLUMNS + results.PROVENANCE
     assert len(df) == 2 * 2 * 2 * 4  # tasks x methods x seeds x stages
     assert list(df["task"].unique()) == ["transfer_cube", "insertion"]
     r = df.iloc[0]
@@ -128,7 +128,7 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
 
 def test_a_hex_demo_hash_stays_text(tmp_path):
     """A digest like 06e140908627 reads as a float (inf) unless the column is read as text."""
-    from act_bench.report import COLUMNS, load_results
+    from act_bench.results import COLUMNS, load_results
 
     row = dict(task="transfer_cube_v2", method="act", seed=0, stage_index=1, stage_name="touch", successes=1,
                episodes=2, rate=0.5, ci_low=0.1, ci_high=0.9, demos="d", demo_hash="06e140908627")

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from act_bench import cli
-from act_bench.data.replay import video_size
+from act_bench.demos.replay import video_size
 
 
 def run_cli(*args) -> tuple[int, str, str]:

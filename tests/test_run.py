@@ -127,7 +127,7 @@ def test_interrupt_then_resume(tmp_path):
 
 
 def test_the_record_logs_a_killed_and_resumed_invocation_once(tmp_path):
-    from act_bench.report import _history_rows
+    from act_bench.report_html import _history_rows
 
     grid = dict(tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])
     with pytest.raises(KeyboardInterrupt):

@@ -11,7 +11,8 @@ from act_bench import cli, sweep
 from act_bench.errors import ActBenchError
 from act_bench.plan import Grid
 from act_bench.sweep_params import parse_param, parse_params, split_values
-from act_bench.sweep_report import _axis
+from act_bench.sweep_results import value_axis
+
 from fakes import SweepBackend
 
 
@@ -119,7 +120,7 @@ def test_param_parsing():
     assert split_values("[48,64],[96,128]") == ["[48,64]", "[96,128]"]
     assert parse_param("data.image_size=[48,64],[96,128]").labels() == ["48x64", "96x128"]
     assert parse_param("model.backbone=small_cnn,resnet18").labels() == ["small_cnn", "resnet18"]
-    assert _axis([1, 10, 50, 100])[1] and not _axis([1, 7])[1] and _axis(["a", "b"])[0] == {"a": 0.0, "b": 1.0}
+    assert value_axis([1, 10, 50, 100])[1] and not value_axis([1, 7])[1] and value_axis(["a", "b"])[0] == {"a": 0.0, "b": 1.0}
 
 
 @pytest.mark.parametrize("params, message", [
@@ -220,14 +221,14 @@ def test_a_sweep_on_human_like_demos_keeps_its_own_runs(tmp_path):
 def test_n_action_steps_zero_is_drawn_last_as_the_chunk():
     """n_action_steps 0 means the whole chunk: it is placed after 1 and 10 and named, not drawn
     at x = 0 before them; other numeric fields keep their numeric (or log) axis."""
-    from act_bench.sweep_report import _axis, _tick
+    from act_bench.sweep_results import tick_label, value_axis
 
-    xs, log = _axis([0, 1, 10], "eval.n_action_steps")
+    xs, log = value_axis([0, 1, 10], "eval.n_action_steps")
     assert not log and xs == {1: 0.0, 10: 1.0, 0: 2.0}
-    assert [_tick(v, "eval.n_action_steps") for v in (1, 10, 0)] == ["1", "10", "k (chunk)"]
-    xs, log = _axis([1, 10, 50, 100], "model.chunk_size")
+    assert [tick_label(v, "eval.n_action_steps") for v in (1, 10, 0)] == ["1", "10", "k (chunk)"]
+    xs, log = value_axis([1, 10, 50, 100], "model.chunk_size")
     assert log and xs == {1: 1.0, 10: 10.0, 50: 50.0, 100: 100.0}
-    assert _tick(0, "eval.temporal_ensemble_m") == "0"
+    assert tick_label(0, "eval.temporal_ensemble_m") == "0"
 
 
 def test_sweep_passes_every_run_option_on(tmp_path, monkeypatch):

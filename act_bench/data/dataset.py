@@ -8,7 +8,6 @@ indexing: no per-sample Python, no worker processes.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,29 +16,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from act_bench.data.folder_check import check_listing
-from act_bench.data.normalization import NormStats
+from act_bench.data.folder_check import episode_paths  # noqa: F401  (re-exported: readers import it from here)
 from act_bench.data.hdf5_read import get_dataset, open_episode, read_dataset
+from act_bench.data.normalization import NormStats
 from act_bench.data.verify import check_hash, hash_open_file, stored_hash
 from act_bench.errors import DataError
 from act_bench.machine import memory_shortfall
 from act_bench.sim import STATE_DIM
 
-_EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
 _READ_BLOCK = 50  # frames decoded and resized at a time (bounds the float32 scratch memory)
-
-
-def episode_paths(data_dir: str | os.PathLike, max_episodes: int = 0) -> list[Path]:
-    """episode_{i}.hdf5 files of a demo folder, in index order (the first max_episodes if > 0)."""
-    folder = Path(data_dir)
-    if not folder.is_dir():
-        raise DataError(f"demo folder {folder} does not exist (record demos with act-bench generate-demos)")
-    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _EPISODE_RE.match(p.name)))
-    paths = [p for _, p in found]
-    check_listing(folder, paths)  # read whole or refused (data/folder_check.py)
-    if not paths:
-        raise DataError(f"demo folder {folder} has no episode_*.hdf5 files")
-    return paths[:max_episodes] if max_episodes > 0 else paths
 
 
 @dataclass

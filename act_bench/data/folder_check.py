@@ -1,6 +1,6 @@
 """A demo folder is read whole or refused: its episode files must be exactly those its manifest
 lists. Every reader of a demo folder (train, inspect, verify, run, export-lerobot) lists its
-episodes through dataset.episode_paths, which calls `check_listing`.
+episodes through `episode_paths`, which calls `check_listing`.
 
 - manifest.json present: a listed file that is missing, or an episode_*.hdf5 it does not list,
   is refused with one line naming them and the command that repairs the folder.
@@ -10,6 +10,8 @@ episodes through dataset.episode_paths, which calls `check_listing`.
 """
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from pathlib import Path
 
@@ -75,3 +77,19 @@ def check_listing(folder: Path, on_disk: list[Path]) -> None:
         upto = max(int(n[len("episode_"):-len(".hdf5")]) for n in extra) + 1
         raise DataError(f"{folder} holds episodes its {DEMO_MANIFEST} does not list: {_names(extra)}; delete them, "
                         f"or take them in with `{repair_command(folder, manifest, max(upto, len(listed)))}`")
+
+
+_EPISODE_RE = re.compile(r"^episode_(\d+)\.hdf5$")
+
+
+def episode_paths(data_dir: str | os.PathLike, max_episodes: int = 0) -> list[Path]:
+    """episode_{i}.hdf5 files of a demo folder, in index order (the first max_episodes if > 0)."""
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise DataError(f"demo folder {folder} does not exist (record demos with act-bench generate-demos)")
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _EPISODE_RE.match(p.name)))
+    paths = [p for _, p in found]
+    check_listing(folder, paths)  # read whole or refused
+    if not paths:
+        raise DataError(f"demo folder {folder} has no episode_*.hdf5 files")
+    return paths[:max_episodes] if max_episodes > 0 else paths

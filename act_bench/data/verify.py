@@ -15,6 +15,7 @@ from typing import Callable
 import h5py
 import numpy as np
 
+from act_bench.data.folder_check import episode_paths
 from act_bench.data.hdf5_read import READ_ERRORS, one_line, open_episode, read_dataset
 from act_bench.errors import DataError
 from act_bench.layout import DEMO_MANIFEST
@@ -84,8 +85,6 @@ def manifest_hashes(folder: Path) -> dict[str, str]:
 
 def verify_folder(folder: str | Path) -> list[tuple[str, str]]:
     """[(file, problem)] for every episode of the folder (and every manifest entry) that fails."""
-    from act_bench.data.dataset import episode_paths
-
     folder = Path(folder)
     listed = manifest_hashes(folder)
     paths = episode_paths(folder)
@@ -107,8 +106,6 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from act_bench.data.dataset import episode_paths
-
     folder = Path(args.dir)
     n = len(episode_paths(folder))
     problems = verify_folder(folder)

@@ -15,7 +15,7 @@ from act_bench.errors import ActBenchError, CheckpointError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
 from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_run, run_facts
-from act_bench.policies.registry import get_method, method_names, policy_names
+from act_bench.policies.registry import get_method, method_names, policy_names, register_method
 from act_bench.tasks.registry import get_task
 
 
@@ -109,7 +109,6 @@ def evaluate_external(factory: str, kwargs: dict, run: ExternalRun, progress: bo
     when called with kwargs; results as for a trained run."""
     from act_bench.envs import make_env
     from act_bench.policies.external import ExternalPolicy, load_external
-    from act_bench.policies.registry import register_method
 
     policy = ExternalPolicy(load_external(factory, kwargs), get_task(run.task).config())
     if run.n_action_steps is not None and policy.execution != "open_loop":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from act_bench import folder_lock, interrupts, layout
+from act_bench import folder_lock, interrupts, layout, machine
 from act_bench.atomic_io import remove_stale_temps, write_csv, write_json
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
@@ -26,10 +26,13 @@ from act_bench.evaluation.env_slots import make_slots
 from act_bench.evaluation.intervals import stage_rates
 from act_bench.evaluation.lockstep import run_lockstep
 from act_bench.evaluation.rollout import ChunkPolicy
+from act_bench.evaluation.table_checks import read_episodes
 from act_bench.policies.registry import get_method
 from act_bench.seeding import eval_seed
 from act_bench.sim import VIDEO_SIZE
 from act_bench.tasks.registry import get_task
+from act_bench.video import EpisodeVideo
+
 DEFAULT_BATCH = 16  # episodes stepped together; more buys little once the envs dominate
 
 
@@ -110,7 +113,6 @@ def _run_episodes(policy, spec: EvalSpec, execution: Execution, envs, stage_name
     def make_video(i: int):
         if i >= spec.videos:
             return None
-        from act_bench.video import EpisodeVideo
 
         return EpisodeVideo(layout.video_path(spec.out_dir, i), stage_names, size=VIDEO_SIZE)
 
@@ -155,8 +157,6 @@ def _provenance(spec: EvalSpec) -> dict:
     """eval.json / summary.json fields: the training's record and this evaluation's machine."""
     import torch
 
-    from act_bench import machine
-
     return {"trained_on": spec.trained_on or {},
             "evaluated_on": machine.record(torch.get_num_threads())}
 
@@ -191,7 +191,6 @@ def _start(out_dir: Path, meta: dict, fresh: bool, provenance: dict | None = Non
 def _load_rows(csv_path: Path, seed: int) -> dict[int, dict]:
     if not csv_path.exists():
         return {}
-    from act_bench.evaluation.table_checks import read_episodes
 
     rows = {int(r["episode"]): r for r in read_episodes(csv_path).to_dict("records")}
     for i, r in rows.items():

@@ -21,6 +21,7 @@ from act_bench.errors import ActBenchError, DataError
 from act_bench.interop import lerobot_format as fmt
 from act_bench.interop.video_codec import DEFAULT_CRF, Mp4Writer
 from act_bench.layout import DEMO_SETTINGS
+from act_bench.tasks.registry import get_task
 
 DTYPES = ("float32", "float64")
 
@@ -36,8 +37,6 @@ def _pyarrow():
 
 def task_description(task: str) -> str:
     """The task string LeRobot stores: the task TOML's description, else the task's name."""
-    from act_bench.tasks.registry import get_task
-
     try:
         return get_task(task).config().description or task.replace("_", " ")
     except ActBenchError:  # a task of a plugin that is not installed here

@@ -13,6 +13,7 @@ from torch import nn
 
 from act_bench.data.normalization import NormStats
 from act_bench.policies.config import Profile
+from act_bench.policies.registry import get_policy
 
 # ImageNet statistics, as in the ACT release (harmless when training from scratch).
 _PIXEL_MEAN = (0.485, 0.456, 0.406)
@@ -124,3 +125,8 @@ def masked_error(pred: torch.Tensor, target: torch.Tensor, is_pad: torch.Tensor,
     err = diff.abs() if kind == "l1" else diff.square()
     valid = (~is_pad).unsqueeze(-1).to(err.dtype)
     return (err * valid).sum() / (valid.sum() * err.shape[-1]).clamp_min(1.0)
+
+
+def build_policy(profile: Profile, stats: NormStats | None = None) -> Policy:
+    """A freshly initialised policy for profile.policy (weights depend on torch's RNG state)."""
+    return get_policy(profile.policy).policy_class(profile, stats)

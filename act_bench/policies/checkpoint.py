@@ -23,9 +23,10 @@ from act_bench import layout
 from act_bench.atomic_io import write_bytes, write_json
 from act_bench.data.normalization import NormStats
 from act_bench.errors import ActBenchError, CheckpointError
-from act_bench.policies.base import Policy
+from act_bench.layout import damaged
+from act_bench.policies.base import Policy, build_policy
 from act_bench.policies.config import Profile
-from act_bench.policies.registry import build_policy
+from act_bench.versions import package_versions
 
 FORMAT = "act-bench-checkpoint"
 FORMAT_VERSION = 1
@@ -78,7 +79,6 @@ def load_state_strict(module: torch.nn.Module, tensors: Mapping[str, torch.Tenso
 
 # --- policy checkpoints ------------------------------------------------------------------------
 def versions() -> dict[str, str]:
-    from act_bench.versions import package_versions
     return {"act_bench": act_bench.__version__, **package_versions()}
 
 
@@ -114,8 +114,6 @@ def read_checkpoint_meta(path: str | os.PathLike) -> tuple[Path, dict[str, Any]]
     try:
         meta = json.loads(json_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        from act_bench.layout import damaged
-
         why = f"not a readable checkpoint JSON: {' '.join(str(exc).split())}"
         raise CheckpointError(str(damaged(json_path, why))) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

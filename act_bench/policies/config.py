@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from act_bench.errors import ActBenchError
+from act_bench.policies.registry import get_policy
 from act_bench.sim import STATE_DIM
 
 BACKBONES = ("small_cnn", "resnet18")
@@ -118,8 +119,6 @@ class Profile:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "Profile":
         """Inverse of to_dict; validates like load_profile."""
-        from act_bench.policies.registry import get_policy
-
         raw = dict(raw)
         policy = raw.get("method", "")
         model_cls = get_policy(policy).config_class
@@ -167,8 +166,6 @@ def available_profiles(policy: str) -> list[str]:
 
 
 def _profile_folder(policy: str) -> Path:
-    from act_bench.policies.registry import get_policy
-
     return get_policy(policy).profiles_dir
 
 

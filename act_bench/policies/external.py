@@ -32,6 +32,7 @@ import numpy as np
 
 from act_bench.envs.aloha import OBS_TYPES, format_observation
 from act_bench.errors import ActBenchError
+from act_bench.policies.registry import get_agent
 from act_bench.sim import STATE_DIM
 
 
@@ -49,8 +50,6 @@ def parse_policy_args(pairs) -> dict[str, str]:
 def resolve_factory(spec: str) -> Callable[..., Any]:
     """'package.module:function' -> the function; a plain name -> the factory a plugin registered."""
     if ":" not in spec:
-        from act_bench.policies.registry import get_agent
-
         return get_agent(spec)
     module_name, _, attr = spec.partition(":")
     try:

@@ -13,14 +13,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from act_bench.errors import ActBenchError
-
-if TYPE_CHECKING:
-    from act_bench.data.normalization import NormStats
-    from act_bench.policies.base import Policy
-    from act_bench.policies.config import Profile
+from act_bench.paths import baselines_dir
+from act_bench.plugins import load_plugins
 
 EXECUTIONS = ("ensemble", "open_loop", "single")
 _BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc", "act_bench.policies.diffusion")
@@ -49,8 +46,6 @@ def register_policy(name: str, config_class: type, profiles_dir: str | Path | No
     """Class decorator: register a Policy subclass under `name`. Its profiles live in
     profiles_dir (default: the shipped baselines/{name}/)."""
     def wrap(cls: type) -> type:
-        from act_bench.paths import baselines_dir
-
         spec = PolicySpec(name, cls, config_class,
                           Path(profiles_dir) if profiles_dir is not None else baselines_dir() / name)
         if name in _POLICIES and _POLICIES[name].policy_class is not cls:
@@ -101,8 +96,6 @@ def _load() -> None:
     _loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
-    from act_bench.plugins import load_plugins
-
     load_plugins()
 
 
@@ -137,8 +130,3 @@ def get_method(name: str) -> MethodSpec:
     if name not in _METHODS:
         raise ActBenchError(f"unknown method {name!r}; choose from {', '.join(_METHODS)}")
     return _METHODS[name]
-
-
-def build_policy(profile: "Profile", stats: "NormStats | None" = None) -> "Policy":
-    """A freshly initialised policy for profile.policy (weights depend on torch's RNG state)."""
-    return get_policy(profile.policy).policy_class(profile, stats)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from act_bench.envs.ee_control import EndEffectorControl
 from act_bench.scripted.trajectory import Trajectory, Waypoint
+from act_bench.sim.ee_control import EndEffectorControl
 from act_bench.sim.robot import SIDES
 
 OPEN, CLOSED = 1.0, 0.0

@@ -61,13 +61,6 @@ class TaskConfig:
         return self.max_stage if self.success_stage is None else self.success_stage
 
 
-def load_task(name: str) -> TaskConfig:
-    """The registered task's configuration."""
-    from act_bench.tasks.registry import get_task
-
-    return get_task(name).config()
-
-
 def read_task_config(path: str | Path) -> TaskConfig:
     """Read one task TOML."""
     try:

@@ -12,12 +12,10 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from act_bench.errors import ActBenchError
-
-if TYPE_CHECKING:
-    from act_bench.tasks.config import TaskConfig
+from act_bench.errors import ActBenchError, RenderingUnavailable
+from act_bench.plugins import load_plugins
+from act_bench.tasks.config import TaskConfig, read_task_config
 
 _BUILTIN_MODULES = ("act_bench.tasks.transfer_cube", "act_bench.tasks.insertion")
 _REGISTRY: dict[str, "TaskSpec"] = {}
@@ -41,9 +39,7 @@ class TaskSpec:
     config_file: Path
     default: bool = True
 
-    def config(self) -> "TaskConfig":
-        from act_bench.tasks.config import read_task_config
-
+    def config(self) -> TaskConfig:
         return read_task_config(self.config_file)
 
 
@@ -75,8 +71,6 @@ def import_mujoco() -> None:
     except ImportError:
         raise
     except Exception as exc:
-        from act_bench.errors import RenderingUnavailable
-
         gl = os.environ.get("MUJOCO_GL")
         raise RenderingUnavailable(
             f"MuJoCo cannot load the GL library for MUJOCO_GL={gl} ({type(exc).__name__}: {exc}); install it "
@@ -98,8 +92,6 @@ def load_tasks() -> None:
         return
     _loaded = True
     load_builtin_tasks()
-    from act_bench.plugins import load_plugins
-
     load_plugins()
 
 
@@ -128,3 +120,8 @@ def get_task(name: str) -> TaskSpec:
     if name not in _REGISTRY:
         raise ActBenchError(f"unknown task {name!r}; choose from {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+def load_task(name: str) -> TaskConfig:
+    """The registered task's configuration."""
+    return get_task(name).config()

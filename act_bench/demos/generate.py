@@ -25,6 +25,7 @@ from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError, DataError
 from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path, read_json_record
+from act_bench.machine import memory_shortfall
 from act_bench.scripted.style import HUMAN, STYLES, check_style, settings_style, style_settings
 from act_bench.seeding import demo_seed
 from act_bench.tasks.registry import get_task, task_names
@@ -61,7 +62,7 @@ def _env(task, cameras, image_size):
 def _record(job: dict) -> dict:
     """Record episode job["index"], retrying with new seeds until the expert succeeds."""
     from act_bench.data.episode_io import write_episode
-    from act_bench.scripted.recorder import record_episode
+    from act_bench.demos.recorder import record_episode
 
     env = _env(job["task"], job["cameras"], job["image_size"])
     style = settings_style(job)
@@ -206,8 +207,6 @@ def _write_if_changed(path: Path, obj: dict) -> None:
 
 def _check_size(episode_len: int, image_size, cameras, workers: int) -> None:
     """Refuse image sizes one episode's frames cannot fit in memory, before any folder is made."""
-    from act_bench.machine import memory_shortfall
-
     h, w = (int(v) for v in image_size)
     if max(h, w) > MAX_IMAGE_SIDE:
         raise ActBenchError(f"image size {h}x{w} is too large (at most {MAX_IMAGE_SIDE} pixels a side)")

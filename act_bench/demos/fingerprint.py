@@ -17,6 +17,7 @@ from itertools import product
 import numpy as np
 
 from act_bench.paths import assets_dir
+from act_bench.tasks.registry import get_task
 
 # layouts the plans are taken on: one per corner of each object's range, and the middle
 LAYOUT_POINTS = (0.0, 0.5, 1.0)
@@ -62,8 +63,6 @@ def _plans(spec, config) -> list:
 
 def task_fingerprint(name: str) -> str:
     """sha256 (hex) of the task's configuration, model files and expert plans."""
-    from act_bench.tasks.registry import get_task
-
     spec = get_task(name)
     config = spec.config()
     record = {

@@ -18,8 +18,10 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from act_bench.atomic_io import write_text
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.errors import ActBenchError
+from act_bench.tasks.registry import get_task
 
 # committed beside the code in a checkout (not shipped in the wheel)
 RELEASE_MEASURES = Path(__file__).resolve().parents[2] / "results" / "release-measure"
@@ -69,8 +71,6 @@ def grasp_measure(model, data, side: str, obj: str, centre: np.ndarray) -> dict:
 def expert_on_layout(task: str, layout: dict[str, list[float]], cameras=()) -> tuple[AlohaEnv, object]:
     """An env of `task` reset with its objects at `layout` (t = 0 positions), and its expert
     planned from them. The caller closes the env."""
-    from act_bench.tasks.registry import get_task
-
     env = AlohaEnv(task, cameras=cameras)
     env.reset(seed=0)
     for name, pos in layout.items():
@@ -196,6 +196,4 @@ def measure_task(task: str, count: int | None = None, measures: dict | None = No
 
 
 def write_json(path: str | Path, value) -> None:
-    from act_bench.atomic_io import write_text
-
     write_text(Path(path), json.dumps(value, indent=1) + "\n")

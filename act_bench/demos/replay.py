@@ -14,6 +14,7 @@ from act_bench.data.inspect import recorded_cameras
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError
 from act_bench.sim import VIDEO_SIZE
+from act_bench.tasks.registry import get_task, task_names
 from act_bench.video import EpisodeVideo
 
 
@@ -43,7 +44,6 @@ def replay(path: str | Path, out: str | Path, cameras=None, fps: int = 50) -> Pa
     with h5py.File(path, "r") as f:
         stages = read_dataset(f, Path(path), "stage") if "stage" in f else np.zeros(len(frames), dtype=int)
         task = f.attrs.get("task", "")
-    from act_bench.tasks.registry import get_task, task_names
 
     names = list(get_task(task).config().stage_names) if task in task_names() else [f"stage {i}" for i in range(1, 5)]
     best = np.maximum.accumulate(stages)
