@@ -27,7 +27,7 @@ docs: install
 	$(BIN)/mkdocs build --strict --site-dir site
 
 ci-regression: install
-	MUJOCO_GL=egl $(BIN)/python -m act_bench.regression --out ci-run
+	MUJOCO_GL=egl $(BIN)/python -m act_bench.grid.regression --out ci-run
 
 # Check export-lerobot against LeRobot itself (builds a Python 3.12 venv with lerobot; see docs/lerobot.md)
 verify-lerobot: install

@@ -10,21 +10,22 @@ import argparse
 import importlib
 import sys
 
-from act_bench import interrupts, out_of_memory
 from act_bench.errors import ActBenchError
+from act_bench.runtime import out_of_memory
+from act_bench.storage import interrupts
 
 # name -> (module, help)
 COMMANDS = {
     "generate-demos": ("act_bench.demos.generate", "record scripted demonstrations to HDF5"),
     "inspect": ("act_bench.data.inspect", "summarise a folder of demonstrations"),
     "replay": ("act_bench.demos.replay", "render a recorded episode to a video"),
-    "train": ("act_bench.train", "train one policy"),
+    "train": ("act_bench.training.train", "train one policy"),
     "eval": ("act_bench.evaluation.cli", "roll a trained policy out and score it"),
-    "run": ("act_bench.run", "the whole benchmark: demos, training, evaluation, report"),
-    "sweep": ("act_bench.sweep", "the grid at every value of one or more profile fields (ablations)"),
-    "remote": ("act_bench.remote", "a grid's trainings on a (GPU) machine, packed to be evaluated elsewhere"),
-    "report": ("act_bench.report", "rebuild tables, plots and report.html from results.csv"),
-    "compare": ("act_bench.compare", "B against A, the training run as the unit: effect, interval, p"),
+    "run": ("act_bench.grid.run", "the whole benchmark: demos, training, evaluation, report"),
+    "sweep": ("act_bench.grid.sweep", "the grid at every value of one or more profile fields (ablations)"),
+    "remote": ("act_bench.grid.remote", "a grid's trainings on a (GPU) machine, packed to be evaluated elsewhere"),
+    "report": ("act_bench.report.build", "rebuild tables, plots and report.html from results.csv"),
+    "compare": ("act_bench.report.compare", "B against A, the training run as the unit: effect, interval, p"),
     "export-lerobot": ("act_bench.interop.lerobot_export", "write a demo folder as a LeRobotDataset (v3.0)"),
     "import-lerobot": ("act_bench.interop.lerobot_import", "read a LeRobotDataset into a demo folder to train on"),
     "verify": ("act_bench.data.verify", "recompute a demo folder's content hashes, reading every chunk"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from act_bench import machine
+from act_bench.runtime import machine
 
 # ONEDNN_MAX_CPU_ISA values below AVX512_CORE_BF16: oneDNN then has no bf16 dot products
 _ONEDNN_ISAS_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}

@@ -38,7 +38,8 @@ from act_bench.data.normalization import NormStats
 from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
 from act_bench.policies import build_policy, load_profile
 from act_bench.policies.registry import get_method
-from act_bench.train import autocast_context, make_optimizer, train_step
+from act_bench.training.train import autocast_context, make_optimizer, train_step
+
 from benchmarks.load_monitor import LoadMonitor
 
 
@@ -63,7 +64,7 @@ class Trainer:
         self.policy = build_policy(self.prof, NormStats.from_arrays([self.data.qpos], [self.data.actions])).train()
         self.optimizer = make_optimizer(self.policy, self.prof.train)
         # the profile's amp as a run on this machine resolves it ("auto": bf16 only where native)
-        from act_bench.train import resolve_amp
+        from act_bench.training.train import resolve_amp
         self.amp = resolve_amp(self.prof.train.amp, torch.device("cpu"))
         self.autocast = autocast_context(torch.device("cpu"), self.amp)
         self.rng = np.random.default_rng(0)

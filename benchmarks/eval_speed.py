@@ -32,8 +32,9 @@ from act_bench.envs import AlohaEnv
 from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
 from act_bench.policies import build_policy, load_profile
 from act_bench.policies.registry import get_method
+from act_bench.runtime.threads import machine_cores
 from act_bench.tasks.registry import get_task
-from act_bench.threads import machine_cores
+
 from benchmarks.load_monitor import LoadMonitor
 
 METHODS = ("act", "act-no-te", "bc")

@@ -35,13 +35,13 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from act_bench.bf16_weights import Bf16Weights
 from act_bench.data.dataset import batch_to_torch
 from act_bench.data.normalization import NormStats
-from act_bench.executors import available_cores
+from act_bench.grid.executors import available_cores
 from act_bench.policies.base import build_policy
 from act_bench.policies.config import load_profile
-from act_bench.train import make_optimizer, train_step
+from act_bench.training.bf16_weights import Bf16Weights
+from act_bench.training.train import make_optimizer, train_step
 
 from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.load_monitor import LoadMonitor

@@ -29,7 +29,7 @@ import torch
 if os.environ.get("ACT_BENCH_PORTABLE"):
     torch.backends.mkldnn.enabled = False          # oneDNN picks kernels by CPU: off
     torch.use_deterministic_algorithms(True)
-from act_bench.train import TrainOptions, train_policy
+from act_bench.training.train import TrainOptions, train_policy
 data, out, steps, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 marks = {}
 def cb(step, row):
@@ -58,7 +58,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(REPO / "results" / "bench" / "portable_speed.csv"))
     args = ap.parse_args()
-    from act_bench import machine
+    from act_bench.runtime import machine
     from act_bench.demos.generate import DemoSettings, generate_demos
 
     work = Path(tempfile.mkdtemp())

@@ -22,7 +22,7 @@ import numpy as np
 
 import act_bench  # noqa: F401  (sets MUJOCO_GL)
 import mujoco
-from act_bench.atomic_io import atomic_path
+from act_bench.storage.atomic_io import atomic_path
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.sim.render import CameraRenderer
 

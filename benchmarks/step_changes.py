@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import importlib
 import os
 import subprocess
 import sys
@@ -31,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from act_bench import train as current_train
 from act_bench.data.dataset import batch_to_torch
 from act_bench.data.normalization import NormStats
 from act_bench.policies.base import build_policy
 from act_bench.policies.config import load_profile
+from act_bench.training import train as current_train
 
 from benchmarks.bf16_support import kernels_label, timed_precisions
 from benchmarks.flops import autocast_for, write_csv
@@ -45,7 +46,16 @@ from benchmarks.train_speed import synthetic_dataset
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench" / "step_changes.csv"
 FILES = ("act_bench/policies/transformer.py", "act_bench/policies/act.py", "act_bench/policies/backbones.py")
-TRAIN_FILE = "act_bench/train.py"
+TRAIN_FILE = "act_bench/training/train.py"
+OLD_TRAIN_FILE = "act_bench/train.py"  # before the package was grouped into subpackages
+# where an older revision's sources import the modules from (its name -> the module today)
+OLD_NAMES = {**{f"act_bench.{m}": f"act_bench.storage.{m}" for m in ("layout", "atomic_io", "folder_lock", "paths",
+                                                                      "interrupts")},
+             **{f"act_bench.{m}": f"act_bench.runtime.{m}" for m in ("device", "threads", "machine", "seeding",
+                                                                      "versions", "out_of_memory", "finite_guard")},
+             **{f"act_bench.{m}": f"act_bench.training.{m}" for m in ("bf16_weights", "tensorboard_log")},
+             "act_bench.train_state": "act_bench.training.state", "act_bench.train_step": "act_bench.training.step",
+             "act_bench.video": "act_bench.sim.video"}
 
 
 def git(*args: str) -> str:
@@ -61,6 +71,8 @@ def old_namespaces(rev: str) -> dict[str, dict]:
     registry.register_policy = lambda *a, **k: (lambda cls: cls)
     registry.register_method = lambda *a, **k: None
     registry.build_policy = base.build_policy  # where older revisions' train.py imports it from
+    for old, new in OLD_NAMES.items():
+        sys.modules.setdefault(old, importlib.import_module(new))
     try:
         for path in FILES:
             name = path.removesuffix(".py").replace("/", ".")
@@ -70,11 +82,15 @@ def old_namespaces(rev: str) -> dict[str, dict]:
             spaces[name] = module.__dict__
         module = types.ModuleType("old_act_bench.train")  # its functions, not classes: used as they are
         sys.modules[module.__name__] = module
-        exec(compile(git("show", f"{rev}:{TRAIN_FILE}"), f"{rev}:{TRAIN_FILE}", "exec"), module.__dict__)
+        listed = git("ls-tree", "-r", "--name-only", rev, "act_bench").split()
+        train_file = TRAIN_FILE if TRAIN_FILE in listed else OLD_TRAIN_FILE
+        exec(compile(git("show", f"{rev}:{train_file}"), f"{rev}:{train_file}", "exec"), module.__dict__)
         spaces[TRAIN_FILE] = module.__dict__
     finally:
         registry.register_policy, registry.register_method = saved
         del registry.build_policy
+        for old in OLD_NAMES:
+            sys.modules.pop(old, None)
     return spaces
 
 

@@ -54,7 +54,7 @@ def shipped_variant() -> str:
     import torch
 
     from act_bench.policies.config import load_profile
-    from act_bench.train import resolve_amp
+    from act_bench.training.train import resolve_amp
 
     amp = resolve_amp(load_profile("act", "cpu").train.amp, torch.device("cpu"))
     return "bf16" if amp == "bf16" else "baseline"

@@ -20,15 +20,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from act_bench.bf16_weights import Bf16Weights  # noqa: E402
 from act_bench.data.dataset import ChunkDataset, batch_to_torch  # noqa: E402
 from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.device import resolve_device  # noqa: E402
-from act_bench.executors import available_cores  # noqa: E402
+from act_bench.grid.executors import available_cores  # noqa: E402
 from act_bench.policies.base import build_policy  # noqa: E402
 from act_bench.policies.config import load_profile  # noqa: E402
 from act_bench.policies.registry import policy_names  # noqa: E402
-from act_bench.train import autocast_context, make_optimizer, resolve_amp, train_step  # noqa: E402
+from act_bench.runtime.device import resolve_device  # noqa: E402
+from act_bench.training.bf16_weights import Bf16Weights  # noqa: E402
+from act_bench.training.train import autocast_context, make_optimizer, resolve_amp, train_step  # noqa: E402
 
 from benchmarks.load_monitor import LoadMonitor  # noqa: E402
 

@@ -39,13 +39,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from act_bench.bf16_weights import Bf16Weights  # noqa: E402
 from act_bench.data.dataset import batch_to_torch  # noqa: E402
 from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.executors import available_cores  # noqa: E402
+from act_bench.grid.executors import available_cores  # noqa: E402
 from act_bench.policies.base import build_policy  # noqa: E402
 from act_bench.policies.config import load_profile  # noqa: E402
-from act_bench.train import make_optimizer, train_step  # noqa: E402
+from act_bench.training.bf16_weights import Bf16Weights  # noqa: E402
+from act_bench.training.train import make_optimizer, train_step  # noqa: E402
 
 from bf16_support import kernels_label  # noqa: E402
 from load_monitor import LoadMonitor  # noqa: E402

@@ -70,7 +70,7 @@ def our_handlers(threads: int, precision: str = "fp32") -> dict:
     from act_bench.data.normalization import NormStats
     from act_bench.policies.config import load_profile
     from act_bench.policies.base import build_policy
-    from act_bench.train import make_optimizer, train_step
+    from act_bench.training.train import make_optimizer, train_step
 
     torch.set_num_threads(threads)
     state: dict = {}

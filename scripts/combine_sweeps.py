@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from act_bench import layout
-from act_bench.atomic_io import write_csv, write_text
-from act_bench.cell_tables import cells_of
 from act_bench.errors import ActBenchError
-from act_bench.results import CELLS
-from act_bench.sweep_report import plot_sweep, sweep_markdown
-from act_bench.sweep_results import load_sweep
+from act_bench.report.cell_tables import cells_of
+from act_bench.report.results import CELLS
+from act_bench.report.sweep import plot_sweep, sweep_markdown
+from act_bench.report.sweep_results import load_sweep
+from act_bench.storage import layout
+from act_bench.storage.atomic_io import write_csv, write_text
 
 
 def combine(folders: list[Path]) -> tuple[pd.DataFrame, list[str]]:

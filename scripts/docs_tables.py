@@ -23,10 +23,10 @@ os.environ["COLUMNS"] = "100"  # argparse wraps help at the terminal's width: fi
 
 import pandas as pd  # noqa: E402
 
-from act_bench.cell_tables import summary_tables  # noqa: E402
-from act_bench.results import md_table, read_results_csv  # noqa: E402
-from act_bench.sweep_report import sweep_tables  # noqa: E402
-from act_bench.sweep_stats import mean_table  # noqa: E402
+from act_bench.report.cell_tables import summary_tables  # noqa: E402
+from act_bench.report.results import md_table, read_results_csv  # noqa: E402
+from act_bench.report.sweep import sweep_tables  # noqa: E402
+from act_bench.report.sweep_stats import mean_table  # noqa: E402
 
 RESULTS = ROOT / "results"
 

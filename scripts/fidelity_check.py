@@ -21,7 +21,7 @@ import numpy as np
 
 import act_bench  # noqa: F401  (registers the tasks)
 import mujoco
-from act_bench.atomic_io import write_text
+from act_bench.storage.atomic_io import write_text
 from original_release import OriginalEpisode  # beside this file: the script's folder is on sys.path
 from release_measure import geom_vertices
 

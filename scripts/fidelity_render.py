@@ -19,7 +19,7 @@ import numpy as np
 
 import act_bench  # noqa: F401
 import mujoco
-from act_bench.atomic_io import atomic_path
+from act_bench.storage.atomic_io import atomic_path
 from act_bench.demos.fidelity import expert_on_layout
 from act_bench.sim.render import CameraRenderer
 from original_release import JOINT_MODELS, OriginalEpisode

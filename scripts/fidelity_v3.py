@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 import act_bench  # noqa: F401  (registers the tasks)
-from act_bench.atomic_io import atomic_path, write_text
 from act_bench.demos.fidelity import measure_task, release_measures
+from act_bench.storage.atomic_io import atomic_path, write_text
 
 REPO = Path(__file__).resolve().parents[1]
 VERSIONS = {"transfer_cube": ["transfer_cube", "transfer_cube_v2", "transfer_cube_v3"],

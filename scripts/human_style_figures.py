@@ -29,9 +29,9 @@ from PIL import Image  # noqa: E402
 from act_bench.demos.generate import DemoSettings, generate_demos  # noqa: E402
 from act_bench.envs import make_env  # noqa: E402
 from act_bench.evaluation.intervals import wilson_interval  # noqa: E402
-from act_bench.layout import episode_path  # noqa: E402
+from act_bench.runtime.seeding import demo_seed  # noqa: E402
 from act_bench.scripted.human import draw_modes, human_rng  # noqa: E402
-from act_bench.seeding import demo_seed  # noqa: E402
+from act_bench.storage.layout import episode_path  # noqa: E402
 from act_bench.tasks.registry import get_task  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -97,7 +97,7 @@ def compare(argv: list[str]) -> int:
               f"only variant {c['only_variant']}, neither {c['neither']}; "
               f"McNemar exact p = {mcnemar_p(c['only_base'], c['only_variant']):.3g} (these two trained models)")
     if len(pairs) > 1:  # one pair per training seed: the change itself, each seed one unit
-        from act_bench.compare import effect_text
+        from act_bench.report.compare import effect_text
 
         diffs = [(c["only_variant"] - c["only_base"]) / c["episodes"] for c in pairs]
         print(f"over {len(pairs)} training seeds, variant - base: {effect_text(paired_effect([diffs]))}")

@@ -9,7 +9,7 @@ actions of each episode. FakePolicy: predict_chunk returns chunks whose action[0
 `rows` counts the observations queried (a batched call queries several). ObsPolicy: chunks
 that are a fixed function of the observation only, the same whatever the batch.
 FakeBackend: generate_demos / load_profile / train_policy / load_policy / make_env for
-act_bench.run, logging each call to a file (calls can come from worker processes).
+act_bench.grid.run, logging each call to a file (calls can come from worker processes).
 """
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def _log(path, **event):
 
 
 class FakeBackend:
-    """act_bench.run's backend with fakes; `log` collects every generate/train/eval call."""
+    """act_bench.grid.run's backend with fakes; `log` collects every generate/train/eval call."""
 
     def __init__(self, log, train_delay=0.0, fail_train=(), steps=4, interrupt_train=()):
         self.log, self.train_delay, self.fail_train, self.steps = str(log), train_delay, tuple(fail_train), steps
@@ -193,8 +193,8 @@ class SweepBackend(FakeBackend):
 def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", "bc"), seeds=(0, 1),
                      episodes=6, videos=1) -> Path:
     """A results folder as `act-bench run` leaves it, made with the fake env and policy."""
-    from act_bench.results import collect_results
-    from act_bench.train import TrainOptions
+    from act_bench.report.results import collect_results
+    from act_bench.training.train import TrainOptions
 
     out = Path(out)
     backend = FakeBackend(out / "calls.log")

@@ -1,7 +1,7 @@
 """Atomic writes: a file or folder is either the old one or the complete new one."""
 import pytest
 
-from act_bench.atomic_io import atomic_dir, atomic_path, remove_stale_temps, write_json
+from act_bench.storage.atomic_io import atomic_dir, atomic_path, remove_stale_temps, write_json
 
 
 def test_atomic_path_keeps_the_old_file_when_the_write_fails(tmp_path):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from act_bench.evaluation.ensembling import Execution
-from act_bench.seeding import eval_seed
+from act_bench.runtime.seeding import eval_seed
+
 from fakes import STAGES, FakeEnv, ObsPolicy, run_eval
 from reference_eval import run_episode, selector
 

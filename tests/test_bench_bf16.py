@@ -1,5 +1,6 @@
 """The benchmarks time bf16 only where the CPU computes it natively, and label it otherwise."""
-from act_bench import machine
+from act_bench.runtime import machine
+
 from benchmarks import bf16_support
 from benchmarks.summary import pick
 

@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-from act_bench.bf16_weights import Bf16Weights, cast_slots
 from act_bench.policies import build_policy
-from act_bench.train import autocast_context, make_optimizer, train_step
+from act_bench.training.bf16_weights import Bf16Weights, cast_slots
+from act_bench.training.train import autocast_context, make_optimizer, train_step
+
 from helpers_data import tiny_profile
 
 

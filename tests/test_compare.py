@@ -134,7 +134,7 @@ def test_equal_differences_leave_the_t_test_undefined_not_significant():
 
 
 def test_sweep_report_compares_neighbouring_points_over_seeds():
-    from act_bench.sweep_stats import final_stage, mean_over_settings, neighbour_effects
+    from act_bench.report.sweep_stats import final_stage, mean_over_settings, neighbour_effects
 
     rows = [dict(task="transfer_cube", method="act", seed=s, stage_index=1, stage_name="transfer", successes=k,
                  episodes=50, rate=k / 50, **{"model.chunk_size": c}, point=f"model.chunk_size={c}")

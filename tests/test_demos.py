@@ -114,7 +114,7 @@ def test_inspect_and_replay(demos, tmp_path, capsys):
     import imageio.v3 as iio
 
     frames = iio.imread(video)
-    from act_bench.video import BANNER_H
+    from act_bench.sim.video import BANNER_H
 
     # two 24x32 cameras side by side, scaled up 10x so that the banner's text fits (replay.video_size)
     assert frames.shape[0] == 400 and frames.shape[1:] == (10 * SMALL[0] + BANNER_H, 10 * 2 * SMALL[1], 3)

@@ -13,7 +13,6 @@ import torch
 pytest.importorskip("diffusers", reason="the diffusion extra is not installed: pip install 'act-bench[diffusion]'",
                     exc_type=ImportError)
 
-from act_bench import train  # noqa: E402
 from act_bench.data.dataset import ChunkDataset, batch_to_torch  # noqa: E402
 from act_bench.data.normalization import NormStats  # noqa: E402
 from act_bench.policies import build_policy, load_policy, load_profile, save_checkpoint  # noqa: E402
@@ -22,6 +21,8 @@ from act_bench.policies.diffusion import crop  # noqa: E402
 from act_bench.policies.diffusion_ema import ema_decay  # noqa: E402
 from act_bench.policies.diffusion_noise import make_scheduler  # noqa: E402
 from act_bench.policies.diffusion_unet import ConditionalUnet1D, SpatialSoftmax  # noqa: E402
+from act_bench.training import train  # noqa: E402
+
 from fakes import FakeEnv, run_eval  # noqa: E402
 from helpers_data import fake_episode_arrays, write_fake_demos  # noqa: E402
 

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from act_bench import layout
-from act_bench.evaluation import cli as eval_cli
 from act_bench.errors import ActBenchError
-from act_bench.seeding import eval_seed
+from act_bench.evaluation import cli as eval_cli
+from act_bench.runtime.seeding import eval_seed
+from act_bench.storage import layout
+
 from fakes import FakeEnv, FakePolicy, run_eval
 
 

@@ -15,10 +15,12 @@ import pandas as pd
 import pytest
 import torch
 
-from act_bench import failed_cells, finite_guard, folder_lock, interrupts
 from act_bench.data.folder_check import check_listing
 from act_bench.errors import DamagedFile, DataError
-from act_bench.layout import read_json_record
+from act_bench.report import failed_cells
+from act_bench.runtime import finite_guard
+from act_bench.storage import folder_lock, interrupts
+from act_bench.storage.layout import read_json_record
 
 
 def test_guard_names_the_first_bad_step_and_the_last_finite_loss():
@@ -49,7 +51,7 @@ def test_diverged_marker_refuses_the_folder(tmp_path):
         finite_guard.refuse_diverged(tmp_path)
 
 
-HOLD = ("import sys, time\nfrom act_bench.folder_lock import hold\n"
+HOLD = ("import sys, time\nfrom act_bench.storage.folder_lock import hold\n"
         "with hold(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n")
 
 
@@ -143,7 +145,7 @@ def test_failed_cells_are_rows_without_a_rate(tmp_path):
 
 
 def test_files_written_together_land_together(tmp_path):
-    from act_bench.atomic_io import together, write_text
+    from act_bench.storage.atomic_io import together, write_text
 
     write_text(tmp_path / "a.json", "old a")
     with together():
@@ -162,7 +164,7 @@ def test_a_swallowed_interrupt_is_raised_again(monkeypatch, tmp_path):
     """The handler can run where Python swallows exceptions (an at-fork hook as a subprocess
     starts, a finalizer): the signal still ends the command at its next progress note, and an
     atomic folder being written is not committed."""
-    from act_bench.atomic_io import atomic_dir
+    from act_bench.storage.atomic_io import atomic_dir
 
     monkeypatch.setattr(sys, "unraisablehook", interrupts._unraisable)
 

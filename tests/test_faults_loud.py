@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from test_faults import GEN, TINY, _env, cli, demos_fp, ok, one_line, run_fp, snapshot
 
-from act_bench.layout import REPAIR
+from act_bench.storage.layout import REPAIR
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 DIVERGE = ["--set", "train.lr=1", "--set", "train.lr_backbone=1", "--set", "train.checkpoint_every=2"]  # NaN at step 4
@@ -177,7 +177,7 @@ def test_damaged_run_metadata_is_refused_everywhere(loud):
 
 
 # ---------------------------------------------------------------- one writer per folder
-HOLD = ("import sys, time\nfrom act_bench.folder_lock import hold\n"
+HOLD = ("import sys, time\nfrom act_bench.storage.folder_lock import hold\n"
         "with hold(sys.argv[1], sibling=sys.argv[2] == '1'):\n    print('held', flush=True)\n    time.sleep(120)\n")
 
 

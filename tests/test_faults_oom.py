@@ -61,7 +61,7 @@ def work(tmp_path_factory):
 
 
 def test_training_out_of_memory_names_the_step_and_batch_size_and_resumes(work):
-    res = cli_failing(work, "act_bench.train", "train_step", 7, CPU_OOM, *train_args("oom_run"))
+    res = cli_failing(work, "act_bench.training.train", "train_step", 7, CPU_OOM, *train_args("oom_run"))
     line = one_line("train out of memory (CPU)", res)
     assert "out of memory at training step 7 (train.batch_size=" in line
     assert "DefaultCPUAllocator: can't allocate memory" in line and "lower train.batch_size" in line
@@ -73,7 +73,7 @@ def test_training_out_of_memory_names_the_step_and_batch_size_and_resumes(work):
 
 
 def test_cuda_out_of_memory_is_one_line(work):
-    res = cli_failing(work, "act_bench.train", "train_step", 1, CUDA_OOM, *train_args("cuda_oom_run"))
+    res = cli_failing(work, "act_bench.training.train", "train_step", 1, CUDA_OOM, *train_args("cuda_oom_run"))
     line = one_line("train out of memory (CUDA)", res)
     assert "out of memory at training step 1" in line and "CUDA out of memory" in line
     assert "lower train.batch_size" in line and len(line) < 400
@@ -89,7 +89,7 @@ def test_evaluation_out_of_memory_names_the_batch_and_resumes(work):
 
 
 def test_out_of_memory_elsewhere_is_one_line(work):
-    res = cli_failing(work, "act_bench.train", "load_training_data", 1, "MemoryError('Unable to allocate "
+    res = cli_failing(work, "act_bench.training.train", "load_training_data", 1, "MemoryError('Unable to allocate "
                       "40.0 GiB for an array with shape (1000, 3, 480, 640)')", *train_args("oom_load"))
     line = one_line("out of memory loading demos", res)
     assert "out of memory (Unable to allocate 40.0 GiB" in line and "use smaller sizes" in line
@@ -99,8 +99,8 @@ def test_a_failed_cell_says_out_of_memory_without_the_class_name():
     """`run` lists a job's failure by its exception line; the failed cell's reason is the message."""
     import traceback
 
-    from act_bench import failed_cells
-    from act_bench.out_of_memory import explained
+    from act_bench.report import failed_cells
+    from act_bench.runtime.out_of_memory import explained
 
     try:
         with explained(lambda: "at training step 3 (train.batch_size=8, on cpu)", "train.batch_size"):

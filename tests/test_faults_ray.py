@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 DRIVER = """
 import concurrent.futures as cf, os, sys, time
 from pathlib import Path
-from act_bench import interrupts
-from act_bench.executors import RayExecutor
+from act_bench.storage import interrupts
+from act_bench.grid.executors import RayExecutor
 
 def job(path):
     Path(path).write_text(str(os.getpid()))

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from act_bench.demos.fidelity import Tolerances, measure_task, release_measures, within
+from act_bench.demos.fingerprint import task_fingerprint
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.errors import ActBenchError
 from act_bench.tasks.config import read_task_config
-from act_bench.demos.fingerprint import task_fingerprint
 from act_bench.tasks.registry import default_task_names, get_task
 
 # sha256 of each -v3 task's configuration, model files and expert plans (demos/fingerprint.py)
@@ -164,7 +164,7 @@ def test_demos_record_the_strict_stage(tmp_path, capsys):
 def test_tables_headline_the_success_stage_not_the_strict_one():
     import pandas as pd
 
-    from act_bench.cell_tables import cell_table, cells_of
+    from act_bench.report.cell_tables import cell_table, cells_of
 
     names = read_task_config(get_task("transfer_cube_v3").config_file).stage_names
     rows = [dict(task="transfer_cube_v3", method="act", seed=s, stage_index=i + 1, stage_name=n, successes=k,

@@ -8,7 +8,6 @@ import h5py
 import numpy as np
 import pytest
 
-from act_bench import layout
 from act_bench.cli import main as cli_main
 from act_bench.errors import ActBenchError
 from act_bench.scripted import plan_edit
@@ -16,6 +15,7 @@ from act_bench.scripted.expert import CLOSED, OPEN
 from act_bench.scripted.human import draw_correction, draw_modes, draw_path, human_rng, humanize, path_offsets
 from act_bench.scripted.style import HUMAN, style_settings
 from act_bench.scripted.trajectory import Trajectory, Waypoint
+from act_bench.storage import layout
 from act_bench.tasks.registry import get_task
 
 TASKS = ("transfer_cube", "insertion", "transfer_cube_v2", "insertion_v2")
@@ -160,7 +160,7 @@ def test_the_style_is_part_of_every_identity():
     assert layout.demo_dir("insertion_v2", (48, 64), ["top"], style="human").name == "insertion_v2_48x64_top_human"
     assert layout.demo_dir("insertion_v2", (48, 64), ["top"]).name == "insertion_v2_48x64_top"
     assert layout.run_dir("insertion_v2", "act", "cpu", 0, style="human") == Path("runs/insertion_v2/act/cpu-human/seed0")
-    from act_bench.plan import Grid, make_plan
+    from act_bench.grid.plan import Grid, make_plan
     from act_bench.policies.config import load_profile
 
     grid = Grid(methods=("act",), tasks=("insertion_v2",), seeds=(0,), demo_style="human")
@@ -185,7 +185,7 @@ def test_bad_style_and_mixed_folders_are_refused(tmp_path, capsys):
 
 
 def test_one_results_folder_holds_one_demo_style(tmp_path):
-    from act_bench.run import _record_invocation
+    from act_bench.grid.run import _record_invocation
 
     _record_invocation(tmp_path / "run.json", {"methods": "act"})
     with pytest.raises(ActBenchError, match="scripted demos"):
@@ -223,7 +223,7 @@ def test_run_with_human_demos_uses_their_own_folders(tmp_path):
     """`run --demo-style human` (fake backend): demos, runs and run.json all carry the style."""
     from fakes import FakeBackend
 
-    from act_bench import run
+    from act_bench.grid import run
 
     backend = FakeBackend(tmp_path / "calls.log")
     grid = run.Grid(methods=("act",), tasks=("transfer_cube",), seeds=(0,), episodes=2, out=tmp_path / "out",

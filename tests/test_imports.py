@@ -1,5 +1,6 @@
 """The package's import graph, read from the source: no circles between modules or between
-folders, and no act_bench import put inside a function to hide one.
+folders, no folder importing one of a higher layer, and no act_bench import put inside a
+function to hide a circle.
 
 An import inside a function is allowed when the module it imports loads a heavy library at
 import time (torch, MuJoCo, h5py, ...: commands that do not need it start fast), or when it is
@@ -20,6 +21,12 @@ DEFERRED = {
                                        "a missing GL library is caught there and reported by the command that needs it",
     ("act_bench", "act_bench.tasks.registry"): "the same registration",
 }
+
+
+# The folders (and the top-level modules) from the ground up: each imports only from those before it.
+LAYERS = ("errors", "plugins", "storage", "runtime", "sim", "scripted", "tasks", "envs", "data", "policies",
+          "evaluation", "interop", "demos", "training", "report", "grid", "cli")
+TOP_LEVEL_AT_MOST = 8  # modules directly in act_bench/ (the package's __init__ aside)
 
 
 def module_name(path: Path) -> str:
@@ -87,7 +94,7 @@ def _folder(module: str) -> str:
 
 def test_the_scan_sees_the_package():
     assert len(MODULES) > 100 and GRAPH.number_of_edges() > 300
-    assert GRAPH.edges["act_bench.run", "act_bench.plan"]["in_function"] is False
+    assert GRAPH.edges["act_bench.grid.run", "act_bench.grid.plan"]["in_function"] is False
     assert "torch" in _heavy_at_import("act_bench.policies.base")
 
 
@@ -104,6 +111,23 @@ def test_no_import_circle_between_folders():
             folders.add_edge(fa, fb)
     circles = sorted(" -> ".join(c + [c[0]]) for c in nx.simple_cycles(folders))
     assert not circles, "folder circles:\n" + "\n".join(circles[:20])
+
+
+def _layer(module: str) -> str:
+    return _folder(module).removeprefix("act_bench.")
+
+
+def test_folders_import_only_from_lower_layers():
+    inside = [m for m in MODULES if m != "act_bench"]  # the package itself: every module's parent
+    assert set(LAYERS) == {_layer(m) for m in inside}
+    upward = sorted(f"{_layer(a)} -> {_layer(b)} ({a} imports {b})" for a, b in GRAPH.edges
+                    if a in inside and b in inside and LAYERS.index(_layer(a)) < LAYERS.index(_layer(b)))
+    assert not upward, "imports from a higher layer:\n" + "\n".join(upward)
+
+
+def test_the_top_level_stays_small():
+    top = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(top) <= TOP_LEVEL_AT_MOST, f"{len(top)} modules directly in act_bench/: {', '.join(top)}"
 
 
 def test_imports_inside_functions_load_something_heavy_or_say_why():

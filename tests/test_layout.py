@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from act_bench import layout
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.setup import run_facts, trained_on
-from act_bench.threads import recorded_threads, run_threads
+from act_bench.runtime.threads import recorded_threads, run_threads
+from act_bench.storage import layout
 
 
 def test_run_config_absent_or_damaged(tmp_path):

@@ -9,12 +9,13 @@ import pytest
 pytest.importorskip("pyarrow", reason='needs the lerobot extra: pip install "act-bench[lerobot]"')
 import pyarrow.parquet as pq  # noqa: E402
 
-from act_bench.atomic_io import write_json  # noqa: E402
 from act_bench.cli import main as cli  # noqa: E402
 from act_bench.errors import ActBenchError, DataError  # noqa: E402
 from act_bench.interop import lerobot_format as fmt  # noqa: E402
 from act_bench.interop.lerobot_export import export_lerobot  # noqa: E402
 from act_bench.interop.lerobot_import import import_lerobot  # noqa: E402
+from act_bench.storage.atomic_io import write_json  # noqa: E402
+
 from helpers_data import write_fake_demos  # noqa: E402
 
 T, H, W = 30, 24, 32

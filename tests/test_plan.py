@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from act_bench.errors import ActBenchError
-from act_bench.plan import Finished, Grid, make_plan
+from act_bench.grid.plan import Finished, Grid, make_plan
 from act_bench.policies.config import load_profile
 
 

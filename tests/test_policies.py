@@ -5,17 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from act_bench.evaluation.ensembling import Execution
-
 from act_bench.data.dataset import ChunkDataset, batch_to_torch
 from act_bench.data.normalization import NormStats
 from act_bench.errors import ActBenchError, CheckpointError
-from act_bench.policies import build_policy, policy_names, load_policy, load_profile, save_checkpoint
+from act_bench.evaluation.ensembling import Execution
+from act_bench.policies import build_policy, load_policy, load_profile, policy_names, save_checkpoint
 from act_bench.policies.backbones import ResNet18, SmallCNN
 from act_bench.policies.base import masked_error
 from act_bench.policies.checkpoint import read_tensors
 from act_bench.policies.config import apply_overrides, parse_overrides
 from act_bench.policies.transformer import dropout_keep_mask
+
 from helpers_data import fake_episode_arrays, tiny_profile
 
 METHODS = ["act", "act-no-cvae", "bc"]
@@ -288,7 +288,7 @@ def test_paper_profile_builds_and_trains(method):
         assert len(policy.encoder.layers) == 4 and len(policy.decoder.layers) == 1
         assert len(policy.cvae_encoder.layers) == 4 and policy.latent_proj.out_features == 64
     assert isinstance(policy.backbone, ResNet18)
-    from act_bench.train import make_optimizer, train_step
+    from act_bench.training.train import make_optimizer, train_step
     opt = make_optimizer(policy, prof.train)
     assert opt.param_groups[0]["lr"] == 1e-5
     batch = _batch(policy, b=2)  # the published batch (8) costs ~1.5 s a step here

@@ -4,10 +4,12 @@ import json
 
 import pytest
 
-from act_bench import report, train
-from act_bench.results import collect_results, summary_markdown
-from act_bench.errors import ActBenchError
 from act_bench.data.provenance import demo_record
+from act_bench.errors import ActBenchError
+from act_bench.report import build as report
+from act_bench.report.results import collect_results, summary_markdown
+from act_bench.training import train
+
 from helpers_data import tiny_profile, write_fake_demos, write_fake_episode
 
 

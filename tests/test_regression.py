@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from act_bench.regression import binomial_cdf, main, regressed
+from act_bench.grid.regression import binomial_cdf, main, regressed
 
 
 def test_binomial_cdf_known_values():
@@ -46,7 +46,7 @@ def test_end_to_end_pass_then_fail(tmp_path, capsys):
 
 
 def test_reference_is_found_or_asked_for(tmp_path, monkeypatch):
-    from act_bench import regression
+    from act_bench.grid import regression
 
     monkeypatch.chdir(tmp_path)  # no results/ here: the source checkout's reference is used
     assert regression.default_reference() == regression._CHECKOUT / regression.REFERENCE
@@ -62,7 +62,7 @@ def test_reference_is_found_or_asked_for(tmp_path, monkeypatch):
 def test_the_committed_reference_holds_the_current_tasks():
     """results/ci/reference.json names a cell of a committed table, on a current (default)
     task, and a scripted floor for every built-in task."""
-    from act_bench import regression
+    from act_bench.grid import regression
     from act_bench.tasks.registry import default_task_names
 
     ref = json.loads((regression._CHECKOUT / regression.REFERENCE).read_text())
@@ -75,7 +75,7 @@ def test_the_committed_reference_holds_the_current_tasks():
 def test_the_ci_cell_trains_as_its_reference_cell_did():
     """The committed cell's settings (its evaluation summary: chunk size, steps trained) are
     what the CI job trains with, whatever the profile says today: the pinned overrides keep it so."""
-    from act_bench import regression
+    from act_bench.grid import regression
     from act_bench.policies.config import load_profile
     from act_bench.policies.registry import get_method
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from act_bench.errors import ActBenchError
-from act_bench.run_pack import finished_runs, pack_runs, unpack_runs
-from act_bench.remote import core_shares, train_command
-from act_bench.plan import TrainJob
+from act_bench.grid.plan import TrainJob
+from act_bench.grid.remote import core_shares, train_command
+from act_bench.grid.run_pack import finished_runs, pack_runs, unpack_runs
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = ("config.json", "done.json", "metrics.csv", "checkpoints/best.json", "checkpoints/best.safetensors")
@@ -173,7 +173,7 @@ def test_remote_trains_packs_and_run_only_evaluates_at_home(tmp_path):
 def test_run_jobs_counts_finished_and_interrupts_at_the_deadline(tmp_path, monkeypatch):
     import time
 
-    import act_bench.remote as remote
+    import act_bench.grid.remote as remote
 
     commands = {"quick": "pass", "slow": "import time; time.sleep(60)", "bad": "raise SystemExit(3)"}
     monkeypatch.setattr(remote, "train_command", lambda job: [sys.executable, "-c", commands[job.task]])
@@ -188,7 +188,7 @@ def test_run_jobs_counts_finished_and_interrupts_at_the_deadline(tmp_path, monke
 def test_remote_train_plans_a_sweeps_runs_in_the_sweeps_folders(tmp_path, monkeypatch):
     """--param and --demo-style: the trainings `act-bench sweep` would do, in its run folders, with
     the point's value passed to `act-bench train`; an execution-only field adds no training."""
-    import act_bench.remote as remote
+    import act_bench.grid.remote as remote
     from act_bench import cli
     from fakes import SweepBackend
 

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from act_bench import report, results
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.intervals import wilson_interval
+from act_bench.report import build as report, results
+
 from fakes import make_results_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +129,7 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
 
 def test_a_hex_demo_hash_stays_text(tmp_path):
     """A digest like 06e140908627 reads as a float (inf) unless the column is read as text."""
-    from act_bench.results import COLUMNS, load_results
+    from act_bench.report.results import COLUMNS, load_results
 
     row = dict(task="transfer_cube_v2", method="act", seed=0, stage_index=1, stage_name="touch", successes=1,
                episodes=2, rate=0.5, ci_low=0.1, ci_high=0.9, demos="d", demo_hash="06e140908627")

@@ -1,5 +1,5 @@
 """The report's header speaks words, not Python reprs."""
-from act_bench.report_header import format_value, header_items
+from act_bench.report.header import format_value, header_items
 
 
 def test_header_items_are_words():

@@ -1,4 +1,4 @@
-"""act_bench.run with a fake backend: the grid, sharing of trained models, skipping finished
+"""act_bench.grid.run with a fake backend: the grid, sharing of trained models, skipping finished
 work, resuming after a failure, the process pool, and bad input."""
 import argparse
 import json
@@ -7,9 +7,11 @@ import os
 import pandas as pd
 import pytest
 
-from act_bench import layout, run
 from act_bench.errors import ActBenchError
-from act_bench.executors import make_executor
+from act_bench.grid import run
+from act_bench.grid.executors import make_executor
+from act_bench.storage import layout
+
 from fakes import FakeBackend
 
 
@@ -127,7 +129,7 @@ def test_interrupt_then_resume(tmp_path):
 
 
 def test_the_record_logs_a_killed_and_resumed_invocation_once(tmp_path):
-    from act_bench.report_html import _history_rows
+    from act_bench.report.page import _history_rows
 
     grid = dict(tasks=["transfer_cube", "insertion"], seeds=[0], methods=["bc"])
     with pytest.raises(KeyboardInterrupt):
@@ -220,7 +222,7 @@ def test_ray_executor_with_a_stub_ray(tmp_path, monkeypatch):
 
 
 def test_a_run_of_another_config_stops_the_grid_before_any_work(tmp_path):
-    from act_bench.run import ActBackend
+    from act_bench.grid.run import ActBackend
 
     class Backend(FakeBackend):
         check_run = ActBackend.check_run  # the real comparison of config.json

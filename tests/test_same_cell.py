@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from act_bench.threads import machine_cores
+from act_bench.runtime.threads import machine_cores
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

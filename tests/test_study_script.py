@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from act_bench.cli import build_parser
-from act_bench.sweep_params import parse_params
+from act_bench.grid.sweep_params import parse_params
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study.sh"
 

@@ -1,4 +1,4 @@
-"""act_bench.sweep with a fake backend: points and their run folders, execution-only fields
+"""act_bench.grid.sweep with a fake backend: points and their run folders, execution-only fields
 reusing the trained model, resuming, the results table and report, and bad --param input.
 (test_sweep_real.py runs a tiny real sweep through a local pool, Ray and kill -9.)"""
 import json
@@ -7,11 +7,12 @@ import re
 import pandas as pd
 import pytest
 
-from act_bench import cli, sweep
+from act_bench import cli
 from act_bench.errors import ActBenchError
-from act_bench.plan import Grid
-from act_bench.sweep_params import parse_param, parse_params, split_values
-from act_bench.sweep_results import value_axis
+from act_bench.grid import sweep
+from act_bench.grid.plan import Grid
+from act_bench.grid.sweep_params import parse_param, parse_params, split_values
+from act_bench.report.sweep_results import value_axis
 
 from fakes import SweepBackend
 
@@ -164,7 +165,7 @@ def test_sweeps_combine_with_a_mean_over_settings_and_the_papers_points(tmp_path
 
     import matplotlib.pyplot as plt
 
-    from act_bench.sweep_report import PAPER_POINTS, final_stage, mean_over_settings
+    from act_bench.report.sweep import PAPER_POINTS, final_stage, mean_over_settings
 
     for task in ("transfer_cube", "insertion"):
         backend = SweepBackend(tmp_path / f"{task}.log")
@@ -221,7 +222,7 @@ def test_a_sweep_on_human_like_demos_keeps_its_own_runs(tmp_path):
 def test_n_action_steps_zero_is_drawn_last_as_the_chunk():
     """n_action_steps 0 means the whole chunk: it is placed after 1 and 10 and named, not drawn
     at x = 0 before them; other numeric fields keep their numeric (or log) axis."""
-    from act_bench.sweep_results import tick_label, value_axis
+    from act_bench.report.sweep_results import tick_label, value_axis
 
     xs, log = value_axis([0, 1, 10], "eval.n_action_steps")
     assert not log and xs == {1: 0.0, 10: 1.0, 0: 2.0}
@@ -234,7 +235,7 @@ def test_n_action_steps_zero_is_drawn_last_as_the_chunk():
 def test_sweep_passes_every_run_option_on(tmp_path, monkeypatch):
     """Through the CLI: `sweep` builds the same Grid as `run` from the same options (it once
     dropped --demo-style, so a human-like sweep trained and evaluated on scripted demos)."""
-    from act_bench import run
+    from act_bench.grid import run
 
     grids = {}
     monkeypatch.setattr(run, "run_benchmark", lambda grid, progress: grids.setdefault("run", grid) and {"failures": []})

@@ -9,9 +9,9 @@ import sys
 import pytest
 from helpers_data import write_fake_demos
 
-from act_bench import train
 from act_bench.errors import ActBenchError
-from act_bench.tensorboard_log import TensorBoardScalars
+from act_bench.training import train
+from act_bench.training.tensorboard_log import TensorBoardScalars
 
 TINY = ["train.steps=12", "train.log_every=4", "train.val_every=8", "train.checkpoint_every=4", "model.d_model=32",
         "model.dim_feedforward=64", "model.n_heads=2", "train.num_threads=1", "train.batch_size=4"]

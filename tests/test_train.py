@@ -6,10 +6,12 @@ import json
 import pytest
 import torch
 
-from act_bench import layout, train
 from act_bench.errors import ActBenchError, DataError
 from act_bench.policies import load_policy
 from act_bench.policies.checkpoint import read_tensors
+from act_bench.storage import layout
+from act_bench.training import train
+
 from helpers_data import tiny_profile, write_fake_demos
 
 
@@ -155,8 +157,8 @@ def test_bf16_autocast_trains_on_the_cpu(demos, tmp_path):
 
 def test_bf16_on_a_cpu_without_native_bf16_says_so(monkeypatch, capsys):
     """bf16 autocast is emulated (slower than fp32) on CPUs without AVX-512 BF16 / AMX / ARM BF16."""
-    from act_bench import machine
-    from act_bench.train import autocast_context
+    from act_bench.runtime import machine
+    from act_bench.training.train import autocast_context
 
     monkeypatch.setattr(machine, "_cpuinfo", lambda: ("laptop", "fpu sse2 avx2 fma"))
     assert machine.native_bf16() is False
@@ -173,8 +175,8 @@ def test_bf16_on_a_cpu_without_native_bf16_says_so(monkeypatch, capsys):
 
 
 def test_amp_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch):
-    from act_bench import machine
-    from act_bench.train import resolve_amp
+    from act_bench.runtime import machine
+    from act_bench.training.train import resolve_amp
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(machine, "native_bf16", lambda: True)
@@ -188,7 +190,7 @@ def test_amp_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch):
 
 def test_a_run_records_and_keeps_the_precision_auto_chose(tmp_path, demos, monkeypatch):
     """config.json says what "auto" became; a resume keeps it even where auto would choose otherwise."""
-    from act_bench import machine
+    from act_bench.runtime import machine
 
     prof = tiny_profile("act", {"train.amp": "auto", "train.steps": 2})
     monkeypatch.setattr(machine, "native_bf16", lambda: True)

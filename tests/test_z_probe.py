@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from act_bench import train
+from act_bench.training import train
+
 from helpers_data import tiny_profile, write_fake_demos
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "z_probe.py"

@@ -21,7 +21,7 @@ from act_bench.data.hdf5_read import get_dataset, open_episode, read_dataset
 from act_bench.data.normalization import NormStats
 from act_bench.data.verify import check_hash, hash_open_file, stored_hash
 from act_bench.errors import DataError
-from act_bench.machine import memory_shortfall
+from act_bench.runtime.machine import memory_shortfall
 from act_bench.sim import STATE_DIM
 
 _READ_BLOCK = 50  # frames decoded and resized at a time (bounds the float32 scratch memory)

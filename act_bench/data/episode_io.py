@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from act_bench.atomic_io import write_bytes
+from act_bench.storage.atomic_io import write_bytes
 
 IMAGE_COMPRESSION = {"compression": "gzip", "compression_opts": 4}
 

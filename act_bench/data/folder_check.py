@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 
 from act_bench.errors import DataError
-from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, damaged, read_json_record
+from act_bench.storage.layout import DEMO_MANIFEST, DEMO_SETTINGS, damaged, read_json_record
 
 
 def listed_files(manifest: dict, path: Path) -> list[str]:

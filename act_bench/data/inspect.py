@@ -10,7 +10,7 @@ import numpy as np
 from act_bench.data.dataset import episode_paths, inspect_episode
 from act_bench.data.verify import manifest_hashes, verify_episode
 from act_bench.errors import DataError
-from act_bench.layout import DEMO_MANIFEST
+from act_bench.storage.layout import DEMO_MANIFEST
 
 
 def recorded_cameras(path: Path) -> list[str]:

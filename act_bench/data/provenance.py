@@ -18,7 +18,7 @@ from act_bench.data.dataset import episode_paths
 from act_bench.data.hdf5_read import open_episode
 from act_bench.data.verify import manifest_hashes, stored_hash, verify_episode
 from act_bench.errors import DataError
-from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS
+from act_bench.storage.layout import DEMO_MANIFEST, DEMO_SETTINGS
 
 
 def combined_hash(hashes: list[str]) -> str:

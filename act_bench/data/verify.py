@@ -18,7 +18,7 @@ import numpy as np
 from act_bench.data.folder_check import episode_paths
 from act_bench.data.hdf5_read import READ_ERRORS, one_line, open_episode, read_dataset
 from act_bench.errors import DataError
-from act_bench.layout import DEMO_MANIFEST
+from act_bench.storage.layout import DEMO_MANIFEST
 
 _VECTORS = (("qpos", "observations/qpos"), ("qvel", "observations/qvel"), ("action", "action"), ("stage", "stage"))
 _BLOCK = 50  # frames decoded at a time

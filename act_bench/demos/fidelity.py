@@ -18,9 +18,9 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from act_bench.atomic_io import write_text
 from act_bench.envs.aloha import AlohaEnv
 from act_bench.errors import ActBenchError
+from act_bench.storage.atomic_io import write_text
 from act_bench.tasks.registry import get_task
 
 # committed beside the code in a checkout (not shipped in the wheel)

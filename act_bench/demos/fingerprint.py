@@ -16,7 +16,7 @@ from itertools import product
 
 import numpy as np
 
-from act_bench.paths import assets_dir
+from act_bench.storage.paths import assets_dir
 from act_bench.tasks.registry import get_task
 
 # layouts the plans are taken on: one per corner of each object's range, and the middle

@@ -20,16 +20,16 @@ from typing import Sequence
 import h5py
 from tqdm import tqdm
 
-from act_bench import folder_lock, interrupts
-from act_bench.atomic_io import remove_stale_temps, write_json
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError, DataError
-from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path, read_json_record
-from act_bench.machine import memory_shortfall
+from act_bench.runtime.machine import memory_shortfall
+from act_bench.runtime.seeding import demo_seed
+from act_bench.runtime.versions import package_versions
 from act_bench.scripted.style import HUMAN, STYLES, check_style, settings_style, style_settings
-from act_bench.seeding import demo_seed
+from act_bench.storage import folder_lock, interrupts
+from act_bench.storage.atomic_io import remove_stale_temps, write_json
+from act_bench.storage.layout import DEMO_MANIFEST, DEMO_SETTINGS, demo_dir, episode_path, read_json_record
 from act_bench.tasks.registry import get_task, task_names
-from act_bench.versions import package_versions
 
 FORMAT_VERSION = 1
 MAX_ATTEMPTS = 10  # tries per episode before the scripted policy is declared broken

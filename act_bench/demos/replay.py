@@ -14,8 +14,8 @@ from act_bench.data.inspect import recorded_cameras
 from act_bench.data.verify import verify_episode
 from act_bench.errors import ActBenchError
 from act_bench.sim import VIDEO_SIZE
+from act_bench.sim.video import EpisodeVideo
 from act_bench.tasks.registry import get_task, task_names
-from act_bench.video import EpisodeVideo
 
 
 def episode_frames(path: str | Path, cameras=None) -> np.ndarray:

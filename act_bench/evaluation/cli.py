@@ -9,13 +9,14 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from act_bench import finite_guard, layout
-from act_bench.device import DEVICES, resolve_device
 from act_bench.errors import ActBenchError, CheckpointError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
 from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_run, run_facts
 from act_bench.policies.registry import get_method, method_names, policy_names, register_method
+from act_bench.runtime import finite_guard
+from act_bench.runtime.device import DEVICES, resolve_device
+from act_bench.storage import layout
 from act_bench.tasks.registry import get_task
 
 

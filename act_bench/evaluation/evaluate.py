@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from act_bench import folder_lock, interrupts, layout, machine
-from act_bench.atomic_io import remove_stale_temps, write_csv, write_json
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.env_slots import make_slots
@@ -28,10 +26,13 @@ from act_bench.evaluation.lockstep import run_lockstep
 from act_bench.evaluation.rollout import ChunkPolicy
 from act_bench.evaluation.table_checks import read_episodes
 from act_bench.policies.registry import get_method
-from act_bench.seeding import eval_seed
+from act_bench.runtime import machine
+from act_bench.runtime.seeding import eval_seed
 from act_bench.sim import VIDEO_SIZE
+from act_bench.sim.video import EpisodeVideo
+from act_bench.storage import folder_lock, interrupts, layout
+from act_bench.storage.atomic_io import remove_stale_temps, write_csv, write_json
 from act_bench.tasks.registry import get_task
-from act_bench.video import EpisodeVideo
 
 DEFAULT_BATCH = 16  # episodes stepped together; more buys little once the envs dominate
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from act_bench import layout, out_of_memory
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.env_slots import default_workers
 from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
 from act_bench.evaluation.rollout import ChunkPolicy, policy_device
-from act_bench.threads import run_threads, torch_threads
+from act_bench.runtime import out_of_memory
+from act_bench.runtime.threads import run_threads, torch_threads
+from act_bench.storage import layout
 
 
 @dataclasses.dataclass(frozen=True)

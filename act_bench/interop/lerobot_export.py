@@ -15,12 +15,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from act_bench import folder_lock, interrupts
-from act_bench.atomic_io import atomic_dir, write_json
 from act_bench.errors import ActBenchError, DataError
 from act_bench.interop import lerobot_format as fmt
 from act_bench.interop.video_codec import DEFAULT_CRF, Mp4Writer
-from act_bench.layout import DEMO_SETTINGS
+from act_bench.storage import folder_lock, interrupts
+from act_bench.storage.atomic_io import atomic_dir, write_json
+from act_bench.storage.layout import DEMO_SETTINGS
 from act_bench.tasks.registry import get_task
 
 DTYPES = ("float32", "float64")

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from act_bench.atomic_io import atomic_dir, write_json
 from act_bench.errors import ActBenchError, DataError
 from act_bench.interop import lerobot_format as fmt
 from act_bench.interop.lerobot_export import _pyarrow
 from act_bench.interop.video_codec import read_frames
-from act_bench.layout import DEMO_MANIFEST, DEMO_SETTINGS
+from act_bench.storage.atomic_io import atomic_dir, write_json
+from act_bench.storage.layout import DEMO_MANIFEST, DEMO_SETTINGS
 
 STATE_DIM = len(fmt.MOTOR_NAMES)
 

@@ -19,14 +19,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 import act_bench
-from act_bench import layout
-from act_bench.atomic_io import write_bytes, write_json
 from act_bench.data.normalization import NormStats
 from act_bench.errors import ActBenchError, CheckpointError
-from act_bench.layout import damaged
 from act_bench.policies.base import Policy, build_policy
 from act_bench.policies.config import Profile
-from act_bench.versions import package_versions
+from act_bench.runtime.versions import package_versions
+from act_bench.storage import layout
+from act_bench.storage.atomic_io import write_bytes, write_json
+from act_bench.storage.layout import damaged
 
 FORMAT = "act-bench-checkpoint"
 FORMAT_VERSION = 1

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from act_bench.errors import ActBenchError
-from act_bench.paths import baselines_dir
 from act_bench.plugins import load_plugins
+from act_bench.storage.paths import baselines_dir
 
 EXECUTIONS = ("ensemble", "open_loop", "single")
 _BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc", "act_bench.policies.diffusion")

@@ -28,7 +28,7 @@ from dm_control import mujoco as dm_mujoco
 from dm_control.utils import inverse_kinematics
 import mujoco
 
-from act_bench.paths import assets_dir
+from act_bench.storage.paths import assets_dir
 from act_bench.sim.robot import SIDES, RobotIndex
 
 # _settle_roll: the share of forearm_roll removed per step, and the null-space damping

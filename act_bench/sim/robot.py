@@ -14,7 +14,7 @@ import numpy as np
 from act_bench.sim import STATE_DIM  # noqa: F401  (importing act_bench.sim sets MUJOCO_GL)
 import mujoco
 
-from act_bench.paths import assets_dir
+from act_bench.storage.paths import assets_dir
 
 SIDES = ("left", "right")
 ARM_JOINTS = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")

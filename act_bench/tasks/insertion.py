@@ -7,11 +7,11 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from act_bench.paths import tasks_dir
 from act_bench.scripted import plan_edit
 from act_bench.scripted.expert import CLOSED, OPEN, ScriptedExpert
 from act_bench.scripted.trajectory import Trajectory, Waypoint
 from act_bench.sim import poses as P
+from act_bench.storage.paths import tasks_dir
 from act_bench.tasks.registry import TaskSpec, register_task
 from act_bench.tasks.stages import StageRule, contact_pairs, geom_ids, touching
 

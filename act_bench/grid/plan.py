@@ -1,0 +1,199 @@
+"""Planning `act-bench run`: from the grid (tasks x methods x seeds) to the job records still
+to do. A pure function of the grid, the profiles and what is already finished on disk (asked
+through `Finished`, so tests pass their own).
+
+Trained policies are shared: act and act-no-te evaluate one trained `act` policy. Evaluation
+episodes of training seed S use eval_seed(S, i): all methods of one seed see the same layouts,
+and different seeds see different ones.
+
+A `Variant` is one setting of the profile: `run` plans one (the profile with --set), `act-bench
+sweep` one per point (sweep.py) and merges the plans. Job keys start with the variant's names
+when it has them, so points that train alike share one training and one run folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from act_bench.errors import ActBenchError
+from act_bench.grid.executors import check_executor
+from act_bench.policies.registry import get_method
+from act_bench.scripted.style import check_style
+from act_bench.storage import layout
+from act_bench.tasks.registry import get_task
+
+DEFAULT_DEMOS = 50
+
+
+@dataclass(frozen=True)
+class Grid:
+    """What the user asked `act-bench run` for."""
+
+    methods: tuple[str, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    profile: str = "cpu"
+    episodes: int | None = None  # None: the first policy's profile eval.episodes
+    demos: int = DEFAULT_DEMOS
+    demo_seed: int = 0
+    out: Path = Path("results/run")
+    demos_root: Path = Path("demos")
+    runs_root: Path = Path("runs")
+    jobs: int = 1
+    executor: str = "local"
+    device: str = "auto"
+    videos: int = 3
+    videos_per_cell: int = 1
+    overrides: tuple[str, ...] = ()
+    demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
+
+    def check(self) -> None:
+        check_style(self.demo_style)
+        for m in self.methods:
+            get_method(m)
+        for t in self.tasks:
+            get_task(t)
+        if not self.methods or not self.tasks or not self.seeds:
+            raise ActBenchError("--methods, --tasks and --seeds must each name at least one")
+        check_executor(self.executor, self.jobs)
+        if self.demos < 1:
+            raise ActBenchError(f"--demos must be >= 1, got {self.demos}")
+
+    @property
+    def policies(self) -> list[str]:
+        """The trained policies the methods need, in method order."""
+        return list(dict.fromkeys(get_method(m).policy for m in self.methods))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One setting of the grid's profile. `train` overrides change the weights, so a variant
+    with a train_name has run folders of its own; `execution` overrides (eval-only fields)
+    change only how the trained policy is run, in the variant's own evaluation folders."""
+
+    name: str = ""  # "" (run): evaluations in grid.out; else in layout.point_dir(grid.out, name)
+    train_name: str = ""  # "" trains as the base profile, in the base run folders
+    train: tuple[str, ...] = ()  # overrides after grid.overrides, for training
+    execution: tuple[str, ...] = ()  # overrides applied to the trained policy's eval settings
+
+    def train_prefix(self) -> tuple[str, ...]:
+        return (self.train_name,) if self.train_name else ()
+
+    def prefix(self) -> tuple[str, ...]:
+        return (self.name,) if self.name else ()
+
+
+@dataclass(frozen=True)
+class DemoJob:
+    task: str
+    data_dir: Path
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int]
+    episodes: int
+    seed: int
+    style: str = "scripted"
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    task: str
+    policy: str
+    seed: int
+    profile: str
+    data_dir: Path
+    run_dir: Path
+    overrides: tuple[str, ...]
+    device: str
+    progress: bool
+    episodes: int | None = None  # demos trained on: the first N of data_dir
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    task: str
+    method: str
+    seed: int
+    episodes: int
+    run_dir: Path
+    eval_dir: Path
+    videos: int
+    device: str
+    progress: bool
+    execution: tuple[str, ...] = ()  # Variant.execution
+    train_prefix: tuple[str, ...] = ()  # Variant.train_prefix()
+
+    @property
+    def train_key(self) -> tuple:
+        return *self.train_prefix, self.task, get_method(self.method).policy, self.seed
+
+
+class Finished:
+    """What is done on disk (the layout's done markers)."""
+
+    def demos(self, data_dir: Path, episodes: int) -> bool:
+        return layout.demos_complete(data_dir, episodes)
+
+    def trained_steps(self, run_dir: Path) -> int:
+        return layout.trained_steps(run_dir)
+
+    def evaluation(self, eval_dir: Path, episodes: int, run_dir: Path) -> bool:
+        return layout.summary_is_complete(eval_dir, episodes, layout.run_identity(run_dir))
+
+
+@dataclass
+class Plan:
+    episodes: int
+    run_dirs: dict[tuple, Path]  # (*train prefix, task, policy, seed) -> run folder
+    demos: list[DemoJob] = field(default_factory=list)
+    trainings: dict[tuple, TrainJob] = field(default_factory=dict)
+    evals: dict[tuple, EvalJob] = field(default_factory=dict)  # (*variant prefix, task, method, seed)
+    data_dirs: dict[tuple, Path] = field(default_factory=dict)  # (*train prefix, task, policy) -> demo folder
+    profiles: dict[tuple, object] = field(default_factory=dict)  # run_dirs' keys -> the Profile trained
+
+    def merge(self, other: "Plan") -> "Plan":
+        """Add another variant's plan (a training both need is one job: same key, same folder)."""
+        self.run_dirs.update(other.run_dirs)
+        self.demos += [d for d in other.demos if d not in self.demos]
+        for name in ("trainings", "evals", "data_dirs", "profiles"):
+            getattr(self, name).update(getattr(other, name))
+        return self
+
+
+def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, progress: bool = True,
+              variant: Variant = Variant()) -> Plan:
+    """The jobs still to do. profiles: policy name -> its loaded Profile (the variant's);
+    progress: whether jobs may draw progress bars (only when they run one at a time here). A
+    training is due while its done.json has fewer steps than the profile asks; its evaluations
+    are then redone too, since a new checkpoint makes them stale."""
+    finished = finished or Finished()
+    first = profiles[grid.policies[0]]
+    episodes = grid.episodes if grid.episodes is not None else first.eval.episodes
+    worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
+    tp, folder = variant.train_prefix(), layout.run_profile_folder(grid.profile, variant.train_name)
+    plan = Plan(episodes, {(*tp, t, p, s): layout.run_dir(t, p, folder, s, grid.runs_root, grid.demo_style)
+                           for t in grid.tasks for p in grid.policies for s in grid.seeds})
+    plan.profiles = {key: profiles[key[-2]] for key in plan.run_dirs}
+    for t in grid.tasks:
+        for p in grid.policies:
+            data = profiles[p].data
+            plan.data_dirs[(*tp, t, p)] = layout.demo_dir(t, data.image_size, data.cameras, grid.demos_root,
+                                                          grid.demo_style)
+            job = DemoJob(t, plan.data_dirs[(*tp, t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
+                          grid.demo_seed, grid.demo_style)
+            if job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
+                plan.demos.append(job)
+    for (*_, t, p, s), run_dir in plan.run_dirs.items():
+        if finished.trained_steps(run_dir) < profiles[p].train.steps:
+            plan.trainings[(*tp, t, p, s)] = TrainJob(t, p, s, grid.profile, plan.data_dirs[(*tp, t, p)], run_dir,
+                                                      (*grid.overrides, *variant.train), grid.device,
+                                                      worker_progress, grid.demos)
+    out = layout.point_dir(grid.out, variant.name) if variant.name else grid.out
+    for t in grid.tasks:
+        for m in grid.methods:
+            for s in grid.seeds:
+                run_dir = plan.run_dirs[(*tp, t, get_method(m).policy, s)]
+                job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(out, t, m, s), grid.videos,
+                              grid.device, worker_progress, tuple(variant.execution), tp)
+                if job.train_key in plan.trainings or not finished.evaluation(job.eval_dir, episodes, run_dir):
+                    plan.evals[(*variant.prefix(), t, m, s)] = job
+    return plan

@@ -1,0 +1,146 @@
+"""The CI regression job: runs whose success rates must not fall.
+
+    python -m act_bench.grid.regression [--out ci-run] [--reference results/ci/reference.json] [--base .]
+
+It records scripted demonstrations of every registered task (their success rate must stay at
+or above the floors in the reference file), then reproduces one cell of a committed results
+table from scratch (the file names it: ACT on transfer_cube_v2, cpu profile, seed 0,
+evaluated as act-no-te, from results/reference-v2/results.csv: a cpu-profile training, with the
+overrides the file lists pinning the settings that cell was trained with, chunk size 50 and
+14000 steps, so the job stays the same when the profile moves on) and fails
+when its success is significantly below the committed figure: a one-sided binomial test,
+P(X <= k | n, p_ref) < alpha. The reference was trained on a 2-core AMD EPYC with 2 threads, so
+on such a machine the rerun repeats that run (15/50); elsewhere it is another draw of the same
+cell (README: What reproduces where). Until the -v2 reference it was -v1's cell
+(results/reference-v1, 39/50). A change meant to move the numbers updates the committed
+results. The reference file and the results table it names live in the repository's results/
+(a wheel does not ship them): --reference defaults to results/ci/reference.json under the
+current folder, else under the source checkout this module runs from; the table's path in it
+is relative to --base (default: the folder holding that results/).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from act_bench.grid.run import Grid, run_benchmark
+from act_bench.tasks.registry import task_names
+
+REFERENCE = Path("results") / "ci" / "reference.json"
+_CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, when running from a source checkout
+
+
+def default_reference() -> Path | None:
+    """results/ci/reference.json under the current folder, else under the source checkout."""
+    for root in (Path.cwd(), _CHECKOUT):
+        if (root / REFERENCE).is_file():
+            return root / REFERENCE
+    return None
+
+
+def load_reference(path: Path | None) -> dict:
+    """The reference file's content; a missing or unreadable one is a one-line SystemExit."""
+    if path is None:
+        raise SystemExit(f"no reference file: run from the repository root (it holds {REFERENCE}) or pass "
+                         "--reference PATH; an installed wheel does not ship results/")
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{path}: unreadable reference file ({' '.join(str(exc).split())})") from None
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+
+
+def regressed(successes: int, episodes: int, reference_rate: float, alpha: float) -> tuple[bool, float]:
+    """Whether `successes`/`episodes` is significantly below `reference_rate` (and the p-value)."""
+    p_value = binomial_cdf(successes, episodes, reference_rate)
+    return p_value < alpha, p_value
+
+
+def reference_success(policy: dict, base: Path) -> tuple[int, int]:
+    """(successes, episodes) of the policy's cell (last stage) in the committed results.csv."""
+    import pandas as pd
+
+    path = base / policy["reference_results"]
+    if not path.is_file():
+        raise SystemExit(f"{path}: the reference results table is missing; pass --base, the folder holding "
+                         f"{policy['reference_results']}")
+    df = pd.read_csv(path)
+    cell = df[(df.task == policy["task"]) & (df.method == policy["method"]) & (df.seed == policy["seed"])]
+    if cell.empty:
+        raise SystemExit(f"no {policy['task']}/{policy['method']}/seed{policy['seed']} row in {policy['reference_results']}")
+    row = cell[cell.stage_index == cell.stage_index.max()].iloc[0]
+    return int(row.successes), int(row.episodes)
+
+
+def scripted_rates(out: Path, episodes: int) -> dict[str, float]:
+    from act_bench.demos.generate import DemoSettings, generate_demos
+
+    rates = {}
+    for task in task_names():
+        m = generate_demos(task, episodes, out / "scripted" / task, DemoSettings(cameras=[]), workers=2,
+                           progress=False)
+        rates[task] = m["scripted_success_rate"]
+    return rates
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="act-bench CI regression job")
+    p.add_argument("--out", default="ci-run", help="working folder (default ci-run)")
+    p.add_argument("--reference", default=None,
+                   help=f"reference file (default {REFERENCE} under the current folder or the source checkout)")
+    p.add_argument("--base", default=None,
+                   help="folder the reference's paths are relative to (default: the one holding its results/)")
+    args = p.parse_args(argv)
+    reference = Path(args.reference) if args.reference else default_reference()
+    ref = load_reference(reference)
+    # results/ci/reference.json -> the folder holding results/
+    base = Path(args.base) if args.base else reference.resolve().parents[len(REFERENCE.parts) - 1]
+    out = Path(args.out)
+    start = time.time()
+    failures = []
+
+    rates = scripted_rates(out, ref["scripted"]["episodes"])
+    for task, rate in rates.items():
+        floor = ref["scripted"]["min_success"].get(task)
+        if floor is None:  # a task added since the reference was made: reported, not held
+            print(f"scripted {task}: {rate:.1%} (no floor in the reference)")
+            continue
+        status = "ok" if rate >= floor else "REGRESSED"
+        print(f"scripted {task}: {rate:.1%} over {ref['scripted']['episodes']} episodes (floor {floor:.0%}) {status}")
+        if rate < floor:
+            failures.append(f"scripted {task} success {rate:.1%} < {floor:.0%}")
+
+    policy = ref["policy"]
+    ref_k, ref_n = reference_success(policy, base)
+    grid = Grid(methods=(policy["method"],), tasks=(policy["task"],), seeds=(policy["seed"],),
+                profile=policy["profile"], episodes=policy["episodes"], demos=policy["demos"],
+                overrides=tuple(policy["overrides"]), out=out / "run", demos_root=out / "demos",
+                runs_root=out / "runs", videos=1)
+    result = run_benchmark(grid, progress=False)
+    if result["failures"]:
+        failures += result["failures"]
+    else:
+        df = result["results"]
+        row = df[df["stage_index"] == df["stage_index"].max()].iloc[0]
+        k, n = int(row["successes"]), int(row["episodes"])
+        bad, p_value = regressed(k, n, ref_k / ref_n, ref["alpha"])
+        print(f"{policy['method']} on {policy['task']} ({policy['profile']} profile, seed {policy['seed']}): "
+              f"{k}/{n}; reference {ref_k}/{ref_n}; P(X <= {k}) = {p_value:.3g} {'REGRESSED' if bad else 'ok'}")
+        if bad:
+            failures.append(f"{policy['method']} {policy['task']} success {k}/{n} significantly below the "
+                            f"reference {ref_k}/{ref_n} (p = {p_value:.3g})")
+    print(f"regression job took {(time.time() - start) / 60:.1f} min")
+    for f in failures:
+        print(f"FAILED {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""report.html: tables, plots and videos in one self-contained page. Images and videos are
+embedded as base64 data URIs, so the page still works when it is moved or mailed on its own."""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from act_bench.report import failed_cells
+from act_bench.report.cell_tables import CAPTION, DISPERSION_NOTE, dispersion_lines
+from act_bench.report.header import header_items
+from act_bench.report.results import PROVENANCE_NOTE, percent, provenance_table, seeds_phrase
+
+
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
+th{background:#f2f2f2}td:first-child{text-align:left}img{max-width:100%}.videos{display:flex;flex-wrap:wrap;gap:12px}
+figure{margin:0}figcaption{font-size:12px;color:#555}.caption{font-size:13px;color:#444}"""
+
+
+def _history_rows(history: list[dict]) -> list[dict]:
+    """The history table: the last entry is the invocation writing this report (still running);
+    an earlier one never marked finished was interrupted and not resumed with the same settings."""
+    return [{**{k: v for k, v in h.items() if k != "finished"},
+             **({"interrupted": "yes"} if h.get("finished") is False and i < len(history) - 1 else {})}
+            for i, h in enumerate(history)]
+
+
+def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None,
+                command: str = "run", notes: dict[str, str] | None = None, sections: list[tuple[str, str, pd.DataFrame]] = ()) -> str:
+    """command: which act-bench command wrote the folder ("run", or "sweep": sweep.py);
+    notes: a line under each table (its dispersion); sections: (title, caption, table) after them."""
+    title = "act-bench report" if command == "run" else f"act-bench {command} report"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
+             f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
+    if meta:
+        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in header_items(meta))
+        parts.append(f"<p class='caption'>The last <code>act-bench {command}</code> into this folder:</p><ul class='caption'>{items}</ul>")
+        if len(meta.get("history", [])) > 1:
+            rows = pd.DataFrame(_history_rows(meta["history"]))
+            parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
+    parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=seeds_phrase(results)))}"
+                 f" {html.escape(DISPERSION_NOTE)}</p>")
+    notes = dispersion_lines(results) if notes is None else notes
+    for task, table in tables.items():
+        parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")
+        if task in notes:
+            parts.append(f"<p class='caption'>{html.escape(notes[task])}</p>")
+    for title, caption, table in sections:
+        parts.append(f"<h2>{html.escape(title)}</h2><p class='caption'>{html.escape(caption)}</p>{_html_table(table)}")
+    parts.append(failed_cells.html_section(results))
+    prov = provenance_table(results)
+    if prov is not None:
+        parts.append(f"<h2>Demonstrations and machines</h2><p class='caption'>{html.escape(PROVENANCE_NOTE)}</p>"
+                     f"{_html_table(prov)}")
+    for title, path in images.items():
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{_data_uri(path, 'image/png')}'>")
+    if videos:
+        parts.append("<h2>Evaluation videos</h2><p class='caption'>Filmed from the angled camera, not the "
+                     "camera the policy saw, with the stage reached in the banner.</p><div class='videos'>")
+        for task, method, seed, p in videos:
+            cap = f"{task} / {method} / {seed} / {p.stem}"
+            parts.append(f"<figure><video controls muted loop autoplay playsinline preload='auto' width='320' "
+                         f"src='{_data_uri(p, 'video/mp4')}'></video><figcaption>{html.escape(cap)}</figcaption></figure>")
+        parts.append("</div>")
+    per_seed = results.assign(rate=results["rate"].map(percent), ci_low=results["ci_low"].map(percent),
+                              ci_high=results["ci_high"].map(percent))
+    parts.append(f"<details><summary>Per-seed results (results.csv)</summary>{_html_table(per_seed)}</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
