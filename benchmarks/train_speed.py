@@ -5,7 +5,7 @@ small synthetic data, so it needs no demos. The paper profile is slow on a CPU; 
 --profiles cpu,ci. Other processes' CPU use during each measurement is printed too: on a shared
 2-core machine it explains slow numbers.
 
-    PYTHONPATH=. python benchmarks/train_speed.py --profiles cpu,ci
+    python -m benchmarks.train_speed --profiles cpu,ci
 """
 from __future__ import annotations
 
@@ -18,19 +18,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from act_bench.data.dataset import ChunkDataset, batch_to_torch
+from act_bench.data.normalization import NormStats
+from act_bench.grid.executors import available_cores
+from act_bench.policies.base import build_policy
+from act_bench.policies.config import load_profile
+from act_bench.policies.registry import policy_names
+from act_bench.runtime.device import resolve_device
+from act_bench.training.bf16_weights import Bf16Weights
+from act_bench.training.train import autocast_context, make_optimizer, resolve_amp, train_step
 
-from act_bench.data.dataset import ChunkDataset, batch_to_torch  # noqa: E402
-from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.grid.executors import available_cores  # noqa: E402
-from act_bench.policies.base import build_policy  # noqa: E402
-from act_bench.policies.config import load_profile  # noqa: E402
-from act_bench.policies.registry import policy_names  # noqa: E402
-from act_bench.runtime.device import resolve_device  # noqa: E402
-from act_bench.training.bf16_weights import Bf16Weights  # noqa: E402
-from act_bench.training.train import autocast_context, make_optimizer, resolve_amp, train_step  # noqa: E402
-
-from benchmarks.load_monitor import LoadMonitor  # noqa: E402
+from benchmarks.load_monitor import LoadMonitor
 
 # the bar set for the cpu profile on a 2-core machine
 CPU_TARGET_STEPS_PER_S = 7.0

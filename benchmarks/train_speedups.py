@@ -13,12 +13,12 @@ all of them alike; the ratio is the median step time of the baseline over the va
 loss after the timed steps is printed beside it: a variant that changes the numbers (bf16)
 shows it there, and is kept only if the reference is rerun with it.
 
-    PYTHONPATH=. python benchmarks/train_speedups.py [--profile cpu] [--rounds 5] [--steps 10]
+    python -m benchmarks.train_speedups [--profile cpu] [--rounds 5] [--steps 10]
 
 On a CPU without AVX-512 BF16 (most laptops) bf16 is emulated; to see what that costs here, cap
 both oneDNN and ATen at AVX2:
 
-    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 PYTHONPATH=. python benchmarks/train_speedups.py \
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 python -m benchmarks.train_speedups \
         --variants baseline,bf16 --out results/bench/train_bf16_avx2.csv
 """
 from __future__ import annotations
@@ -36,20 +36,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from act_bench.data.dataset import batch_to_torch
+from act_bench.data.normalization import NormStats
+from act_bench.grid.executors import available_cores
+from act_bench.policies.base import build_policy
+from act_bench.policies.config import load_profile
+from act_bench.training.bf16_weights import Bf16Weights
+from act_bench.training.train import make_optimizer, train_step
 
-from act_bench.data.dataset import batch_to_torch  # noqa: E402
-from act_bench.data.normalization import NormStats  # noqa: E402
-from act_bench.grid.executors import available_cores  # noqa: E402
-from act_bench.policies.base import build_policy  # noqa: E402
-from act_bench.policies.config import load_profile  # noqa: E402
-from act_bench.training.bf16_weights import Bf16Weights  # noqa: E402
-from act_bench.training.train import make_optimizer, train_step  # noqa: E402
-
-from bf16_support import kernels_label  # noqa: E402
-from load_monitor import LoadMonitor  # noqa: E402
-from train_speed import synthetic_dataset  # noqa: E402
+from benchmarks.bf16_support import kernels_label
+from benchmarks.load_monitor import LoadMonitor
+from benchmarks.train_speed import synthetic_dataset
 
 VARIANTS = ("baseline", "bf16", "channels_last", "compile", "prefetch")
 OUT = Path(__file__).resolve().parents[1] / "results" / "bench" / "train_speedups.csv"

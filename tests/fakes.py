@@ -211,16 +211,24 @@ def make_results_dir(out, tasks=("transfer_cube", "insertion"), methods=("act", 
     return out
 
 
-def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, progress=False, *, temporal_ensemble_m=None,
-             n_action_steps=None, env_factory=fake_make_env, policy_id=None, fresh=False, batch=16,
-             env_workers=0) -> dict:
-    """evaluate_policy with the execution resolved as `act-bench eval` resolves it."""
+_EVAL_OPTIONS = {"progress": False, "temporal_ensemble_m": None, "n_action_steps": None, "env_factory": fake_make_env,
+                 "policy_id": None, "fresh": False, "batch": 16, "env_workers": 0}
+
+
+def run_eval(policy, task, method, episodes, seed, out_dir, videos=3, **options) -> dict:
+    """evaluate_policy with the execution resolved as `act-bench eval` resolves it. options (by
+    name, defaults in _EVAL_OPTIONS): progress, the execution's temporal_ensemble_m and
+    n_action_steps, env_factory, and EvalSpec's policy_id, fresh, batch and env_workers."""
     from act_bench.evaluation.ensembling import Execution
     from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
     from act_bench.policies.registry import get_method
 
-    execution = Execution.resolve(get_method(method).execution, policy.chunk_size, None, temporal_ensemble_m,
-                                  n_action_steps)
-    spec = EvalSpec(task, method, seed, episodes, out_dir, videos=videos, policy_id=policy_id, fresh=fresh,
-                    batch=batch, env_workers=env_workers)
-    return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
+    unknown = set(options) - set(_EVAL_OPTIONS)
+    if unknown:
+        raise TypeError(f"run_eval: unknown options {sorted(unknown)}")
+    o = {**_EVAL_OPTIONS, **options}
+    execution = Execution.resolve(get_method(method).execution, policy.chunk_size, None, o["temporal_ensemble_m"],
+                                  o["n_action_steps"])
+    spec = EvalSpec(task, method, seed, episodes, out_dir, videos=videos, policy_id=o["policy_id"], fresh=o["fresh"],
+                    batch=o["batch"], env_workers=o["env_workers"])
+    return evaluate_policy(policy, spec, execution, env_factory=o["env_factory"], progress=o["progress"])

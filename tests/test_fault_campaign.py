@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_faults import GEN, TINY, _env, demos_fp, eval_fp, ok, run_fp, snapshot
+from cli_helpers import GEN, TINY, cli_env, demos_fp, eval_fp, ok, run_fp, snapshot
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 SEED = int(os.environ.get("ACT_BENCH_CAMPAIGN_SEED", "25"))
@@ -84,7 +84,7 @@ def _holds(lock: Path, pid: int) -> bool:
 def _stop_at_random(args, cwd: Path, folder: Path, sig: int, rng: random.Random, span: float) -> bool:
     """Start the command; once it holds `folder` (its lock file), wait a random part of `span`
     and send `sig`. False when it finished first (the chain is over)."""
-    p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *args], cwd=cwd, env=_env(),
+    p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *args], cwd=cwd, env=cli_env(),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lock = folder / ".act-bench.lock"
     while not _holds(lock, p.pid) and p.poll() is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_fault_campaign import cli_here
-from test_faults import GEN, TINY, ok
+from cli_helpers import GEN, TINY, ok
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

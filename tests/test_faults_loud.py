@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_faults import GEN, TINY, _env, cli, demos_fp, ok, one_line, run_fp, snapshot
+from cli_helpers import GEN, TINY, cli, cli_env, demos_fp, ok, one_line, run_fp, snapshot
 
 from act_bench.storage.layout import REPAIR
 
@@ -182,7 +182,7 @@ HOLD = ("import sys, time\nfrom act_bench.storage.folder_lock import hold\n"
 
 
 def _holder(folder: Path, sibling: bool = False) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), "1" if sibling else "0"], env=_env(),
+    p = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), "1" if sibling else "0"], env=cli_env(),
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "held"
     return p
@@ -229,7 +229,7 @@ def test_a_sweep_on_a_folder_in_use_stops_before_any_work(tmp_path):
 def test_two_trainings_on_one_folder(loud):
     w = loud
     args = train_args("demos", "twice", "--set", "train.steps=400")
-    first = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=w, env=_env(),
+    first = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=w, env=cli_env(),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(w / "twice/.act-bench.lock", first)
@@ -253,7 +253,7 @@ def _wait_for(path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 def interrupt(args, cwd, when, sig=signal.SIGTERM, group: bool = False) -> str:
     """Start the command, send `sig` once `when` exists: the one line it printed."""
-    p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=cwd, env=_env(),
+    p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=cwd, env=cli_env(),
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     _wait_for(when, p)
     os.killpg(p.pid, sig) if group else p.send_signal(sig)

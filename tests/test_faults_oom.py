@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from test_faults import GEN, TINY, _env, ok, one_line
+from cli_helpers import GEN, TINY, cli_env, ok, one_line
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ sys.exit(main(sys.argv[5:]))
 
 def cli_failing(cwd, module: str, name: str, nth: int, error: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", DRIVER, module, name, str(nth), error, *map(str, args)], cwd=cwd,
-                          env=_env(), capture_output=True, text=True, timeout=600)
+                          env=cli_env(), capture_output=True, text=True, timeout=600)
 
 
 def train_args(out, *extra):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from test_fault_campaign import cli_here, eval_args, grid_args
-from test_faults import GEN, TINY, ok, snapshot
+from cli_helpers import GEN, TINY, ok, snapshot
 
 from act_bench.evaluation import table_checks
 

@@ -39,6 +39,7 @@ from act_bench.grid.sweep_params import parse_params
 from act_bench.runtime.device import DEVICES
 from act_bench.runtime.threads import ENV as THREADS_ENV
 from act_bench.runtime.threads import machine_cores
+from act_bench.storage.layout import RUN_METRICS
 
 LOG = "remote-train.log"
 
@@ -198,7 +199,7 @@ def _label(job: TrainJob) -> str:
 
 def _last_step(run_dir: Path) -> int:
     try:
-        with open(Path(run_dir) / "metrics.csv", newline="") as f:
+        with open(Path(run_dir) / RUN_METRICS, newline="") as f:
             rows = list(csv.DictReader(f))
         return int(rows[-1]["step"]) if rows else 0
     except (OSError, KeyError, ValueError):
