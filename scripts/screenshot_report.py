@@ -4,7 +4,7 @@ video in it loads.
     python scripts/screenshot_report.py results/run/report.html [--png shot.png]
 
 Prints one line per media element and exits 1 if any image or video failed to load (or 2
-when no Chromium is installed). tests/test_report.py uses check_media() as its render test.
+when no Chromium is installed). tests/report/test_report.py uses check_media() as its render test.
 """
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""The act-bench CLI run in a subprocess, as the fault tests run it: the environment, a run that
-must succeed, a fault that must give one error line, a kill -9 at a moment, and fingerprints of
-what the commands wrote (to compare a disturbed run with an undisturbed one)."""
+"""The act-bench CLI as the fault tests run it, in a subprocess or in this process: the
+environment, the arguments of a tiny train, eval and run, a run that must succeed, a fault
+that must give one error line, a kill -9 at a moment, and fingerprints of what the commands
+wrote (to compare a disturbed run with an undisturbed one)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import resource
 import signal
@@ -95,3 +98,36 @@ def eval_fp(out: Path) -> str:
 
 def results_fp(out: Path) -> str:
     return (Path(out) / "results.csv").read_text()
+
+
+def cli_here(args, cwd: Path) -> tuple[int, str]:
+    """act-bench in this process: (exit code, stderr); its signal handlers are undone after."""
+    from act_bench import cli
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    err, here = io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = cli.main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    return code, err.getvalue()
+
+
+def train_args(data, out):
+    return ["train", "--task", "transfer_cube", "--method", "act", "--profile", "ci", "--data", str(data),
+            "--out", str(out), "--no-progress", *TINY]
+
+
+def eval_args(run, out):
+    return ["eval", "--run", str(run), "--method", "act-no-te", "--episodes", "4", "--videos", "0", "--out", str(out),
+            "--no-progress", "--batch", "2"]
+
+
+def grid_args(root):
+    return ["run", "--methods", "act-no-te", "--tasks", "transfer_cube", "--profile", "ci", "--episodes", "2",
+            "--demos", "2", "--videos", "0", "--out", f"{root}/out", "--demos-root", f"{root}/demos",
+            "--runs-root", f"{root}/runs", "--no-progress", *TINY]

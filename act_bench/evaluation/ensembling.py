@@ -11,7 +11,7 @@ which one a method uses with which settings:
 
 Each row is computed by the same float64 operations as the single-episode selectors in
 tests/reference_eval.py (the ACT release's algorithm, one episode at a time), so every episode
-gets bit-for-bit the actions it would get alone (tests/test_ensembling.py).
+gets bit-for-bit the actions it would get alone (tests/evaluation/test_ensembling.py).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ process waits; then this process runs the batched policy query while they wait, 
 the policy runs on a GPU; see default_workers for the CPU (measured by benchmarks/eval_speed.py:
 results/bench, README Performance). Each
 slot's env is the same env, seeded the same, wherever it lives, so the episodes are the same bit
-for bit (tests/test_env_slots.py).
+for bit (tests/evaluation/test_env_slots.py).
 
 A step's result per slot is (obs, terminated, truncated, info, frame): frame is the video frame
 when the slot is recording (rollout.video_frame), else None.

@@ -14,8 +14,6 @@ ACT_BENCH_CAMPAIGN_SEED and ACT_BENCH_CAMPAIGN_TRIALS change the seed and the nu
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import random
@@ -28,7 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import GEN, TINY, cli_env, demos_fp, eval_fp, ok, run_fp, snapshot
+from cli_helpers import (GEN, cli_env, cli_here, demos_fp, eval_args, eval_fp, grid_args, ok, run_fp, snapshot,
+                         train_args)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 SEED = int(os.environ.get("ACT_BENCH_CAMPAIGN_SEED", "25"))
@@ -36,22 +35,6 @@ TRIALS = int(os.environ.get("ACT_BENCH_CAMPAIGN_TRIALS", "100"))
 KILLS = {"generate-demos": 3, "train": 8, "eval": 4}  # kill points per command
 # a tqdm render, e.g. "demos transfer_cube:  50%|#####     | 1/2 [00:01<00:01,  1.38s/ep]"
 PROGRESS_BAR = re.compile(r".*\| *\d+/\d+ \[[^]]*\]")
-
-
-def train_args(data, out):
-    return ["train", "--task", "transfer_cube", "--method", "act", "--profile", "ci", "--data", str(data),
-            "--out", str(out), "--no-progress", *TINY]
-
-
-def eval_args(run, out):
-    return ["eval", "--run", str(run), "--method", "act-no-te", "--episodes", "4", "--videos", "0", "--out", str(out),
-            "--no-progress", "--batch", "2"]
-
-
-def grid_args(root):
-    return ["run", "--methods", "act-no-te", "--tasks", "transfer_cube", "--profile", "ci", "--episodes", "2",
-            "--demos", "2", "--videos", "0", "--out", f"{root}/out", "--demos-root", f"{root}/demos",
-            "--runs-root", f"{root}/runs", "--no-progress", *TINY]
 
 
 @pytest.fixture(scope="module")
@@ -152,23 +135,6 @@ def _damage(data: bytes, rng: random.Random) -> tuple[bytes, str]:
         return data[:cut], f"cut at byte {cut}"
     at = rng.randrange(0, len(data))
     return data[:at] + b"\xff" + data[at + 1:], f"byte {at} set to 0xff"
-
-
-def cli_here(args, cwd: Path) -> tuple[int, str]:
-    """act-bench in this process: (exit code, stderr); its signal handlers are undone after."""
-    from act_bench import cli
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    err, here = io.StringIO(), os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = cli.main([str(a) for a in args])
-    finally:
-        os.chdir(here)
-        for s, h in handlers.items():
-            signal.signal(s, h)
-    return code, err.getvalue()
 
 
 def test_corruption_offsets(ref):

@@ -16,7 +16,7 @@ import pytest
 from act_bench.runtime.threads import machine_cores
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "train.steps=20", "--set", "train.checkpoint_every=10", "--set", "model.d_model=32",
         "--set", "model.dim_feedforward=64", "--set", "model.n_heads=2"]
 

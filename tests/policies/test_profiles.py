@@ -8,7 +8,7 @@ import pytest
 from act_bench.errors import ActBenchError
 from act_bench.policies.config import load_profile, read_profile_toml
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.mark.parametrize("profile", ["ci", "cpu", "paper"])

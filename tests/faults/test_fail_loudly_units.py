@@ -1,6 +1,6 @@
 """Unit tests of the fail-loudly pieces: the finite-loss guard, the folder lock, the
 signal stages, the strict metadata reader, the demo-folder listing check and failed cells.
-The CLI-level faults are in test_faults_loud.py and test_fault_campaign.py."""
+The CLI-level faults are in test_faults_never_numbers.py and test_faults_random_campaign.py."""
 from __future__ import annotations
 
 import gc

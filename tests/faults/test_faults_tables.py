@@ -17,8 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_fault_campaign import cli_here, eval_args, grid_args
-from cli_helpers import GEN, TINY, ok, snapshot
+from cli_helpers import GEN, TINY, cli_here, eval_args, grid_args, ok, snapshot
 
 from act_bench.evaluation import table_checks
 
@@ -148,7 +147,7 @@ def test_unknown_column_is_refused(tables, tmp_path):
 
 def test_committed_tables_pass():
     """Every table in the repository's results/ passes the checks (none is refused wrongly)."""
-    root = Path(__file__).resolve().parents[1] / "results"
+    root = Path(__file__).resolve().parents[2] / "results"
     readers = {"results.csv": table_checks.read_results, "episodes.csv": table_checks.read_episodes,
                "metrics.csv": table_checks.read_metrics}
     checked = 0

@@ -17,7 +17,7 @@ from act_bench.report import build as report, results
 
 from fakes import make_results_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "train.steps=20", "--set", "train.checkpoint_every=5", "--set", "train.log_every=5",
         "--set", "train.val_every=10", "--set", "model.d_model=32", "--set", "model.dim_feedforward=64",
         "--set", "model.n_heads=2", "--set", "train.num_threads=1"]

@@ -18,7 +18,7 @@ from act_bench.policies.registry import get_method
 from fakes import FakeEnv, FakePolicy, run_eval
 from helpers_data import write_fake_demos
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _dataset(obs_steps: int, chunk: int = 3) -> ChunkDataset:

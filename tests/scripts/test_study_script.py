@@ -11,7 +11,7 @@ import pytest
 from act_bench.cli import build_parser
 from act_bench.grid.sweep_params import parse_params
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "study.sh"
 
 
 def _commands(tmp_path, *steps, script=SCRIPT, **env):

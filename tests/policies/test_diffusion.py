@@ -291,7 +291,7 @@ def test_run_trains_and_evaluates_it_beside_act_and_bc(tmp_path):
     import sys
     from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo), "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
     done = subprocess.run([sys.executable, "-m", "act_bench.cli", "run", "--methods", "act,diffusion,bc", "--tasks",
                            "transfer_cube_v3", "--seeds", "0", "--profile", "ci", "--demos", "2", "--episodes", "1",

@@ -12,8 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_fault_campaign import cli_here
-from cli_helpers import GEN, TINY, ok
+from cli_helpers import GEN, TINY, cli_here, ok
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

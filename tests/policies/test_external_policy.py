@@ -131,7 +131,7 @@ def test_lerobot_example_imports_lerobot_only_when_loading(tmp_path, monkeypatch
 
     if importlib.util.find_spec("lerobot") is not None:
         pytest.skip("lerobot is installed here; this checks the error without it")
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "examples" / "lerobot_policy"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "examples" / "lerobot_policy"))
     import act_bench_lerobot
 
     assert callable(act_bench_lerobot.load)

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is an optional extra (pip install -e '.[ray]')")
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 DRIVER = """
 import concurrent.futures as cf, os, sys, time

@@ -16,7 +16,7 @@ from act_bench.demos.generate import DemoSettings, generate_demos
 from act_bench.errors import ActBenchError
 
 SMALL = (24, 32)
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _hashes(folder):

@@ -12,7 +12,7 @@ from act_bench.envs.aloha import AlohaEnv
 from act_bench.sim.robot import load_model
 from act_bench.tasks import load_task
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 WALLS = ("socket_bottom", "socket_top", "socket_left", "socket_right")
 
 

@@ -163,7 +163,7 @@ def _readme_rows() -> dict[str, list[str]]:
     """The docs' fidelity tables (docs/release-comparison.md): first cell -> the row's cells."""
     from pathlib import Path
 
-    page = (Path(__file__).resolve().parents[1] / "docs" / "release-comparison.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "release-comparison.md").read_text()
     section = page[:page.index("## Deviations, in short")]
     return {cells[1].strip(): [c.strip() for c in cells[2:-1]]
             for cells in (line.split("|") for line in section.splitlines() if line.startswith("| "))}

@@ -9,7 +9,7 @@ from act_bench.training import train
 
 from helpers_data import tiny_profile, write_fake_demos
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "z_probe.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "z_probe.py"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from act_bench.tasks import load_task
 from act_bench.tasks.config import read_task_config
 from act_bench.tasks.registry import get_task
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_v1grasp_expert_succeeds(one_change):
 
 
 def test_shadow_size_is_checked(tmp_path):
-    text = (Path(__file__).resolve().parents[1] / "tasks" / "transfer_cube_v2.toml").read_text()
+    text = (Path(__file__).resolve().parents[2] / "tasks" / "transfer_cube_v2.toml").read_text()
     for bad in ("true", "-1", '"0"', "0.5"):
         path = tmp_path / "t.toml"
         path.write_text(text.replace("[look]\n", f"[look]\nshadow_size = {bad}\n"))

@@ -170,7 +170,7 @@ def test_sweeps_combine_with_a_mean_over_settings_and_the_papers_points(tmp_path
     for task in ("transfer_cube", "insertion"):
         backend = SweepBackend(tmp_path / f"{task}.log")
         _sweep(tmp_path / task, backend, ["model.chunk_size=10,20"], tasks=(task,), seeds=(0,), methods=("act-no-te",))
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "scripts"))
     import combine_sweeps
 
     panels = []

@@ -17,7 +17,7 @@ from act_bench.grid.plan import TrainJob
 from act_bench.grid.remote import core_shares, train_command
 from act_bench.grid.run_pack import finished_runs, pack_runs, unpack_runs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FILES = ("config.json", "done.json", "metrics.csv", "checkpoints/best.json", "checkpoints/best.safetensors")
 
 
