@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _grid(args) -> Grid:
-    from act_bench.run import parse_list, parse_seeds
+    from act_bench.plan import parse_list, parse_seeds
 
     grid = Grid(methods=tuple(parse_list(args.methods, "methods")), tasks=tuple(parse_list(args.tasks, "tasks")),
                 seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, demos=args.demos,

@@ -23,7 +23,7 @@ from act_bench.atomic_io import atomic_path, write_bytes, write_csv, write_json
 from act_bench.device import DEVICES
 from act_bench.errors import ActBenchError
 from act_bench.executors import EXECUTORS, available_cores, make_executor
-from act_bench.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan
+from act_bench.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan, parse_list, parse_seeds
 from act_bench.policies.registry import method_names
 from act_bench.tasks.registry import default_task_names, task_names
 
@@ -295,20 +295,6 @@ def _record_timing(path: Path, timing: dict, finished: bool = False) -> None:
 
 
 # ---------------------------------------------------------------- CLI
-def parse_list(text: str, kind: str) -> list[str]:
-    items = [x.strip() for x in str(text).split(",") if x.strip()]
-    if not items:
-        raise ActBenchError(f"--{kind} is empty")
-    return list(dict.fromkeys(items))
-
-
-def parse_seeds(text: str) -> list[int]:
-    try:
-        return [int(x) for x in parse_list(text, "seeds")]
-    except ValueError:
-        raise ActBenchError(f"--seeds must be integers separated by commas, got {text!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     methods, tasks = method_names(), task_names()
     parser.add_argument("--methods", default="act,act-no-te,bc",

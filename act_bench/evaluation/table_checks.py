@@ -72,10 +72,11 @@ def _read(path: Path, dtype=None, repair: str = "") -> pd.DataFrame:
         raise _fail(path, f"not a readable table ({' '.join(str(exc).split())[:160]})", repair=repair) from None
 
 
-def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False, low: float | None = None,
-             high: float | None = None, rows=None, optional: bool = False, repair: str = "") -> pd.Series:
-    """df[column] as floats, each (in `rows`, default all) a finite number (an integer when asked) in
-    [low, high]; optional: an empty cell is allowed (NaN in the result)."""
+def _numbers(df: pd.DataFrame, path: Path, column: str, *, rows=None, optional: bool = False, repair: str = "",
+             **bounds) -> pd.Series:
+    """df[column] as floats, each (in `rows`, default all) a finite number within `bounds`
+    (integer=True, low=, high=); optional: an empty cell is allowed (NaN in the result)."""
+    integer, low, high = bounds.get("integer", False), bounds.get("low"), bounds.get("high")
     values = pd.to_numeric(df[column], errors="coerce")
     at = np.arange(len(df)) if rows is None else df.index.get_indexer(rows)
     raw, v = df[column].to_numpy()[at], values.to_numpy(dtype=float)[at]  # numpy: a few cells, many tables
@@ -95,11 +96,13 @@ def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False
             bad |= finite & (v > high)
     if bad.any():  # found at once over the column; the first bad cell explained
         i = df.index[at[int(np.argmax(bad))]]
-        _explain(path, i, column, df.at[i, column], values.at[i], integer, low, high, repair)
+        _explain(path, (i, column), df.at[i, column], values.at[i], (integer, low, high), repair)
     return values
 
 
-def _explain(path: Path, i, column: str, raw, v, integer: bool, low, high, repair: str) -> None:
+def _explain(path: Path, where: tuple, raw, v, bounds: tuple, repair: str) -> None:
+    """One line for the first bad cell: where = (row, column), bounds = (integer, low, high)."""
+    (i, column), (integer, low, high) = where, bounds
     raw = raw if isinstance(raw, str) else getattr(raw, "item", lambda: raw)()  # 51, not np.int64(51)
     if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
         raise _fail(path, "empty", i, column, repair)
