@@ -72,11 +72,11 @@ def _read(path: Path, dtype=None, repair: str = "") -> pd.DataFrame:
         raise _fail(path, f"not a readable table ({' '.join(str(exc).split())[:160]})", repair=repair) from None
 
 
-def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False, bounds: tuple = (None, None),
-             rows=None, optional: bool = False, repair: str = "") -> pd.Series:
-    """df[column] as floats, each (in `rows`, default all) a finite number (an integer when asked) in
-    bounds = (low, high), None for no bound; optional: an empty cell is allowed (NaN in the result)."""
-    low, high = bounds
+def _numbers(df: pd.DataFrame, path: Path, column: str, *, rows=None, optional: bool = False, repair: str = "",
+             **bounds) -> pd.Series:
+    """df[column] as floats, each (in `rows`, default all) a finite number within `bounds`
+    (integer=True, low=, high=); optional: an empty cell is allowed (NaN in the result)."""
+    integer, low, high = bounds.get("integer", False), bounds.get("low"), bounds.get("high")
     values = pd.to_numeric(df[column], errors="coerce")
     at = np.arange(len(df)) if rows is None else df.index.get_indexer(rows)
     raw, v = df[column].to_numpy()[at], values.to_numpy(dtype=float)[at]  # numpy: a few cells, many tables
@@ -96,12 +96,13 @@ def _numbers(df: pd.DataFrame, path: Path, column: str, *, integer: bool = False
             bad |= finite & (v > high)
     if bad.any():  # found at once over the column; the first bad cell explained
         i = df.index[at[int(np.argmax(bad))]]
-        _explain(path, i, column, df.at[i, column], values.at[i], integer, bounds, repair)
+        _explain(path, (i, column), df.at[i, column], values.at[i], (integer, low, high), repair)
     return values
 
 
-def _explain(path: Path, i, column: str, raw, v, integer: bool, bounds: tuple, repair: str) -> None:
-    low, high = bounds
+def _explain(path: Path, where: tuple, raw, v, bounds: tuple, repair: str) -> None:
+    """One line for the first bad cell: where = (row, column), bounds = (integer, low, high)."""
+    (i, column), (integer, low, high) = where, bounds
     raw = raw if isinstance(raw, str) else getattr(raw, "item", lambda: raw)()  # 51, not np.int64(51)
     if pd.isna(raw) or (isinstance(raw, str) and not raw.strip()):
         raise _fail(path, "empty", i, column, repair)
@@ -136,12 +137,12 @@ def read_results(path) -> pd.DataFrame:
         if empty.any():
             raise _fail(path, "empty", empty.idxmax(), column, repair)
     _numbers(df, path, "seed", integer=True, repair=repair)
-    _numbers(df, path, "stage_index", integer=True, bounds=(0, None), rows=rows, repair=repair)
-    successes = _numbers(df, path, "successes", integer=True, bounds=(0, None), rows=rows, repair=repair)
-    episodes = _numbers(df, path, "episodes", integer=True, bounds=(1, None), rows=rows, repair=repair)
-    rate = _numbers(df, path, "rate", bounds=(0, 1), rows=rows, repair=repair)
-    low = _numbers(df, path, "ci_low", bounds=(0, 1), rows=rows, repair=repair)
-    high = _numbers(df, path, "ci_high", bounds=(0, 1), rows=rows, repair=repair)
+    _numbers(df, path, "stage_index", integer=True, low=0, rows=rows, repair=repair)
+    successes = _numbers(df, path, "successes", integer=True, low=0, rows=rows, repair=repair)
+    episodes = _numbers(df, path, "episodes", integer=True, low=1, rows=rows, repair=repair)
+    rate = _numbers(df, path, "rate", low=0, high=1, rows=rows, repair=repair)
+    low = _numbers(df, path, "ci_low", low=0, high=1, rows=rows, repair=repair)
+    high = _numbers(df, path, "ci_high", low=0, high=1, rows=rows, repair=repair)
     s, n, r, lo, hi = (x.loc[rows] for x in (successes, episodes, rate, low, high))
     checks = [(s > n, "successes", lambda i: f"{int(s[i])} successes in {int(n[i])} episodes"),
               ((r - s / n).abs() > _TOLERANCE, "rate",
@@ -165,14 +166,14 @@ def read_episodes(path) -> pd.DataFrame:
     unknown = [c for c in df.columns if c not in EPISODES_REQUIRED and c not in stage_columns]
     if unknown:
         raise _fail(path, f"unknown column {unknown[0]!r}", repair=repair)
-    episode = _numbers(df, path, "episode", integer=True, bounds=(0, None), repair=repair)
-    _numbers(df, path, "seed", integer=True, bounds=(0, None), repair=repair)
-    max_stage = _numbers(df, path, "max_stage", integer=True, bounds=(0, len(stage_columns) or None), repair=repair)
+    episode = _numbers(df, path, "episode", integer=True, low=0, repair=repair)
+    _numbers(df, path, "seed", integer=True, low=0, repair=repair)
+    max_stage = _numbers(df, path, "max_stage", integer=True, low=0, high=len(stage_columns) or None, repair=repair)
     for column in ("success", *stage_columns):
-        _numbers(df, path, column, integer=True, bounds=(0, 1), repair=repair)
-    length = _numbers(df, path, "length", integer=True, bounds=(0, None), repair=repair)
-    _numbers(df, path, "queries", integer=True, bounds=(0, None), repair=repair)
-    _numbers(df, path, "seconds", bounds=(0, None), repair=repair)
+        _numbers(df, path, column, integer=True, low=0, high=1, repair=repair)
+    length = _numbers(df, path, "length", integer=True, low=0, repair=repair)
+    _numbers(df, path, "queries", integer=True, low=0, high=None, repair=repair)
+    _numbers(df, path, "seconds", low=0, repair=repair)
     duplicated = episode.duplicated()
     if duplicated.any():
         i = duplicated.idxmax()
@@ -197,13 +198,13 @@ def read_metrics(path) -> pd.DataFrame:
     repair = "delete the damaged rows (the training's checkpoints are unaffected)"
     df = _read(path, None, repair)
     _require(df, path, ("step", "train_loss"), repair)
-    step = _numbers(df, path, "step", integer=True, bounds=(0, None), repair=repair)
+    step = _numbers(df, path, "step", integer=True, low=0, repair=repair)
     for column in df.columns:
         if column == "step":
             continue
         optional = str(column).startswith("val_") or column in ("steps_per_s",)
         low = 0 if column in ("lr", "steps_per_s", "elapsed_s") else None
-        _numbers(df, path, str(column), bounds=(low, None), optional=optional, repair=repair)
+        _numbers(df, path, str(column), low=low, optional=optional, repair=repair)
     backwards = step.diff() <= 0
     if backwards.any():
         i = backwards.idxmax()

@@ -197,3 +197,17 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
                 if job.train_key in plan.trainings or not finished.evaluation(job.eval_dir, episodes, run_dir):
                     plan.evals[(*variant.prefix(), t, m, s)] = job
     return plan
+
+
+def parse_list(text: str, kind: str) -> list[str]:
+    items = [x.strip() for x in str(text).split(",") if x.strip()]
+    if not items:
+        raise ActBenchError(f"--{kind} is empty")
+    return list(dict.fromkeys(items))
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        return [int(x) for x in parse_list(text, "seeds")]
+    except ValueError:
+        raise ActBenchError(f"--seeds must be integers separated by commas, got {text!r}") from None

@@ -64,8 +64,10 @@ def regressed(successes: int, episodes: int, reference_rate: float, alpha: float
 
 
 def reference_success(policy: dict, base: Path) -> tuple[int, int]:
-    """(successes, episodes) of the policy's cell (last stage) in the committed results.csv."""
+    """(successes, episodes) of the policy's cell (its success stage) in the committed results.csv."""
     import pandas as pd
+
+    from act_bench.tasks.registry import success_stage
 
     path = base / policy["reference_results"]
     if not path.is_file():
@@ -75,7 +77,7 @@ def reference_success(policy: dict, base: Path) -> tuple[int, int]:
     cell = df[(df.task == policy["task"]) & (df.method == policy["method"]) & (df.seed == policy["seed"])]
     if cell.empty:
         raise SystemExit(f"no {policy['task']}/{policy['method']}/seed{policy['seed']} row in {policy['reference_results']}")
-    row = cell[cell.stage_index == cell.stage_index.max()].iloc[0]
+    row = cell[cell.stage_index == success_stage(policy["task"], int(cell.stage_index.max()))].iloc[0]
     return int(row.successes), int(row.episodes)
 
 

@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 from act_bench.errors import ActBenchError
-from act_bench.grid.plan import DEFAULT_DEMOS, Grid, Plan, TrainJob, make_plan
-from act_bench.grid.run import ActBackend, parse_list, parse_seeds
+from act_bench.grid.plan import DEFAULT_DEMOS, Grid, Plan, TrainJob, make_plan, parse_list, parse_seeds
+from act_bench.grid.run import ActBackend
 from act_bench.grid.run_pack import pack_runs, unpack_runs
 from act_bench.grid.sweep import plan_sweep
 from act_bench.grid.sweep_params import parse_params

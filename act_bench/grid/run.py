@@ -22,7 +22,7 @@ from act_bench.evaluation.evaluate import EvalSpec
 from act_bench.evaluation.setup import evaluate_run
 from act_bench.grid.collect import collect, copy_training_metrics
 from act_bench.grid.executors import EXECUTORS, available_cores, make_executor
-from act_bench.grid.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan
+from act_bench.grid.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan, parse_list, parse_seeds
 from act_bench.grid.sweep_params import execution_for
 from act_bench.policies.config import load_profile
 from act_bench.policies.registry import method_names
@@ -260,20 +260,6 @@ def _record_timing(path: Path, timing: dict, finished: bool = False) -> None:
 
 
 # ---------------------------------------------------------------- CLI
-def parse_list(text: str, kind: str) -> list[str]:
-    items = [x.strip() for x in str(text).split(",") if x.strip()]
-    if not items:
-        raise ActBenchError(f"--{kind} is empty")
-    return list(dict.fromkeys(items))
-
-
-def parse_seeds(text: str) -> list[int]:
-    try:
-        return [int(x) for x in parse_list(text, "seeds")]
-    except ValueError:
-        raise ActBenchError(f"--seeds must be integers separated by commas, got {text!r}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     methods, tasks = method_names(), task_names()
     parser.add_argument("--methods", default="act,act-no-te,bc",

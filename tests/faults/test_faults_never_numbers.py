@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -268,7 +269,8 @@ def interrupt(args, cwd, when, sig=signal.SIGTERM, group: bool = False) -> str:
 def test_signals_end_every_long_command_with_one_line(loud):
     w = loud
     line = interrupt([*GEN, "--episodes", "3", "--out", "sig_demos"], w, w / "sig_demos/episode_0.hdf5")
-    assert "in generate-demos" in line and "after 1 of 3 episodes" in line
+    # the worker's file lands a moment before the parent counts it: the line says what was counted
+    assert "in generate-demos" in line and re.search(r"after [01] of 3 episodes", line), line
     ok(*GEN, "--episodes", "3", "--out", "sig_demos", cwd=w)
     args = train_args("demos", "sig_run", "--set", "train.steps=40")
     last = w / "sig_run/checkpoints/last.json"
