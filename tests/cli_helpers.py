@@ -1,5 +1,5 @@
-"""The act-bench CLI as the fault tests run it, in a subprocess or in this process: the
-environment, the arguments of a tiny train, eval and run, a run that must succeed, a fault
+"""The act-bench CLI as the tests run it, in a subprocess or in this process (the one place that
+starts it): the environment, the arguments of a tiny train, eval and run, a run that must succeed, a fault
 that must give one error line, a kill -9 at a moment, and fingerprints of what the commands
 wrote (to compare a disturbed run with an undisturbed one)."""
 from __future__ import annotations
@@ -34,11 +34,16 @@ def cli_env(**extra) -> dict:
     return env
 
 
+def cli_command(*args) -> list[str]:
+    """The argv that runs `act-bench ARGS` with this interpreter (for Popen too)."""
+    return [sys.executable, "-m", "act_bench.cli", *map(str, args)]
+
+
 def cli(*args, cwd, env=None, fsize=None, timeout=600) -> subprocess.CompletedProcess:
     def limit():  # a size-limited file: writes past it fail with EFBIG (Python ignores SIGXFSZ)
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
-    return subprocess.run([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=cwd, env=env or cli_env(),
+    return subprocess.run(cli_command(*args), cwd=cwd, env=env or cli_env(),
                           capture_output=True, text=True, timeout=timeout, preexec_fn=limit if fsize else None)
 
 
@@ -61,8 +66,8 @@ def one_line(fault: str, res, code: int = 2) -> str:
 
 def kill_at(args, cwd, delay: float) -> bool:
     """Start the command, SIGKILL its process group after `delay` s; True if it was still running."""
-    p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=cwd, env=cli_env(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(cli_command(*args), cwd=cwd, env=cli_env(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(delay)
     alive = p.poll() is None
     if alive:

@@ -1,6 +1,8 @@
 """A run's identity includes its demonstrations: a changed demo set is refused, runs recorded
 before demo hashes are compared on what they recorded, and results name the demos."""
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +16,9 @@ from helpers_data import tiny_profile, write_fake_demos, write_fake_episode
 
 
 @pytest.fixture()
-def demos(tmp_path):
-    return write_fake_demos(tmp_path / "demos", episodes=3, T=30)
+def demos(fake_demos, tmp_path):
+    """A copy of the shared fake demos: these tests change an episode."""
+    return Path(shutil.copytree(fake_demos, tmp_path / "demos"))
 
 
 def _train(demos, out, **kw):

@@ -5,7 +5,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -16,8 +15,8 @@ from act_bench.errors import ActBenchError
 from act_bench.grid.plan import TrainJob
 from act_bench.grid.remote import core_shares, train_command
 from act_bench.grid.run_pack import finished_runs, pack_runs, unpack_runs
+from cli_helpers import cli, ok
 
-REPO = Path(__file__).resolve().parents[2]
 FILES = ("config.json", "done.json", "metrics.csv", "checkpoints/best.json", "checkpoints/best.safetensors")
 
 
@@ -130,21 +129,12 @@ def test_train_command_and_core_shares(tmp_path):
     assert not set.intersection(*shares) if len(shares) > 1 else True
 
 
-def _cli(cwd: Path, *args, ok: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "MUJOCO_GL": "egl"}
-    res = subprocess.run([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert (res.returncode == 0) == ok, res.stderr[-3000:]
-    return res
-
-
 def test_bad_input_is_one_line(tmp_path):
-    res = _cli(tmp_path, "remote", "unpack", tmp_path / "missing.tar.gz", "--runs-root", tmp_path / "r", ok=False)
+    res = cli("remote", "unpack", tmp_path / "missing.tar.gz", "--runs-root", tmp_path / "r", cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "cannot read" in res.stderr
-    res = _cli(tmp_path, "remote", "pack", "--runs-root", tmp_path / "r", "--out", tmp_path / "o.tar.gz", ok=False)
+    res = cli("remote", "pack", "--runs-root", tmp_path / "r", "--out", tmp_path / "o.tar.gz", cwd=tmp_path)
     assert res.returncode == 2 and "no finished run" in res.stderr
-    res = _cli(tmp_path, "remote", "train", "--tasks", "transfer_cube", "--parallel", "-1", ok=False)
+    res = cli("remote", "train", "--tasks", "transfer_cube", "--parallel", "-1", cwd=tmp_path)
     assert res.returncode == 2 and "--parallel" in res.stderr
 
 
@@ -154,16 +144,17 @@ def test_remote_trains_packs_and_run_only_evaluates_at_home(tmp_path):
             "--set", "model.dim_feedforward=64", "--set", "model.n_heads=2"]
     grid = ["--methods", "act-no-te", "--tasks", "transfer_cube", "--seeds", "0,1", "--profile", "ci", "--demos", "2",
             "--demos-root", tmp_path / "demos", *tiny]
-    out = _cli(tmp_path, "remote", "train", *grid, "--runs-root", tmp_path / "gpu-runs", "--parallel", "2",
-               "--device", "cpu").stdout
+    out = ok("remote", "train", *grid, "--runs-root", tmp_path / "gpu-runs", "--parallel", "2",
+             "--device", "cpu", cwd=tmp_path).stdout
     assert "2 trainings to do" in out and "2/2 runs finished" in out
-    assert "0 trainings to do" in _cli(tmp_path, "remote", "train", *grid, "--runs-root", tmp_path / "gpu-runs").stdout
-    _cli(tmp_path, "remote", "pack", "--runs-root", tmp_path / "gpu-runs", "--out", tmp_path / "runs.tar.gz")
+    again = ok("remote", "train", *grid, "--runs-root", tmp_path / "gpu-runs", cwd=tmp_path).stdout
+    assert "0 trainings to do" in again
+    ok("remote", "pack", "--runs-root", tmp_path / "gpu-runs", "--out", tmp_path / "runs.tar.gz", cwd=tmp_path)
     home = tmp_path / "runs"
-    _cli(tmp_path, "remote", "unpack", tmp_path / "runs.tar.gz", "--runs-root", home)
+    ok("remote", "unpack", tmp_path / "runs.tar.gz", "--runs-root", home, cwd=tmp_path)
     before = _tree(home)
-    res = _cli(tmp_path, "run", *grid, "--runs-root", home, "--episodes", "2", "--videos", "0",
-               "--out", tmp_path / "out", "--no-progress")
+    res = ok("run", *grid, "--runs-root", home, "--episodes", "2", "--videos", "0",
+             "--out", tmp_path / "out", "--no-progress", cwd=tmp_path)
     assert _tree(home) == before  # nothing retrained: the checkpoints and metrics are the packed ones
     for seed in (0, 1):
         assert (tmp_path / "out" / "evals" / "transfer_cube" / "act-no-te" / f"seed{seed}" / "summary.json").is_file()

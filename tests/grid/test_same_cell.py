@@ -3,41 +3,34 @@ real local Ray cluster gives byte-identical checkpoints and identical episode ou
 its torch thread count is the same. The thread count itself changes the weights (README, What
 reproduces where), so each job's count comes from the executor's share of the cores (never the
 machine's) and is recorded in config.json."""
-import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from act_bench.runtime.threads import machine_cores
+from cli_helpers import cli_env, ok, sha
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 TINY = ["--set", "train.steps=20", "--set", "train.checkpoint_every=10", "--set", "model.d_model=32",
         "--set", "model.dim_feedforward=64", "--set", "model.n_heads=2"]
 
 
 def _grid(w: Path, name: str, *extra) -> Path:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "MUJOCO_GL": "egl"}
+    env = cli_env()
     env.pop("OMP_NUM_THREADS", None)  # the executor decides
     args = ["run", "--methods", "act-no-te", "--tasks", "transfer_cube", "--seeds", "0,1", "--profile", "ci",
             "--episodes", "2", "--demos", "2", "--videos", "0", "--out", w / name / "out", "--demos-root",
             w / "demos", "--runs-root", w / name / "runs", "--no-progress", *TINY, *extra]
-    res = subprocess.run([sys.executable, "-m", "act_bench.cli", *map(str, args)], cwd=w, env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
+    ok(*args, cwd=w, env=env, timeout=900)
     return w / name
 
 
 def _cell(root: Path, seed: int) -> dict:
     run = root / "runs" / "transfer_cube" / "act" / "ci" / f"seed{seed}"
     episodes = pd.read_csv(root / "out" / "evals" / "transfer_cube" / "act-no-te" / f"seed{seed}" / "episodes.csv")
-    return {"weights": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+    return {"weights": {p.name: sha(p)
                         for p in sorted((run / "checkpoints").glob("*.safetensors"))},
             "outcomes": episodes.drop(columns=["seconds"]).to_dict("records"),
             "threads": json.loads((run / "config.json").read_text())["threads"]}

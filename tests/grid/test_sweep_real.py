@@ -2,23 +2,18 @@
 through the CLI: a local process pool and a real local Ray cluster give the same weights and
 results; kill -9 mid-training or mid-evaluation then a rerun gives the same again; a sweep of an eval-only
 field evaluates the trained model and trains nothing."""
-import hashlib
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import TINY, cli_command, cli_env, ok, sha
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
-TINY = ["--set", "train.steps=20", "--set", "train.checkpoint_every=5", "--set", "train.log_every=5",
-        "--set", "train.val_every=10", "--set", "model.d_model=32", "--set", "model.dim_feedforward=64",
-        "--set", "model.n_heads=2", "--set", "train.num_threads=1"]
 RUNS = ("ci", "ci+model.chunk_size=5")  # chunk size 20 is the ci profile's own: the base run
 
 
@@ -29,23 +24,12 @@ def _args(root: str, *extra) -> list[str]:
             *TINY, *extra]
 
 
-def _env() -> dict:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-            "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1"}
-
-
-def _ok(args, cwd) -> None:
-    res = subprocess.run([sys.executable, "-m", "act_bench.cli", *args], cwd=cwd, env=_env(), capture_output=True,
-                         text=True, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
-
-
 def _kill_when(args, cwd: Path, pattern: str, timeout: float = 600) -> None:
     """Start the sweep and SIGKILL its process group (pool workers too) as soon as a file
     matching `pattern` (a glob under cwd) exists: mid-training or mid-evaluation, whatever the
     machine's speed."""
-    p = subprocess.Popen([sys.executable, "-m", "act_bench.cli", *args], cwd=cwd, env=_env(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen(cli_command(*args), cwd=cwd, env=cli_env(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     while not any(cwd.glob(pattern)) and p.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -56,14 +40,10 @@ def _kill_when(args, cwd: Path, pattern: str, timeout: float = 600) -> None:
     assert alive, f"the sweep ended before {pattern} appeared"
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _fingerprint(root: Path) -> dict:
     """Weights of every run, outcomes of every evaluation, and the results table."""
     runs = root / "runs" / "transfer_cube" / "act"
-    fp = {f"{r}/{p.name}": _sha(p) for r in RUNS for p in sorted((runs / r / "seed0" / "checkpoints").glob("*.safetensors"))}
+    fp = {f"{r}/{p.name}": sha(p) for r in RUNS for p in sorted((runs / r / "seed0" / "checkpoints").glob("*.safetensors"))}
     for ep in sorted((root / "out" / "points").glob("*/evals/*/*/seed*/episodes.csv")):
         fp[str(ep.relative_to(root))] = pd.read_csv(ep).drop(columns=["seconds"]).to_csv(index=False)
     fp["results.csv"] = (root / "out" / "results.csv").read_text()
@@ -71,13 +51,13 @@ def _fingerprint(root: Path) -> dict:
 
 
 def _snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): (_sha(p), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): (sha(p), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     w = tmp_path_factory.mktemp("sweep")
-    _ok(_args("pool"), w)
+    ok(*_args("pool"), cwd=w, timeout=900)
     return {"w": w, "fp": _fingerprint(w / "pool")}
 
 
@@ -85,7 +65,7 @@ def test_pool_and_ray_give_the_same_sweep(pool):
     pytest.importorskip("ray")
     w = pool["w"]
     assert len(pool["fp"]) == 2 * 3 + 2 + 1  # best, last and last_state of two runs, two evaluations, the table
-    _ok(_args("ray", "--executor", "ray"), w)
+    ok(*_args("ray", "--executor", "ray"), cwd=w, timeout=900)
     assert _fingerprint(w / "ray") == pool["fp"]
     df = pd.read_csv(w / "pool" / "out" / "results.csv")
     assert sorted(set(df["model.chunk_size"])) == [5, 20]
@@ -99,7 +79,7 @@ def test_kill9_then_rerun_gives_the_same_sweep(pool):
     for name, pattern in (("kill0", "kill0/runs/*/*/*/seed0/checkpoints/last.safetensors"),
                           ("kill1", "kill1/out/points/*/evals/*/*/seed0/episodes.csv")):
         _kill_when(_args(name), w, pattern)
-        _ok(_args(name), w)
+        ok(*_args(name), cwd=w, timeout=900)
         assert _fingerprint(w / name) == pool["fp"]
 
 
@@ -108,7 +88,7 @@ def test_an_execution_only_sweep_trains_nothing(pool):
     before = _snapshot(w / "pool" / "runs")
     args = [a if a != "model.chunk_size=5,20" else "eval.n_action_steps=1,4" for a in _args("pool")]
     args[args.index("pool/out")] = "pool/exec"
-    _ok(args, w)
+    ok(*args, cwd=w, timeout=900)
     assert _snapshot(w / "pool" / "runs") == before  # no training ran, not even a resumed one
     df = pd.read_csv(w / "pool" / "exec" / "results.csv")
     assert sorted(set(df["eval.n_action_steps"])) == [1, 4] and len(df) == 2 * 4

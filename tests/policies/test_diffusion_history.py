@@ -15,6 +15,7 @@ from act_bench.data.dataset import ChunkDataset, DataSpec, load_training_data
 from act_bench.errors import ActBenchError
 from act_bench.policies import build_policy, load_profile, method_names, policy_names
 from act_bench.policies.registry import get_method
+from cli_helpers import cli
 from fakes import FakeEnv, FakePolicy, run_eval
 from helpers_data import write_fake_demos
 
@@ -207,10 +208,9 @@ def test_missing_extra_from_the_cli(tmp_path):
     demos = write_fake_demos(tmp_path / "demos", episodes=2, T=12)
     env = {"PYTHONPATH": f"{hidden.parent}:{REPO}", "PATH": "/usr/bin:/bin", "MUJOCO_GL": "egl",
            "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-m", "act_bench.cli", "train", "--task", "transfer_cube", "--policy",
-                           "diffusion", "--profile", "ci", "--data", str(demos), "--out", str(tmp_path / "run"),
-                           "--no-progress", "--set", "data.image_size=[24,32]"],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = cli("train", "--task", "transfer_cube", "--policy", "diffusion", "--profile", "ci", "--data", demos,
+               "--out", tmp_path / "run", "--no-progress", "--set", "data.image_size=[24,32]",
+               env=env, cwd=tmp_path, timeout=300)
     assert done.returncode != 0
     assert "act-bench[diffusion]" in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr

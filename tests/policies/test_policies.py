@@ -30,11 +30,6 @@ def _batch(policy, b=3, size=None, seed=0):
             "actions": torch.randn(b, k, 14, generator=g), "is_pad": torch.zeros(b, k, dtype=torch.bool)}
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def test_registry():
     assert list(policy_names()) == ["act", "act-no-cvae", "bc", "diffusion"]
     with pytest.raises(ActBenchError, match="unknown policy 'vq-bet'"):

@@ -12,12 +12,7 @@ from act_bench.policies.checkpoint import read_tensors
 from act_bench.storage import layout
 from act_bench.training import train
 
-from helpers_data import tiny_profile, write_fake_demos
-
-
-@pytest.fixture(scope="module")
-def demos(tmp_path_factory):
-    return write_fake_demos(tmp_path_factory.mktemp("demos"), episodes=3, T=30)
+from helpers_data import tiny_profile
 
 
 def _train(demos, out, method="act", overrides=None, **kw):
@@ -35,8 +30,8 @@ def _rows(run_dir):
 
 
 @pytest.mark.parametrize("method", ["act", "act-no-cvae", "bc"])
-def test_run_dir_contents(demos, tmp_path, method):
-    run_dir = _train(demos, tmp_path / "run", method)
+def test_run_dir_contents(fake_demos, tmp_path, method):
+    run_dir = _train(fake_demos, tmp_path / "run", method)
     ck = run_dir / "checkpoints"
     for name in ("best.safetensors", "best.json", "last.safetensors", "last.json", "last_state.safetensors"):
         assert (ck / name).is_file(), name
@@ -56,23 +51,23 @@ def test_run_dir_contents(demos, tmp_path, method):
     assert policy.checkpoint_meta["step"] == done["best_step"]
 
 
-def test_finished_run_is_skipped_and_extended(demos, tmp_path):
-    run_dir = _train(demos, tmp_path / "run")
+def test_finished_run_is_skipped_and_extended(fake_demos, tmp_path):
+    run_dir = _train(fake_demos, tmp_path / "run")
     stamp = (run_dir / "checkpoints" / "last.safetensors").stat().st_mtime_ns
     seen = []
-    _train(demos, run_dir, callback=lambda step, row: seen.append(step))
+    _train(fake_demos, run_dir, callback=lambda step, row: seen.append(step))
     assert seen == [] and (run_dir / "checkpoints" / "last.safetensors").stat().st_mtime_ns == stamp
     # asking for more steps continues the same run
-    _train(demos, run_dir, overrides={"train.steps": 16}, callback=lambda step, row: seen.append(step))
+    _train(fake_demos, run_dir, overrides={"train.steps": 16}, callback=lambda step, row: seen.append(step))
     assert seen == [13, 14, 15, 16]
     assert json.loads((run_dir / "done.json").read_text())["step"] == 16
 
 
 @pytest.mark.parametrize("amp", ["none", "bf16"])
-def test_crash_then_resume_matches_uninterrupted(demos, tmp_path, amp):
+def test_crash_then_resume_matches_uninterrupted(fake_demos, tmp_path, amp):
     """In fp32 and in bf16 (whose bf16 weight copies are rebuilt from the restored weights)."""
     overrides = [f"train.amp={amp}"]
-    reference = _train(demos, tmp_path / "reference", overrides=overrides)
+    reference = _train(fake_demos, tmp_path / "reference", overrides=overrides)
 
     def crash(step, row):
         if step == 7:
@@ -80,11 +75,11 @@ def test_crash_then_resume_matches_uninterrupted(demos, tmp_path, amp):
 
     crashed = tmp_path / "crashed"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        _train(demos, crashed, overrides=overrides, callback=crash)
+        _train(fake_demos, crashed, overrides=overrides, callback=crash)
     assert not (crashed / "done.json").exists()
     assert json.loads((crashed / "checkpoints" / "last.json").read_text())["step"] == 5
     seen = []
-    _train(demos, crashed, overrides=overrides, callback=lambda step, row: seen.append(step))
+    _train(fake_demos, crashed, overrides=overrides, callback=lambda step, row: seen.append(step))
     assert seen == list(range(6, 13))  # continues after the last checkpoint (step 5)
     assert [r["step"] for r in _rows(crashed)] == [r["step"] for r in _rows(reference)]
     # weights, optimizer and RNG were all restored: bit-identical to the uninterrupted run
@@ -96,18 +91,18 @@ def test_crash_then_resume_matches_uninterrupted(demos, tmp_path, amp):
     assert [r["train_loss"] for r in ref_rows] == [r["train_loss"] for r in new_rows]
 
 
-def test_fresh_and_mismatched_runs(demos, tmp_path):
-    run_dir = _train(demos, tmp_path / "run")
+def test_fresh_and_mismatched_runs(fake_demos, tmp_path):
+    run_dir = _train(fake_demos, tmp_path / "run")
     with pytest.raises(ActBenchError, match="different run") as e:
-        _train(demos, run_dir, overrides={"model.d_model": 64})
+        _train(fake_demos, run_dir, overrides={"model.d_model": 64})
     assert "model.d_model" in str(e.value) and "\n" not in str(e.value)
     seen = []
-    _train(demos, run_dir, overrides={"model.d_model": 64}, resume=False, callback=lambda s, r: seen.append(s))
+    _train(fake_demos, run_dir, overrides={"model.d_model": 64}, resume=False, callback=lambda s, r: seen.append(s))
     assert seen[0] == 1 and json.loads((run_dir / "config.json").read_text())["config"]["model"]["d_model"] == 64
 
 
-def test_check_run_dir_catches_stale_runs_and_tolerates_new_fields(demos, tmp_path):
-    run_dir = _train(demos, tmp_path / "run")
+def test_check_run_dir_catches_stale_runs_and_tolerates_new_fields(fake_demos, tmp_path):
+    run_dir = _train(fake_demos, tmp_path / "run")
     prof = tiny_profile("act")
     train.check_run_dir(run_dir, "transfer_cube", "act", prof, 0)  # the same run: fine
     with pytest.raises(ActBenchError, match="model.cnn_kernel"):
@@ -145,10 +140,10 @@ def test_cli_arguments(tmp_path):
         train.main(args)
 
 
-def test_bf16_autocast_trains_on_the_cpu(demos, tmp_path):
+def test_bf16_autocast_trains_on_the_cpu(fake_demos, tmp_path):
     """train.amp = bf16 now autocasts on the CPU too: the same steps, other (finite) numbers."""
-    fp32 = _rows(_train(demos, tmp_path / "fp32"))
-    bf16 = _rows(_train(demos, tmp_path / "bf16", overrides=["train.amp=bf16"]))
+    fp32 = _rows(_train(fake_demos, tmp_path / "fp32"))
+    bf16 = _rows(_train(fake_demos, tmp_path / "bf16", overrides=["train.amp=bf16"]))
     assert [r["step"] for r in bf16] == [r["step"] for r in fp32]
     losses = [float(r["train_loss"]) for r in bf16]
     assert all(torch.isfinite(torch.tensor(losses)))
@@ -188,16 +183,16 @@ def test_amp_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch):
     assert resolve_amp("bf16", cpu) == "bf16" and resolve_amp("none", cpu) == "none"
 
 
-def test_a_run_records_and_keeps_the_precision_auto_chose(tmp_path, demos, monkeypatch):
+def test_a_run_records_and_keeps_the_precision_auto_chose(tmp_path, fake_demos, monkeypatch):
     """config.json says what "auto" became; a resume keeps it even where auto would choose otherwise."""
     from act_bench.runtime import machine
 
     prof = tiny_profile("act", {"train.amp": "auto", "train.steps": 2})
     monkeypatch.setattr(machine, "native_bf16", lambda: True)
-    run = train.train_policy("transfer_cube", "act", prof, 0, _opts(demos, tmp_path / "run"))
+    run = train.train_policy("transfer_cube", "act", prof, 0, _opts(fake_demos, tmp_path / "run"))
     config = json.loads((run / "config.json").read_text())
     assert config["amp"] == "bf16" and config["config"]["train"]["amp"] == "auto"
     monkeypatch.setattr(machine, "native_bf16", lambda: False)
     longer = tiny_profile("act", {"train.amp": "auto", "train.steps": 3})
-    train.train_policy("transfer_cube", "act", longer, 0, _opts(demos, run))
+    train.train_policy("transfer_cube", "act", longer, 0, _opts(fake_demos, run))
     assert json.loads((run / "config.json").read_text())["amp"] == "bf16"
