@@ -122,6 +122,28 @@ def cli_here(args, cwd: Path) -> tuple[int, str]:
     return code, err.getvalue()
 
 
+def cli_here_damaged(path: Path, damaged: bytes, args, cwd: Path) -> tuple[int, str, list[str]]:
+    """act-bench in this process with `path` holding `damaged` (its bytes put back after):
+    (exit code, stderr, its error lines)."""
+    original = path.read_bytes()
+    path.write_bytes(damaged)
+    try:
+        code, err = cli_here(args, cwd)
+    finally:
+        path.write_bytes(original)
+    return code, err, [ln for ln in err.replace("\r", "\n").splitlines() if "error:" in ln]
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
+
+
 def train_args(data, out):
     return ["train", "--task", "transfer_cube", "--method", "act", "--profile", "ci", "--data", str(data),
             "--out", str(out), "--no-progress", *TINY]

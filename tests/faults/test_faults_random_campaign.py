@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import (GEN, cli_env, cli_here, demos_fp, eval_args, eval_fp, grid_args, ok, run_fp, snapshot,
-                         train_args)
+from cli_helpers import (GEN, cli_env, cli_here_damaged, demos_fp, eval_args, eval_fp, grid_args, ok, run_fp,
+                         snapshot, train_args)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 SEED = int(os.environ.get("ACT_BENCH_CAMPAIGN_SEED", "25"))
@@ -145,14 +145,8 @@ def test_corruption_offsets(ref):
     for trial in range(TRIALS):
         rel, args = targets[trial % len(targets)] if trial < len(targets) else rng.choice(targets)
         path = w / rel
-        original = path.read_bytes()
-        damaged, how = _damage(original, rng)
-        path.write_bytes(damaged)
-        try:
-            code, err = cli_here(args, w)
-        finally:
-            path.write_bytes(original)
-        lines = [ln for ln in err.replace("\r", "\n").splitlines() if "error:" in ln]
+        damaged, how = _damage(path.read_bytes(), rng)
+        code, err, lines = cli_here_damaged(path, damaged, args, w)
         what = f"{rel}, {how}: {args[0]}"
         assert code == 2 and "Traceback" not in err and len(lines) == 1, f"{what}\n{err[-2000:]}"
         assert path.name in lines[0], f"{what}: {lines[0]}"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import alive
 
 pytest.importorskip("ray", reason="Ray is an optional extra (pip install -e '.[ray]')")
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -39,15 +40,6 @@ except BaseException as exc:
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text()
-
-
 def test_sigterm_stops_ray_jobs(tmp_path):
     pid_file = tmp_path / "job.pid"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "RAY_ADDRESS": ""}
@@ -69,6 +61,6 @@ def test_sigterm_stops_ray_jobs(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert lines == ["driver: interrupted by SIGTERM in ray jobs; rerun the same command to resume"]
     deadline = time.monotonic() + 20
-    while _alive(job_pid) and time.monotonic() < deadline:
+    while alive(job_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(job_pid), "the Ray job's worker outlived the SIGTERM"
+    assert not alive(job_pid), "the Ray job's worker outlived the SIGTERM"

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import GEN, TINY, cli_here, eval_args, grid_args, ok, snapshot
+from cli_helpers import GEN, TINY, cli_here, cli_here_damaged, eval_args, grid_args, ok, snapshot
 
 from act_bench.evaluation import table_checks
 
@@ -107,14 +107,8 @@ def test_table_campaign(tables):
     for trial in range(TRIALS):
         rel, args = targets[trial % len(targets)]
         path = w / rel
-        original = path.read_bytes()
-        damaged, how, named = _damage(path, original, rng)
-        path.write_bytes(damaged)
-        try:
-            code, err = cli_here(args, w)
-        finally:
-            path.write_bytes(original)
-        lines = [ln for ln in err.replace("\r", "\n").splitlines() if "error:" in ln]
+        damaged, how, named = _damage(path, path.read_bytes(), rng)
+        code, err, lines = cli_here_damaged(path, damaged, args, w)
         what = f"{rel}, {how}: {args[0]}"
         assert code == 2 and "Traceback" not in err and len(lines) == 1, f"{what}\n{err[-2000:]}"
         assert str(path.name) in lines[0] and all(n in lines[0] for n in named), f"{what}: {lines[0]}"

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import alive
 
 pytestmark = [pytest.mark.faults]
 REPO = Path(__file__).resolve().parents[2]
@@ -57,25 +58,16 @@ def _run(mode: str) -> tuple[list[int], dict]:
     return lines[0]["pids"], lines[1]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return status.exists() and "zombie" not in status.read_text()
-
-
 def test_async_vector_env_with_fork_resets_steps_and_closes():
     pids, out = _run("fresh")
     assert "error" not in out, out
     assert out["images"] == [2, 24, 32, 3] and out["mean"] > 0
     assert out["differ"]  # two seeds, two different scenes
-    assert len(pids) == 2 and not any(_alive(p) for p in pids)
+    assert len(pids) == 2 and not any(alive(p) for p in pids)
 
 
 def test_async_vector_env_forked_after_rendering_fails_in_one_message():
     pids, out = _run("rendered-first")
     assert "forked from one that had already rendered" in out["error"]
     assert "'context': 'spawn'" in out["error"]
-    assert not any(_alive(p) for p in pids)
+    assert not any(alive(p) for p in pids)
