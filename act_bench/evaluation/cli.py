@@ -1,6 +1,7 @@
 """`act-bench eval`: evaluate a trained run (--run), a policy made elsewhere (--policy
 module:factory, the interface act_bench.policies.external describes) or a bound that needs no
-training (--method scripted, still, random: policies.bounds) and print its success per stage. The evaluation itself is evaluate.evaluate_policy; a run's set-up is setup.py's, the same
+training (--method scripted, still, random: policies.bounds) and print its success per stage.
+The evaluation itself is evaluate.evaluate_policy; a run's set-up is setup.py's, the same
 `act-bench run` uses.
 """
 from __future__ import annotations

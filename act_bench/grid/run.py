@@ -2,8 +2,9 @@
 
 For every task it makes the demonstrations (once per data setting), trains every
 (task, policy, seed) once (act and act-no-te share the trained ACT), evaluates every
-(task, method, seed) (a bound, such as the scripted expert, at once: it needs no training), then writes results.csv, summary.md, plots and report.html into --out
-and prints the summary table. Finished pieces have done markers (see layout.py), so a rerun
+(task, method, seed) (a bound, such as the scripted expert, at once: it needs no training),
+then writes results.csv, summary.md, plots and report.html into --out and prints the summary
+table. Finished pieces have done markers (see layout.py), so a rerun
 skips them and an interrupted run resumes. Three steps: plan (plan.py, pure), execute (inline,
 a local process pool or Ray: executors.py) and collect (collect.py).
 """
