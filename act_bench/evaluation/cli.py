@@ -143,6 +143,8 @@ def _main_external(args) -> int:
         raise ActBenchError(f"--policy {args.policy} is a built-in policy: eval takes a trained one with --run RUN "
                             f"(e.g. runs/TASK/{args.policy}/PROFILE/seed0); --policy takes MODULE:FACTORY or a plugin's "
                             "policy")
+    if args.policy in bound_names():
+        raise ActBenchError(f"--policy {args.policy} is a bound, evaluated with --method {args.policy} (no --policy)")
     if args.task is None or args.out is None:
         raise ActBenchError("--policy needs --task and --out")
     if args.method is not None or args.temporal_ensemble_m is not None:

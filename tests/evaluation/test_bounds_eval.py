@@ -40,6 +40,7 @@ def test_eval_cli_scores_a_bound_and_refuses_what_does_not_apply(tmp_path):
             (["--method", "scripted", "--task", "insertion_v3", "--out", "x", "--run", "runs/x"], "is a bound"),
             (["--method", "scripted", "--task", "insertion_v3", "--out", "x", "--n-action-steps", "5"], "do not apply"),
             (["--task", "insertion_v3", "--out", "x"], "eval needs --run RUN, --policy MODULE:FACTORY or a bound"),
+            (["--policy", "scripted", "--task", "insertion_v3", "--out", "x"], "evaluated with --method scripted"),
     ]:
         code, err = cli_here(["eval", *args], tmp_path)
         lines = err.strip().splitlines()
