@@ -1,6 +1,7 @@
-"""`act-bench eval`: evaluate a trained run (--run) or a policy made elsewhere (--policy
-module:factory, the interface act_bench.policies.external describes) and print its success per
-stage. The evaluation itself is evaluate.evaluate_policy; a run's set-up is setup.py's, the same
+"""`act-bench eval`: evaluate a trained run (--run), a policy made elsewhere (--policy
+module:factory, the interface act_bench.policies.external describes) or a bound that needs no
+training (--method scripted, still, random: policies.bounds) and print its success per stage.
+The evaluation itself is evaluate.evaluate_policy; a run's set-up is setup.py's, the same
 `act-bench run` uses.
 """
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 from act_bench.errors import ActBenchError, CheckpointError
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
-from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_run, run_facts
-from act_bench.policies.registry import get_method, method_names, policy_names, register_method
+from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_bound, evaluate_run, run_facts
+from act_bench.policies.registry import bound_names, get_method, method_names, policy_names, register_method
 from act_bench.runtime import finite_guard
 from act_bench.runtime.device import DEVICES, resolve_device
 from act_bench.storage import layout
@@ -21,7 +22,7 @@ from act_bench.tasks.registry import get_task
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
+    what = parser.add_mutually_exclusive_group()  # or neither, for a bound (--method): checked in main
     what.add_argument("--run", help="run directory (or checkpoint) to evaluate")
     what.add_argument("--policy", metavar="MODULE:FACTORY",
                       help="evaluate the policy factory(**policy args) returns (any policy offering act(obs) or "
@@ -31,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keyword argument for the --policy factory (repeatable; values are strings)")
     parser.add_argument("--episodes", type=int, default=None, help="episodes (default: the profile's eval.episodes)")
     parser.add_argument("--method", choices=method_names(), default=None,
-                        help="how to execute the policy (default: the run's policy's first method)")
+                        help="how to execute the policy (default: the run's policy's first method); a bound ("
+                             f"{', '.join(bound_names())}) needs no --run: it is evaluated on --task into --out")
     parser.add_argument("--task", default=None, help="task (default: the run's task)")
     parser.add_argument("--seed", type=int, default=None, help="evaluation base seed (default: the run's seed)")
     parser.add_argument("--videos", type=int, default=3, help="record videos of the first N episodes")
@@ -141,6 +143,8 @@ def _main_external(args) -> int:
         raise ActBenchError(f"--policy {args.policy} is a built-in policy: eval takes a trained one with --run RUN "
                             f"(e.g. runs/TASK/{args.policy}/PROFILE/seed0); --policy takes MODULE:FACTORY or a plugin's "
                             "policy")
+    if args.policy in bound_names():
+        raise ActBenchError(f"--policy {args.policy} is a bound, evaluated with --method {args.policy} (no --policy)")
     if args.task is None or args.out is None:
         raise ActBenchError("--policy needs --task and --out")
     if args.method is not None or args.temporal_ensemble_m is not None:
@@ -158,9 +162,37 @@ def _main_external(args) -> int:
     return 0
 
 
+def _main_bound(args) -> int:
+    """A bound (a method that needs no training) on --task, into --out."""
+    if args.task is None or args.out is None:
+        raise ActBenchError(f"--method {args.method} (a bound, no training) needs --task and --out")
+    if args.temporal_ensemble_m is not None or args.n_action_steps is not None or args.policy_arg:
+        raise ActBenchError(f"--method {args.method} plans whole episodes; --m, --n-action-steps and --policy-arg "
+                            "do not apply")
+    if args.env_workers is not None or args.device != "auto":
+        raise ActBenchError(f"--method {args.method} runs no network: --env-workers and --device do not apply")
+    get_task(args.task)
+    spec = EvalSpec(args.task, args.method, args.seed if args.seed is not None else 0,
+                    args.episodes if args.episodes is not None else 50, Path(args.out), videos=args.videos,
+                    fresh=args.fresh, batch=args.batch)
+    summary = evaluate_bound(spec, progress=not args.no_progress)
+    print(format_summary(summary))
+    print(f"results in {args.out}")
+    return 0
+
+
 def main(args) -> int:
     if args.policy is not None:
         return _main_external(args)
+    bound = args.method is not None and not get_method(args.method).trained
+    if args.run is None and bound:
+        return _main_bound(args)
+    if args.run is None:
+        raise ActBenchError(f"eval needs --run RUN, --policy MODULE:FACTORY or a bound --method "
+                            f"({', '.join(bound_names())})")
+    if bound:
+        raise ActBenchError(f"--method {args.method} is a bound: it needs no training, so no --run; leave --run out "
+                            "and give --task and --out")
     if args.policy_arg:
         raise ActBenchError("--policy-arg goes with --policy")
     run = Path(args.run)

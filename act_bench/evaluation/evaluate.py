@@ -138,6 +138,7 @@ def _write_summary(spec: EvalSpec, mode: str, execution: Execution, stage_names,
     out_dir = Path(spec.out_dir)
     summary = {
         "task": spec.task, "method": spec.method, "policy": get_method(spec.method).policy,
+        "kind": get_method(spec.method).kind,  # trained, or an upper / lower bound (policies.bounds)
         "policy_id": spec.policy_id, "execution": mode, "seed": int(spec.seed),
         "episodes": spec.episodes, "stage_names": stage_names,
         "stages": stage_rates([r["max_stage"] for r in used], stage_names),

@@ -28,6 +28,7 @@ class _Episode:
     """The episode a slot is running."""
 
     index: int
+    seed: int
     obs: dict
     video: Any = None
     max_stage: int = 0
@@ -66,7 +67,9 @@ def run_lockstep(envs, policy: ChunkPolicy, execution, episodes: Sequence[tuple[
             wants = selector.needs_query()
             need = [j for j in live if wants[j]]
             if need:
-                selector.add(query_batch(policy, [slots[j].query_input() for j in need], cameras, device), need)
+                episodes = [(slots[j].seed, slots[j].length) for j in need]
+                selector.add(query_batch(policy, [slots[j].query_input() for j in need], cameras, device, episodes),
+                             need)
             moves = [(j, action, slots[j].video is not None) for j, action in zip(live, selector.pop(live))]
             for j, result in zip(live, envs.step(moves)):
                 ep = slots[j]
@@ -99,7 +102,7 @@ def _start(envs, slots: list, j: int, selector, pending: deque, make_video, hist
             video.close(ok=False)  # not yet in a slot, so the caller's cleanup would miss it
         raise
     selector.reset([j])
-    slots[j] = _Episode(index, obs, video=video, start=start,
+    slots[j] = _Episode(index, seed, obs, video=video, start=start,
                         history=deque([obs] * history, maxlen=history) if history > 1 else None)
     if video is not None:
         video.add(frame, 0, 0, 0, force=True)

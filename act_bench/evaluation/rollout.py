@@ -24,7 +24,10 @@ class ChunkPolicy(Protocol):
     def eval(self) -> Any:
         """Inference mode (no dropout)."""
 
-    # optional: obs_history (int, default 1), the observations a query reads (observation_steps)
+    # optional: obs_history (int, default 1), the observations a query reads (observation_steps);
+    # episode_aware (bool): predict_chunk(qpos, images, seeds=, steps=) also gets each queried
+    # episode's seed and step, for a policy that plans from the start's layout as a scripted
+    # expert does (policies.bounds)
 
 
 def observation_steps(policy: ChunkPolicy) -> int:
@@ -40,13 +43,18 @@ def policy_device(policy: ChunkPolicy):
         return "cpu"
 
 
-def query_batch(policy: ChunkPolicy, observations: Sequence, cameras: Sequence[str], device) -> np.ndarray:
+def query_batch(policy: ChunkPolicy, observations: Sequence, cameras: Sequence[str], device,
+                episodes: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """One query for several observations -> a (len(observations), k, A) float64 array. For a
     policy with observation_steps n > 1, each element is the list of an episode's last n
-    observations, oldest first (qpos and images then get a time axis after the batch)."""
+    observations, oldest first (qpos and images then get a time axis after the batch).
+    episodes: each observation's (episode seed, step), passed on to an episode_aware policy.
+    A policy with no cameras gets images with a camera axis of length 0."""
     import torch
 
     def frames(o: dict) -> np.ndarray:
+        if not cameras:
+            return np.zeros((0, *policy.image_size, 3), np.uint8)
         return np.stack([o["images"][c] for c in cameras])
 
     if observation_steps(policy) > 1:
@@ -57,8 +65,11 @@ def query_batch(policy: ChunkPolicy, observations: Sequence, cameras: Sequence[s
         images = np.stack([frames(o) for o in observations])
     qpos = torch.as_tensor(qpos, dtype=torch.float32, device=device)
     images = torch.from_numpy(images)
+    extra = {}
+    if getattr(policy, "episode_aware", False):
+        extra = {"seeds": [int(seed) for seed, _ in episodes], "steps": [int(step) for _, step in episodes]}
     with torch.inference_mode():
-        chunk = policy.predict_chunk(qpos, images.to(device))
+        chunk = policy.predict_chunk(qpos, images.to(device), **extra)
     return torch.as_tensor(chunk).detach().to("cpu", torch.float64).numpy()
 
 

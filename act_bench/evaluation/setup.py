@@ -1,6 +1,7 @@
 """How a trained run is evaluated, the one set-up `act-bench run` and `act-bench eval` share:
 its thread count (threads.run_threads), the env workers beside the policy's device, which
-checkpoint it is (policy_id, so results of an older one are noticed) and what it was trained on.
+checkpoint it is (policy_id, so results of an older one are noticed) and what it was trained on;
+and how a bound (a method that needs no training: policies.bounds) is evaluated beside them.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.env_slots import default_workers
 from act_bench.evaluation.evaluate import EvalSpec, evaluate_policy
 from act_bench.evaluation.rollout import ChunkPolicy, policy_device
+from act_bench.policies.registry import get_method
 from act_bench.runtime import out_of_memory
 from act_bench.runtime.threads import run_threads, torch_threads
 from act_bench.storage import layout
@@ -73,6 +75,21 @@ def evaluate_run(policy: ChunkPolicy, spec: EvalSpec, run: str | Path, env_worke
                                env_workers=setup.env_workers)
     with torch_threads(setup.threads), eval_out_of_memory_explained(spec, policy):
         return evaluate_policy(policy, spec, execution, env_factory=env_factory, progress=progress)
+
+
+def bound_identity(method: str) -> str:
+    """A bound's policy_id: no checkpoint, the registered method itself."""
+    return f"bound {method} (no training)"
+
+
+def evaluate_bound(spec: EvalSpec, env_factory=None, progress: bool = True) -> dict:
+    """Evaluate the bound spec.method names on spec.task (its policy made by the registry, its
+    envs in this process; no run, so nothing trained_on); returns the summary."""
+    method = get_method(spec.method)
+    if method.trained:
+        raise ActBenchError(f"method {spec.method} executes a trained {method.policy!r} policy: evaluate its run")
+    spec = dataclasses.replace(spec, policy_id=bound_identity(spec.method), trained_on={}, env_workers=0)
+    return evaluate_policy(method.make(spec.task), spec, env_factory=env_factory, progress=progress)
 
 
 def eval_out_of_memory_explained(spec: EvalSpec, policy):

@@ -2,9 +2,10 @@
 to do. A pure function of the grid, the profiles and what is already finished on disk (asked
 through `Finished`, so tests pass their own).
 
-Trained policies are shared: act and act-no-te evaluate one trained `act` policy. Evaluation
-episodes of training seed S use eval_seed(S, i): all methods of one seed see the same layouts,
-and different seeds see different ones.
+Trained policies are shared: act and act-no-te evaluate one trained `act` policy. Bounds (methods
+that need no training: policies.bounds) get no demos, run folder or training, only their
+evaluations. Evaluation episodes of seed S use eval_seed(S, i): all methods of one seed, bounds
+included, see the same layouts, and different seeds see different ones.
 
 A `Variant` is one setting of the profile: `run` plans one (the profile with --set), `act-bench
 sweep` one per point (sweep.py) and merges the plans. Job keys start with the variant's names
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from act_bench.errors import ActBenchError
 from act_bench.grid.executors import check_executor
+from act_bench.policies.config import EvalConfig
 from act_bench.policies.registry import get_method
 from act_bench.scripted.style import check_style
 from act_bench.storage import layout
@@ -61,8 +63,13 @@ class Grid:
 
     @property
     def policies(self) -> list[str]:
-        """The trained policies the methods need, in method order."""
-        return list(dict.fromkeys(get_method(m).policy for m in self.methods))
+        """The trained policies the methods need, in method order (none for a bound)."""
+        return list(dict.fromkeys(get_method(m).policy for m in self.methods if get_method(m).trained))
+
+    @property
+    def bounds(self) -> list[str]:
+        """The methods that need no training (policies.bounds)."""
+        return [m for m in self.methods if not get_method(m).trained]
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ class EvalJob:
     method: str
     seed: int
     episodes: int
-    run_dir: Path
+    run_dir: Path | None  # None: a bound, which has no run
     eval_dir: Path
     videos: int
     device: str
@@ -123,7 +130,10 @@ class EvalJob:
     train_prefix: tuple[str, ...] = ()  # Variant.train_prefix()
 
     @property
-    def train_key(self) -> tuple:
+    def train_key(self) -> tuple | None:
+        """The training it waits for (None: a bound, evaluated at once)."""
+        if self.run_dir is None:
+            return None
         return *self.train_prefix, self.task, get_method(self.method).policy, self.seed
 
 
@@ -136,8 +146,9 @@ class Finished:
     def trained_steps(self, run_dir: Path) -> int:
         return layout.trained_steps(run_dir)
 
-    def evaluation(self, eval_dir: Path, episodes: int, run_dir: Path) -> bool:
-        return layout.summary_is_complete(eval_dir, episodes, layout.run_identity(run_dir))
+    def evaluation(self, eval_dir: Path, episodes: int, run_dir: Path | None) -> bool:
+        """run_dir None: a bound's evaluation (no checkpoint to match)."""
+        return layout.summary_is_complete(eval_dir, episodes, layout.run_identity(run_dir) if run_dir else None)
 
 
 @dataclass
@@ -166,8 +177,8 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     training is due while its done.json has fewer steps than the profile asks; its evaluations
     are then redone too, since a new checkpoint makes them stale."""
     finished = finished or Finished()
-    first = profiles[grid.policies[0]]
-    episodes = grid.episodes if grid.episodes is not None else first.eval.episodes
+    first = profiles[grid.policies[0]].eval if grid.policies else EvalConfig()  # bounds only: the default
+    episodes = grid.episodes if grid.episodes is not None else first.episodes
     worker_progress = progress and grid.jobs == 1 and grid.executor == "local"
     tp, folder = variant.train_prefix(), layout.run_profile_folder(grid.profile, variant.train_name)
     plan = Plan(episodes, {(*tp, t, p, s): layout.run_dir(t, p, folder, s, grid.runs_root, grid.demo_style)
@@ -191,10 +202,11 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     for t in grid.tasks:
         for m in grid.methods:
             for s in grid.seeds:
-                run_dir = plan.run_dirs[(*tp, t, get_method(m).policy, s)]
+                run_dir = plan.run_dirs[(*tp, t, get_method(m).policy, s)] if get_method(m).trained else None
                 job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(out, t, m, s), grid.videos,
                               grid.device, worker_progress, tuple(variant.execution), tp)
-                if job.train_key in plan.trainings or not finished.evaluation(job.eval_dir, episodes, run_dir):
+                if (job.train_key is not None and job.train_key in plan.trainings
+                        or not finished.evaluation(job.eval_dir, episodes, run_dir)):
                     plan.evals[(*variant.prefix(), t, m, s)] = job
     return plan
 

@@ -2,8 +2,9 @@
 
 For every task it makes the demonstrations (once per data setting), trains every
 (task, policy, seed) once (act and act-no-te share the trained ACT), evaluates every
-(task, method, seed), then writes results.csv, summary.md, plots and report.html into --out
-and prints the summary table. Finished pieces have done markers (see layout.py), so a rerun
+(task, method, seed) (a bound, such as the scripted expert, at once: it needs no training),
+then writes results.csv, summary.md, plots and report.html into --out and prints the summary
+table. Finished pieces have done markers (see layout.py), so a rerun
 skips them and an interrupted run resumes. Three steps: plan (plan.py, pure), execute (inline,
 a local process pool or Ray: executors.py) and collect (collect.py).
 """
@@ -19,13 +20,13 @@ from pathlib import Path
 
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.evaluate import EvalSpec
-from act_bench.evaluation.setup import evaluate_run
+from act_bench.evaluation.setup import evaluate_bound, evaluate_run
 from act_bench.grid.collect import collect, copy_training_metrics
 from act_bench.grid.executors import EXECUTORS, available_cores, make_executor
 from act_bench.grid.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan, parse_list, parse_seeds
 from act_bench.grid.sweep_params import execution_for
 from act_bench.policies.config import load_profile
-from act_bench.policies.registry import method_names
+from act_bench.policies.registry import bound_names, method_names
 from act_bench.runtime.device import DEVICES, resolve_device
 from act_bench.storage import folder_lock, interrupts, layout
 from act_bench.storage.atomic_io import write_bytes, write_json
@@ -81,6 +82,9 @@ def train_job(backend, job: TrainJob) -> str:
 
 
 def eval_job(backend, job: EvalJob) -> dict:
+    if job.run_dir is None:  # a bound: no trained policy to load
+        spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
+        return evaluate_bound(spec, env_factory=backend.make_env, progress=job.progress)
     policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
     spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
@@ -205,7 +209,7 @@ def execute(plan: Plan, backend, pool, progress: bool = True, job_seconds: dict[
             futures[fut] = ("train", key)
             if fut.done():  # inline: evaluate each policy as soon as it is trained
                 handle(fut)
-        for key in plan.run_dirs:
+        for key in (*plan.run_dirs, None):  # None: the bounds, which wait for no training
             if key not in plan.trainings:
                 submit_evals(key)
         while futures:
@@ -265,7 +269,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default="act,act-no-te,bc",
                         help=f"methods to evaluate, comma-separated, from {', '.join(methods)}: a method is a policy "
                              "and how it is executed (act-no-te: the act policy without temporal ensembling); "
-                             "each policy is trained once")
+                             f"each policy is trained once; the bounds {', '.join(bound_names())} need no training "
+                             "(scripted: the task's scripted expert; still: the arms held still; random: random "
+                             "joint targets)")
     parser.add_argument("--tasks", default=",".join(default_task_names()),
                         help=f"comma-separated, from {', '.join(tasks)} (default: the current versions)")
     parser.add_argument("--seeds", default="0", help="training seeds, comma-separated (also evaluation base seeds)")

@@ -47,6 +47,9 @@ def plan_sweep(grid: Grid, params: tuple[Param, ...], backend, progress: bool = 
 def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: bool = True) -> dict:
     """Run the sweep; returns {"results": DataFrame, "failures": [...], "report": {...}}."""
     grid.check()
+    if grid.bounds:  # the same at every point: a run's table is where they belong
+        raise ActBenchError(f"{', '.join(grid.bounds)} need no training and have no profile fields to sweep; "
+                            "evaluate them with act-bench run")
     backend = backend or ActBackend()
     execution = fixed_execution(grid.out, grid.overrides)
     plan = plan_sweep(grid, params, backend, progress)

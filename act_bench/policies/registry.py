@@ -3,7 +3,9 @@
 A policy is a trainable model (a Policy subclass with its own PolicyConfig subclass and its
 profiles folder); a method is one way of executing a trained policy in evaluation, which is
 what results tables compare: ACT registers `act` (temporal ensembling) and `act-no-te`
-(open-loop chunks) over the one trained `act` policy. Every list of methods (CLI choices,
+(open-loop chunks) over the one trained `act` policy. A bound is a method that needs no training
+(register_bound: act_bench.policies.bounds' scripted expert and do-nothing policies), scored
+beside the learned ones as an upper or lower bound. Every list of methods (CLI choices,
 evaluation, report order) is read from here. The built-in policy modules are imported on the
 first lookup; installed packages add theirs through the `act_bench.plugins` entry points.
 Policies trained elsewhere (act_bench.policies.external) are added by name with register_agent.
@@ -21,6 +23,8 @@ from act_bench.storage.paths import baselines_dir
 
 EXECUTIONS = ("ensemble", "open_loop", "single")
 _BUILTIN_MODULES = ("act_bench.policies.act", "act_bench.policies.bc", "act_bench.policies.diffusion")
+_BOUNDS_MODULE = "act_bench.policies.bounds"  # listed after every learned method, plugins' included
+BOUNDS = ("upper", "lower")
 _POLICIES: dict[str, "PolicySpec"] = {}
 _METHODS: dict[str, "MethodSpec"] = {}
 _AGENTS: dict[str, Callable] = {}  # external policies' factories, by name (register_agent)
@@ -40,6 +44,18 @@ class MethodSpec:
     name: str
     policy: str  # the trained policy it executes
     execution: str  # "ensemble" (query every step), "open_loop" (run chunks), "single" (one action)
+    bound: str = ""  # "" a trained policy's method; "upper" / "lower": a reference that needs no training
+    make: Callable | None = None  # a bound's policy for a task: make(task) -> rollout.ChunkPolicy
+    description: str = ""
+
+    @property
+    def trained(self) -> bool:
+        return not self.bound
+
+    @property
+    def kind(self) -> str:
+        """What a results table says the method is: "trained", "upper bound" or "lower bound"."""
+        return f"{self.bound} bound" if self.bound else "trained"
 
 
 def register_policy(name: str, config_class: type, profiles_dir: str | Path | None = None) -> Callable[[type], type]:
@@ -61,6 +77,18 @@ def register_method(name: str, policy: str, execution: str) -> MethodSpec:
     if execution not in EXECUTIONS:
         raise ValueError(f"execution must be one of {', '.join(EXECUTIONS)}, got {execution!r}")
     spec = MethodSpec(name, policy, execution)
+    if _METHODS.get(name, spec) != spec:
+        raise ValueError(f"method {name!r} is already registered")
+    _METHODS[name] = spec
+    return spec
+
+
+def register_bound(name: str, make: Callable, bound: str, description: str) -> MethodSpec:
+    """Register a method that needs no training: make(task) gives its policy for a task, executed
+    open-loop; bound "upper" or "lower" says which side of the learned methods it marks."""
+    if bound not in BOUNDS:
+        raise ValueError(f"bound must be one of {', '.join(BOUNDS)}, got {bound!r}")
+    spec = MethodSpec(name, name, "open_loop", bound, make, description)
     if _METHODS.get(name, spec) != spec:
         raise ValueError(f"method {name!r} is already registered")
     _METHODS[name] = spec
@@ -94,7 +122,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
+    for module in (*_BUILTIN_MODULES, _BOUNDS_MODULE):
         importlib.import_module(module)
     load_plugins()
 
@@ -112,10 +140,23 @@ def policy_names() -> tuple[str, ...]:
     return tuple(sorted(_POLICIES, key=_rank))  # a stable sort: registration order within a module
 
 
+def _method_rank(name: str) -> int:
+    """The learned methods by their policy's rank, then the bounds (upper first)."""
+    spec = _METHODS[name]
+    if spec.bound:
+        return len(_BUILTIN_MODULES) + 1 + BOUNDS.index(spec.bound)
+    return _rank(spec.policy)
+
+
 def method_names() -> tuple[str, ...]:
-    """Registered methods, built-ins first, in registration order (the report's order)."""
+    """Registered methods, built-ins first, in registration order, the bounds last (the report's order)."""
     _load()
-    return tuple(sorted(_METHODS, key=lambda name: _rank(_METHODS[name].policy)))
+    return tuple(sorted(_METHODS, key=_method_rank))
+
+
+def bound_names() -> tuple[str, ...]:
+    """The methods that need no training (register_bound), in method_names' order."""
+    return tuple(m for m in method_names() if _METHODS[m].bound)
 
 
 def get_policy(name: str) -> PolicySpec:

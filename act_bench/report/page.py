@@ -11,7 +11,7 @@ import pandas as pd
 from act_bench.report import failed_cells
 from act_bench.report.cell_tables import CAPTION, DISPERSION_NOTE, dispersion_lines
 from act_bench.report.header import header_items
-from act_bench.report.results import PROVENANCE_NOTE, percent, provenance_table, seeds_phrase
+from act_bench.report.results import PROVENANCE_NOTE, bounds_note, percent, provenance_table, seeds_phrase
 
 
 def _data_uri(path: Path, mime: str) -> str:
@@ -54,6 +54,9 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
             parts.append(f"<details><summary>Runs that wrote into this folder</summary>{_html_table(rows)}</details>")
     parts.append(f"<h2>Success rates</h2><p class='caption'>{html.escape(CAPTION.format(seeds=seeds_phrase(results)))}"
                  f" {html.escape(DISPERSION_NOTE)}</p>")
+    bounds = bounds_note(results)
+    if bounds:
+        parts.append(f"<p class='caption'>{html.escape(bounds)}</p>")
     notes = dispersion_lines(results) if notes is None else notes
     for task, table in tables.items():
         parts.append(f"<h3>{html.escape(task)}</h3>{_html_table(table)}")

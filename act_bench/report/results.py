@@ -10,7 +10,7 @@ import pandas as pd
 
 from act_bench.errors import ActBenchError
 from act_bench.evaluation.table_checks import read_results
-from act_bench.policies.registry import method_names
+from act_bench.policies.registry import get_method, method_names
 from act_bench.report import failed_cells
 from act_bench.report.cell_tables import CAPTION, DISPERSION_NOTE, dispersion_lines, summary_tables
 from act_bench.scripted.style import settings_style
@@ -123,9 +123,21 @@ def md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def bounds_note(results: pd.DataFrame) -> str | None:
+    """The line naming the table's bounds (methods that need no training), None when it has none."""
+    bounds = [m for m in method_order() if m in set(results["method"]) and not get_method(m).trained]
+    if not bounds:
+        return None
+    described = "; ".join(f"{m} ({get_method(m).kind}): {get_method(m).description}" for m in bounds)
+    return (f"Bounds, trained on nothing and scored by the same evaluator on the same evaluation starts as the "
+            f"learned methods: {described}.")
+
+
 def summary_markdown(results: pd.DataFrame) -> str:
+    bounds = bounds_note(results)
     parts = ["# act-bench results", "", CAPTION.format(seeds=seeds_phrase(results)),
-             "`episodes` is the pooled number of evaluation episodes.", "", DISPERSION_NOTE, ""]
+             "`episodes` is the pooled number of evaluation episodes.", "", DISPERSION_NOTE, "",
+             *([bounds, ""] if bounds else [])]
     notes = dispersion_lines(results)
     for task, table in summary_tables(results).items():
         parts += [f"## {task}", "", md_table(table), ""] + ([notes[task], ""] if task in notes else [])

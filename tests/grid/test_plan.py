@@ -55,7 +55,35 @@ def test_finished_work_is_skipped_and_retraining_redoes_evaluations():
 def test_grid_check():
     with pytest.raises(ActBenchError, match="unknown method 'dp'"):
         Grid(methods=("dp",), tasks=("insertion",), seeds=(0,)).check()
+    with pytest.raises(ActBenchError, match="unknown method 'scripted-expert'; choose from .*scripted, still"):
+        Grid(methods=("scripted-expert", "still"), tasks=("insertion",), seeds=(0,)).check()
     with pytest.raises(ActBenchError, match="unknown task 'stack'"):
         Grid(methods=("act",), tasks=("stack",), seeds=(0,)).check()
     with pytest.raises(ActBenchError, match="--jobs"):
         Grid(methods=("act",), tasks=("insertion",), seeds=(0,), jobs=0).check()
+
+
+def test_bounds_get_evaluations_only_on_the_learned_methods_starts():
+    """A bound (scripted, still) needs no demos, run folder or training: its evaluations wait for nothing."""
+    grid = Grid(methods=("scripted", "still", "act"), tasks=("transfer_cube_v3",), seeds=(0, 1))
+    assert grid.policies == ["act"] and grid.bounds == ["scripted", "still"]
+    plan = make_plan(grid, _profiles("act"), Done())
+    assert list(plan.trainings) == [("transfer_cube_v3", "act", 0), ("transfer_cube_v3", "act", 1)]
+    assert set(plan.run_dirs) == set(plan.trainings) and [d.task for d in plan.demos] == ["transfer_cube_v3"]
+    assert len(plan.evals) == 3 * 2
+    for seed in (0, 1):
+        bound, learned = plan.evals[("transfer_cube_v3", "scripted", seed)], plan.evals[("transfer_cube_v3", "act", seed)]
+        assert bound.run_dir is None and bound.train_key is None and learned.train_key in plan.trainings
+        # the same seed, so the same evaluation starts (eval_seed(seed, i)), and as many episodes
+        assert (bound.seed, bound.episodes) == (learned.seed, learned.episodes)
+        assert bound.eval_dir == Path(f"results/run/evals/transfer_cube_v3/scripted/seed{seed}")
+
+
+def test_a_grid_of_bounds_alone_plans_no_training_and_skips_finished_evaluations():
+    grid = Grid(methods=("scripted", "still"), tasks=("transfer_cube_v3", "insertion_v3"), seeds=(0,))
+    plan = make_plan(grid, {}, Done(evals={"insertion_v3/still/seed0"}))
+    assert plan.demos == [] and plan.trainings == {} and plan.run_dirs == {}
+    assert plan.episodes == 50  # no profile to read it from: the evaluation default
+    assert sorted(plan.evals) == [("insertion_v3", "scripted", 0), ("transfer_cube_v3", "scripted", 0),
+                                  ("transfer_cube_v3", "still", 0)]
+    assert make_plan(Grid(methods=("still",), tasks=("insertion_v3",), seeds=(0,), episodes=3), {}, Done()).episodes == 3

@@ -239,3 +239,30 @@ def test_a_run_of_another_config_stops_the_grid_before_any_work(tmp_path):
     with pytest.raises(ActBenchError, match="different run.*cnn_kernel"):
         _run(tmp_path, backend, methods=["act"], tasks=["transfer_cube"], seeds=[0])
     assert not [c for c in backend.calls() if c["kind"] in ("train", "eval")]
+
+
+def test_bounds_are_evaluated_without_demos_or_training(tmp_path):
+    """A bound's cell comes from its policy in the registry (here on the fake env): no demos, run
+    folder or training for it, its rows beside the learned method's, labelled a bound."""
+    backend = FakeBackend(tmp_path / "calls.log")
+    result = _run(tmp_path, backend, methods=["still", "bc"], tasks=["insertion"], seeds=[0, 1])
+    assert result["failures"] == []
+    k = _kinds(backend)
+    assert [(c["method"], c["seed"]) for c in k["train"]] == [("bc", 0), ("bc", 1)] and len(k["demos"]) == 1
+    assert len(k["eval"]) == 2  # the trained policies loaded: bc's only
+    assert not (tmp_path / "runs" / "insertion" / "still").exists()
+    out = tmp_path / "out"
+    df = pd.read_csv(out / "results.csv")
+    assert set(df["method"]) == {"still", "bc"} and (df["episodes"] == 3).all()
+    summary = json.loads((out / "evals/insertion/still/seed1/summary.json").read_text())
+    assert (summary["kind"], summary["policy"], summary["trained_on"]) == ("lower bound", "still", {})
+    assert json.loads((out / "evals/insertion/bc/seed1/summary.json").read_text())["kind"] == "trained"
+    # the same starts as the learned method's seed
+    still = pd.read_csv(out / "evals/insertion/still/seed1/episodes.csv")
+    assert still["seed"].tolist() == pd.read_csv(out / "evals/insertion/bc/seed1/episodes.csv")["seed"].tolist()
+    assert "still (lower bound)" in (out / "summary.md").read_text()
+    assert "still (lower bound)" in (out / "report.html").read_text()
+    # a rerun finds the bound's evaluations done
+    written = (out / "evals/insertion/still/seed0/summary.json").stat().st_mtime_ns
+    _run(tmp_path, backend, methods=["still", "bc"], tasks=["insertion"], seeds=[0, 1])
+    assert (out / "evals/insertion/still/seed0/summary.json").stat().st_mtime_ns == written

@@ -157,6 +157,16 @@ def test_bad_values_stop_the_sweep_before_any_work(tmp_path, capsys, param, mess
     assert re.search(message, err[0]), err[0]
 
 
+def test_bounds_are_no_sweep_method(tmp_path, capsys):
+    """A bound has no profile field to sweep: one line, exit 2, nothing written."""
+    code = cli.main(["sweep", "--param", "model.chunk_size=1,10", "--methods", "act,still", "--tasks", "transfer_cube",
+                     "--profile", "ci", "--out", str(tmp_path / "out"), "--runs-root", str(tmp_path / "runs"),
+                     "--demos-root", str(tmp_path / "demos"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not any(tmp_path.iterdir())
+    assert "still need no training and have no profile fields to sweep" in err[0], err[0]
+
+
 def test_sweeps_combine_with_a_mean_over_settings_and_the_papers_points(tmp_path, monkeypatch):
     """Two sweeps of the chunk size (here: one per task) as one table; the mean over the
     settings weighs each setting's mean over seeds equally; the plot gains a panel for it."""

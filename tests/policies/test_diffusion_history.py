@@ -191,7 +191,7 @@ def test_built_ins_keep_their_order_whichever_is_imported_first():
     done = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["act,act-no-cvae,bc,diffusion", "act,act-no-te,act-no-cvae,bc,diffusion"]
+    assert done.stdout.split() == ["act,act-no-cvae,bc,diffusion", "act,act-no-te,act-no-cvae,bc,diffusion,scripted,still,random"]
 
 
 def test_missing_extra_is_a_one_line_error(monkeypatch):
