@@ -9,7 +9,8 @@
 #              precision (amp "auto": bf16 where the CPU computes bf16 natively) and again in fp32
 #              (`--set train.amp=none`), every model evaluated on the same 50 starts; then
 #              `act-bench compare` over the seeds says whether precision moves the result.
-#   reference  Table I's scripted column: act, act-no-te and bc on both -v3 tasks, seeds SEEDS.
+#   reference  Table I's scripted column: act, act-no-te and bc on both -v3 tasks, seeds SEEDS,
+#              beside the bounds (scripted: the expert, still: the arms held) on the same starts.
 #   human      Table I's human-data column (the human-like demonstrations), seeds HUMAN_SEEDS.
 #
 # ROOT (default ./study-v3) holds the demos and the trained runs (large; never committed); OUT
@@ -23,6 +24,7 @@ SEEDS=${SEEDS:-0,1,2,3,4,5,6,7,8,9}
 HUMAN_SEEDS=${HUMAN_SEEDS:-0,1,2,3,4}
 PRECISION_SEEDS=${PRECISION_SEEDS:-0,1,2,3,4}
 JOBS=${JOBS:-2}
+METHODS=act,act-no-te,bc,scripted,still  # the bounds train nothing: they are scored on the same starts
 # One torch thread per training: a training's numbers depend on its thread count, a 1-thread job
 # runs at the same speed beside another (two at once on 2 cores, each pinned to its own), and
 # it slows gracefully when the machine is shared, where 2-thread jobs stall (OpenMP threads
@@ -44,12 +46,12 @@ precision() {
 }
 reference() {
   step reference
-  act-bench run --methods act,act-no-te,bc --tasks transfer_cube_v3,insertion_v3 --seeds "$SEEDS" \
+  act-bench run --methods "$METHODS" --tasks transfer_cube_v3,insertion_v3 --seeds "$SEEDS" \
     "${common[@]}" --runs-root "$ROOT/runs" --out "$OUT/reference-v3"
 }
 human() {
   step human
-  act-bench run --methods act,act-no-te,bc --tasks transfer_cube_v3,insertion_v3 --seeds "$HUMAN_SEEDS" \
+  act-bench run --methods "$METHODS" --tasks transfer_cube_v3,insertion_v3 --seeds "$HUMAN_SEEDS" \
     --demo-style human "${common[@]}" --runs-root "$ROOT/runs" --out "$OUT/reference-v3-human"
 }
 
