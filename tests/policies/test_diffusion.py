@@ -18,6 +18,7 @@ from act_bench.data.normalization import NormStats  # noqa: E402
 from act_bench.policies import build_policy, load_policy, load_profile, save_checkpoint  # noqa: E402
 from act_bench.policies.checkpoint import read_tensors  # noqa: E402
 from act_bench.policies.diffusion import crop  # noqa: E402
+from cli_helpers import ok  # noqa: E402
 from act_bench.policies.diffusion_ema import ema_decay  # noqa: E402
 from act_bench.policies.diffusion_noise import make_scheduler  # noqa: E402
 from act_bench.policies.diffusion_unet import ConditionalUnet1D, SpatialSoftmax  # noqa: E402

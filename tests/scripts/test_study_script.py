@@ -80,7 +80,8 @@ def test_v3_study_precision_pairs_the_reference_with_fp32(tmp_path):
     assert all(r.jobs == 2 and "train.num_threads=1" in r.overrides for r in runs)
     assert bf16.runs_root == reference.runs_root != fp32.runs_root  # the bf16 half is the reference's own
     assert Path(bf16.out).name == Path(reference.out).name == "reference-v3"
-    assert reference.seeds == "0,1,2,3,4,5,6,7,8,9" and reference.methods == "act,act-no-te,bc"
+    assert reference.seeds == "0,1,2,3,4,5,6,7,8,9"
+    assert reference.methods == human.methods == "act,act-no-te,bc,scripted,still"
     assert human.demo_style == "human" and human.seeds == "0,1,2,3,4" and Path(human.out).name == "reference-v3-human"
     for argv in calls:
         if argv[0] == "compare":
