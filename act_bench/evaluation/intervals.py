@@ -69,6 +69,16 @@ def t_interval(rates: Sequence[float], level: float = 0.95) -> tuple[float, floa
     return max(0.0, x.mean() - half), min(1.0, x.mean() + half)
 
 
+def prediction_lower_bound(rates: Sequence[float], alpha: float) -> float:
+    """The one-sided (1 - alpha) lower prediction bound for one more seed's rate, from the seeds'
+    rates: mean - t(1 - alpha, n - 1) * SD * sqrt(1 + 1/n). A new training of the same recipe
+    falls below it with probability alpha (seed rates taken as normal); NaN with fewer than 2."""
+    x = np.asarray(rates, dtype=float)
+    if len(x) < 2:
+        return math.nan
+    return float(x.mean() - stats.t.ppf(1 - alpha, len(x) - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / len(x)))
+
+
 def pearson_chi2(successes: Sequence[int], episodes: Sequence[int]) -> tuple[float, int]:
     """Pearson's X^2 of one cell's seeds against a common rate, and its degrees of freedom
     (seeds - 1). A cell at 0 or 1 everywhere carries no information on dispersion: (0, 0)."""

@@ -86,3 +86,36 @@ def test_the_ci_cell_trains_as_its_reference_cell_did():
     prof = load_profile(get_method(ref["method"]).policy, ref["profile"], ref["overrides"])
     assert prof.model.chunk_size == summary["chunk_size"]
     assert summary["policy_id"].startswith(f"step {prof.train.steps} ")
+
+
+def test_prediction_bound_fails_a_correct_build_at_rate_alpha():
+    """Trainings whose rates are normal around 0.6 with SD 0.15: a new one falls below the
+    bound of ten others about alpha of the time (the bound's whole point), and rarely at 1%."""
+    import numpy as np
+
+    from act_bench.evaluation.intervals import prediction_lower_bound
+
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0.6, 0.15, size=(20000, 11))
+    bounds = np.array([prediction_lower_bound(d[:10], 0.05) for d in draws[:4000]])
+    assert abs(np.mean(draws[:4000, 10] < bounds) - 0.05) < 0.012
+    assert np.isnan(prediction_lower_bound([0.5], 0.01))
+    assert prediction_lower_bound([0.4, 0.4, 0.4], 0.01) == pytest.approx(0.4)  # no spread: the rate itself
+
+
+def test_seed_level_rule_reads_the_reference_trainings(tmp_path):
+    from act_bench.grid.regression import cell_judge
+
+    rows = [{"task": "transfer_cube", "method": "act-no-te", "seed": s, "stage_index": 4, "stage_name": "transfer",
+             "successes": k, "episodes": 50, "rate": k / 50, "ci_low": 0, "ci_high": 1}
+            for s, k in enumerate([30, 35, 25, 40, 28])]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    policy = {"task": "transfer_cube", "method": "act-no-te", "profile": "ci", "seed": 0,
+              "reference_results": "results.csv", "reference_seeds": [0, 1, 2, 3, 4]}
+    judge = cell_judge(policy, 0.01, tmp_path)
+    line, failure = judge(20, 50)  # 40%: inside the trainings' spread (50-80%, SD 11 points)
+    assert failure is None and "prediction bound" in line and line.endswith("ok")
+    line, failure = judge(5, 50)
+    assert "REGRESSED" in line and "below the reference trainings" in failure
+    with pytest.raises(SystemExit, match="no transfer_cube/act-no-te/seed7 row"):
+        cell_judge({**policy, "reference_seeds": [0, 7]}, 0.01, tmp_path)
