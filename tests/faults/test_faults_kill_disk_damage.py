@@ -64,17 +64,28 @@ def _run_args(root):
             "--runs-root", f"{root}/runs", "--no-progress", *TINY]
 
 
+# each command killed: (its arguments for a copy named by tag, how many kills, its fingerprint)
+KILLED = {
+    "gen": (lambda tag: [*GEN, "--out", f"demos{tag}"], 3, lambda w, tag: demos_fp(w / f"demos{tag}")),
+    "train": (lambda tag: _train_args("demos", f"run{tag}"), 2, lambda w, tag: run_fp(w / f"run{tag}")),
+    "eval": (lambda tag: _eval_args("run", f"ev{tag}"), 2, lambda w, tag: eval_fp(w / f"ev{tag}")),
+    "run": (lambda tag: _run_args(f"grid{tag}"), 2,
+            lambda w, tag: (results_fp(w / f"grid{tag}/out"),
+                            run_fp(w / f"grid{tag}/runs/transfer_cube/act/ci/seed0"))),
+}
+
+
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
+    """The four commands run undisturbed, in order (each reads the one before): their times and fingerprints."""
     w = tmp_path_factory.mktemp("faults")
-    times = {}
-    for name, args in (("gen", [*GEN, "--out", "demos"]), ("train", _train_args("demos", "run")),
-                       ("eval", _eval_args("run", "ev")), ("run", _run_args("grid"))):
+    times, fingerprints = {}, {}
+    for name, (args, _, fingerprint) in KILLED.items():
         t = time.perf_counter()
-        ok(*args, cwd=w)
-        times[name] = time.perf_counter() - t
-    yield {"w": w, "times": times, "demos": demos_fp(w / "demos"), "run": run_fp(w / "run"), "eval": eval_fp(w / "ev"),
-           "results": results_fp(w / "grid/out"), "grid_run": run_fp(w / "grid/runs/transfer_cube/act/ci/seed0")}
+        ok(*args(""), cwd=w)
+        times[name], fingerprints[name] = time.perf_counter() - t, fingerprint(w, "")
+    yield {"w": w, "times": times, "fingerprints": fingerprints, "demos": fingerprints["gen"],
+           "run": fingerprints["train"]}
     if os.environ.get("ACT_BENCH_FAULT_LOG"):
         rows = ["| fault | exit | message |", "|---|---|---|"]
         rows += [f"| {f} | {rc} | {msg.replace('|', '/')} |" for f, rc, msg in LOG]
@@ -87,37 +98,15 @@ def _points(total: float, n: int) -> list[float]:
 
 
 # ---------------------------------------------------------------- kill -9
-def test_kill9_generate_resumes_to_the_same_bytes(base):
+@pytest.mark.parametrize("command", list(KILLED))
+def test_kill9_resumes_to_the_same_bytes(base, command):
+    """kill -9 at random moments, then the same command again: what it wrote is what the undisturbed run wrote."""
+    args, kills, fingerprint = KILLED[command]
     w = base["w"]
-    for i, delay in enumerate(_points(base["times"]["gen"], 3)):
-        kill_at([*GEN, "--out", f"gen{i}"], w, delay)
-        ok(*GEN, "--out", f"gen{i}", cwd=w)
-        assert demos_fp(w / f"gen{i}") == base["demos"]
-
-
-def test_kill9_train_resumes_to_the_same_bytes(base):
-    w = base["w"]
-    for i, delay in enumerate(_points(base["times"]["train"], 2)):
-        kill_at(_train_args("demos", f"run{i}"), w, delay)
-        ok(*_train_args("demos", f"run{i}"), cwd=w)
-        assert run_fp(w / f"run{i}") == base["run"]
-
-
-def test_kill9_eval_resumes_to_the_same_outcomes(base):
-    w = base["w"]
-    for i, delay in enumerate(_points(base["times"]["eval"], 2)):
-        kill_at(_eval_args("run", f"ev{i}"), w, delay)
-        ok(*_eval_args("run", f"ev{i}"), cwd=w)
-        assert eval_fp(w / f"ev{i}") == base["eval"]
-
-
-def test_kill9_run_resumes_to_the_same_results(base):
-    w = base["w"]
-    for i, delay in enumerate(_points(base["times"]["run"], 2)):
-        kill_at(_run_args(f"grid{i}"), w, delay)
-        ok(*_run_args(f"grid{i}"), cwd=w)
-        assert results_fp(w / f"grid{i}/out") == base["results"]
-        assert run_fp(w / f"grid{i}/runs/transfer_cube/act/ci/seed0") == base["grid_run"]
+    for i, delay in enumerate(_points(base["times"][command], kills)):
+        kill_at(args(i), w, delay)
+        ok(*args(i), cwd=w)
+        assert fingerprint(w, i) == base["fingerprints"][command]
 
 
 # ---------------------------------------------------------------- read-only folders, a full disk
