@@ -8,7 +8,8 @@
 #   precision  -v3 transfer cube, training seeds 0-4, trained with the cpu profile's default
 #              precision (amp "auto": bf16 where the CPU computes bf16 natively) and again in fp32
 #              (`--set train.amp=none`), every model evaluated on the same 50 starts; then
-#              `act-bench compare` over the seeds says whether precision moves the result.
+#              `act-bench compare` over the seeds says whether precision moves the result
+#              (precision-fp32-v3/compare-METHOD.txt).
 #   reference  Table I's scripted column: act, act-no-te and bc on both -v3 tasks, seeds SEEDS,
 #              beside the bounds (scripted: the expert, still: the arms held) on the same starts.
 #   human      Table I's human-data column (the human-like demonstrations), seeds HUMAN_SEEDS.
@@ -40,8 +41,11 @@ precision() {
     --runs-root "$ROOT/runs" --out "$OUT/reference-v3"
   act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${common[@]}" \
     --set train.amp=none --runs-root "$ROOT/runs-fp32" --out "$OUT/precision-fp32-v3"
+  mkdir -p "$OUT/precision-fp32-v3"
   for m in act act-no-te; do
-    act-bench compare "$OUT/reference-v3:$m" "$OUT/precision-fp32-v3:$m" || true
+    # kept beside the fp32 results (written whole, then renamed)
+    act-bench compare "$OUT/reference-v3:$m" "$OUT/precision-fp32-v3:$m" > "$OUT/precision-fp32-v3/.compare-$m.tmp" \
+      && mv "$OUT/precision-fp32-v3/.compare-$m.tmp" "$OUT/precision-fp32-v3/compare-$m.txt" || true
   done
 }
 reference() {

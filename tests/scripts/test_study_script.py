@@ -87,6 +87,8 @@ def test_v3_study_precision_pairs_the_reference_with_fp32(tmp_path):
         if argv[0] == "compare":
             args = build_parser(argv).parse_args(argv)
             assert args.a.endswith(("reference-v3:act", "reference-v3:act-no-te")) and "precision-fp32-v3" in args.b
+    assert {p.name for p in (tmp_path / "out" / "precision-fp32-v3").iterdir()} == {"compare-act.txt",
+                                                                                 "compare-act-no-te.txt"}
     (tmp_path / "x").mkdir()
     proc, calls = _commands(tmp_path / "x", "bogus", script=STUDY_V3)
     assert proc.returncode == 2 and "unknown step 'bogus'" in proc.stderr and not calls
