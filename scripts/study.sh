@@ -1,68 +1,109 @@
 #!/usr/bin/env bash
-# The paper's simulated study on the -v2 tasks, in the order its results are worth having, each
-# step resumable: rerun this script and every finished training and evaluation is skipped
-# (`act-bench run` / `sweep` find them in the runs folder), an interrupted one resumes.
+# The paper's simulated study, in the order its results are worth having, each step resumable:
+# rerun this script and every finished training and evaluation is skipped (`act-bench run` /
+# `sweep` find them in the runs folder), an interrupted one resumes.
 #
-#   bash scripts/study.sh [STEP...]     # default: every step in order; e.g. `reference human`
+#   bash scripts/study.sh [STEP...]     # default: every step of VERSION in order
 #
-# ROOT (default ./study) holds the demos and the trained runs (large; never committed); OUT
-# (default ./results) the tables, plots, reports and videos (small; committed). SEEDS (default
-# 0,1,2) are the training seeds; TASKS (default both -v2 tasks) the tasks, so a short sitting can
-# finish one task's cells before starting the other's; JOBS (default 1) the parallel jobs (2-core
-# machine: 1). Every step uses the cpu profile, 50 demos and 50 evaluation episodes; about 23 h
-# of a 2-core CPU in all (README: Performance), about 2 h on one GPU with `act-bench remote train`.
+#   precision  (-v3) transfer cube, PRECISION_SEEDS, trained at the cpu profile's default
+#              precision (amp "auto": bf16 where the CPU computes it natively) and again in fp32
+#              (`--set train.amp=none`), every model on the same 50 starts; `act-bench compare`
+#              over the seeds (precision-fp32-v3/compare-METHOD.txt) says whether precision
+#              moves the result. The default half is the reference's own transfer-cube trainings.
+#   reference  Table I's scripted column: act, act-no-te and bc beside the bounds (scripted: the
+#              expert; still: the arms held) on the same starts, seeds SEEDS.
+#   human      Table I's human-data column (human-like demonstrations), seeds HUMAN_SEEDS.
+#   cvae       act-no-cvae on both data styles; execution: ensembling weight and open loop on
+#   ...        the reference's models (no training); chunk: chunk size 1-100 with and without
+#              ensembling; decoder: 1 against 7 decoder layers. Seeds ABLATION_SEEDS.
+#
+# VERSION (default v3) picks the tasks (TASKS, default both of that version) and the folder
+# names. v3: the cpu profile as it is (chunk 100), one torch thread per training, JOBS=2 at once
+# (a training's numbers depend on its thread count; 1-thread jobs do not stall beside other
+# work). v2: the committed -v2 study's settings (chunk 50, the machine's threads, JOBS=1) and
+# folder names, so a rerun finds and extends it. ROOT (default ./study) holds the demos and the
+# trained runs (large; never committed); OUT (default ./results) the tables, plots, reports and
+# videos (small; committed). Train one study on one CPU kind: runs record their machine
+# (trained_on), and seeds trained on another kind belong in a separate, labelled folder.
 set -euo pipefail
+VERSION=${VERSION:-v3}
 ROOT=${ROOT:-study}
 OUT=${OUT:-results}
-SEEDS=${SEEDS:-0,1,2}
-JOBS=${JOBS:-1}
-TASKS=${TASKS:-transfer_cube_v2,insertion_v2}
-common=(--profile cpu --episodes 50 --demos 50 --seeds "$SEEDS" --jobs "$JOBS"
+METHODS=act,act-no-te,bc,scripted,still  # the bounds train nothing: they are scored on the same starts
+case $VERSION in
+  v3) SEEDS=${SEEDS:-0,1,2,3,4,5,6,7,8,9}; HUMAN_SEEDS=${HUMAN_SEEDS:-0,1,2,3,4}
+      ABLATION_SEEDS=${ABLATION_SEEDS:-0,1,2}; PRECISION_SEEDS=${PRECISION_SEEDS:-0,1,2,3,4}; JOBS=${JOBS:-2}
+      settings=(--set train.num_threads=1); pin=(); suffix=-v3
+      default_steps=(precision reference human cvae execution chunk decoder) ;;
+  v2) SEEDS=${SEEDS:-0,1,2}; HUMAN_SEEDS=${HUMAN_SEEDS:-$SEEDS}; ABLATION_SEEDS=${ABLATION_SEEDS:-$SEEDS}
+      JOBS=${JOBS:-1}; settings=(); pin=(--set model.chunk_size=50); suffix=""
+      default_steps=(reference human cvae execution chunk decoder) ;;
+  *) echo "study.sh: unknown VERSION '$VERSION' (v2, v3)" >&2; exit 2 ;;
+esac
+TASKS=${TASKS:-transfer_cube_$VERSION,insertion_$VERSION}
+common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" "${settings[@]}"
         --runs-root "$ROOT/runs" --demos-root "$ROOT/demos")
+pinned=("${common[@]}" "${pin[@]}")  # every step but the chunk sweep (which sets the chunk itself)
 
-step() { echo "== study: $1 ($(date '+%F %T'))" >&2; }
+step() { echo "== study ($VERSION): $1 ($(date '+%F %T'))" >&2; }
 
-reference() {  # Table I's scripted column
+precision() {
+  [ "$VERSION" = v3 ] || { echo "study.sh: the precision step is -v3's" >&2; exit 2; }
+  step precision
+  local fp32="$OUT/precision-fp32-v3"
+  act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${pinned[@]}" \
+    --out "$OUT/reference-v3"
+  act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${pinned[@]}" \
+    --set train.amp=none --runs-root "$ROOT/runs-fp32" --out "$fp32"
+  mkdir -p "$fp32"
+  for m in act act-no-te; do  # written whole, then renamed
+    act-bench compare "$OUT/reference-v3:$m" "$fp32:$m" > "$fp32/.compare-$m.tmp" \
+      && mv "$fp32/.compare-$m.tmp" "$fp32/compare-$m.txt" || true
+  done
+}
+reference() {
   step reference
-  act-bench run --methods act,act-no-te,bc --tasks $TASKS "${common[@]}" --out "$OUT/reference-v2"
+  act-bench run --methods "$METHODS" --tasks "$TASKS" --seeds "$SEEDS" "${pinned[@]}" --out "$OUT/reference-$VERSION"
 }
-human() {  # Table I's human-data column (run folders cpu-human, demo folders *_human)
+human() {  # run folders cpu-human, demo folders *_human
   step human
-  act-bench run --methods act,act-no-te,bc --tasks $TASKS --demo-style human "${common[@]}" \
-    --out "$OUT/reference-v2-human"
+  act-bench run --methods "$METHODS" --tasks "$TASKS" --seeds "$HUMAN_SEEDS" --demo-style human "${pinned[@]}" \
+    --out "$OUT/reference-$VERSION-human"
 }
-cvae() {  # the CVAE ablation, scripted and human-like data
+cvae() {
   step cvae
-  act-bench run --methods act-no-cvae --tasks $TASKS "${common[@]}" --out "$OUT/ablation-cvae"
-  act-bench run --methods act-no-cvae --tasks $TASKS --demo-style human "${common[@]}" \
-    --out "$OUT/ablation-cvae-human"
+  act-bench run --methods act-no-cvae --tasks "$TASKS" --seeds "$ABLATION_SEEDS" "${pinned[@]}" \
+    --out "$OUT/ablation-cvae$suffix"
+  act-bench run --methods act-no-cvae --tasks "$TASKS" --seeds "$ABLATION_SEEDS" --demo-style human "${pinned[@]}" \
+    --out "$OUT/ablation-cvae$suffix-human"
 }
-execution() {  # ensembling weight and open loop on the reference's models (no training)
+execution() {
   step execution
-  act-bench sweep --param eval.temporal_ensemble_m=0.001,0.01,0.1,1 --methods act --tasks $TASKS \
-    "${common[@]}" --out "$OUT/sweep-te-m"
-  act-bench sweep --param eval.n_action_steps=1,10,0 --methods act-no-te --tasks $TASKS \
-    "${common[@]}" --out "$OUT/sweep-open-loop"
+  act-bench sweep --param eval.temporal_ensemble_m=0.001,0.01,0.1,1 --methods act --tasks "$TASKS" \
+    --seeds "$ABLATION_SEEDS" "${pinned[@]}" --out "$OUT/sweep-te-m$suffix"
+  act-bench sweep --param eval.n_action_steps=1,10,0 --methods act-no-te --tasks "$TASKS" \
+    --seeds "$ABLATION_SEEDS" "${pinned[@]}" --out "$OUT/sweep-open-loop$suffix"
 }
-chunk() {  # chunk size with and without ensembling, scripted and human-like data
+chunk() {
   step chunk
-  act-bench sweep --param model.chunk_size=1,10,50,100 --methods act,act-no-te --tasks $TASKS \
-    "${common[@]}" --out "$OUT/sweep-chunk"
-  act-bench sweep --param model.chunk_size=1,10,50,100 --methods act,act-no-te --tasks $TASKS \
-    --demo-style human "${common[@]}" --out "$OUT/sweep-chunk-human"
+  act-bench sweep --param model.chunk_size=1,10,50,100 --methods act,act-no-te --tasks "$TASKS" \
+    --seeds "$ABLATION_SEEDS" "${common[@]}" --out "$OUT/sweep-chunk$suffix"
+  act-bench sweep --param model.chunk_size=1,10,50,100 --methods act,act-no-te --tasks "$TASKS" \
+    --seeds "$ABLATION_SEEDS" --demo-style human "${common[@]}" --out "$OUT/sweep-chunk$suffix-human"
 }
-decoder() {  # the release's 1 decoder layer against 7 (transfer cube)
+decoder() {  # transfer cube only
   step decoder
-  act-bench sweep --param model.dec_layers=1,7 --methods act,act-no-te --tasks transfer_cube_v2 \
-    "${common[@]}" --out "$OUT/sweep-decoder"
+  act-bench sweep --param model.dec_layers=1,7 --methods act,act-no-te --tasks "transfer_cube_$VERSION" \
+    --seeds "$ABLATION_SEEDS" "${pinned[@]}" --out "$OUT/sweep-decoder$suffix"
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(reference human cvae execution chunk decoder)
+[ ${#steps[@]} -gt 0 ] || steps=("${default_steps[@]}")
 for s in "${steps[@]}"; do
   case $s in
-    reference|human|cvae|execution|chunk|decoder) "$s" ;;
-    *) echo "study.sh: unknown step '$s' (reference, human, cvae, execution, chunk, decoder)" >&2; exit 2 ;;
+    precision|reference|human|cvae|execution|chunk|decoder) "$s" ;;
+    *) echo "study.sh: unknown step '$s' (precision, reference, human, cvae, execution, chunk, decoder)" >&2
+       exit 2 ;;
   esac
 done
 step done

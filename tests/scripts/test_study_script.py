@@ -27,30 +27,57 @@ def _commands(tmp_path, *steps, script=SCRIPT, **env):
     return proc, [line.rstrip("\t").split("\t") for line in lines]
 
 
-def test_every_step_runs_valid_commands(tmp_path):
-    proc, calls = _commands(tmp_path, ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"), SEEDS="0,1")
-    assert proc.returncode == 0, proc.stderr
-    assert [c[0] for c in calls] == ["run", "run", "run", "run", "sweep", "sweep", "sweep", "sweep", "sweep"]
+def _parsed(calls, tmp_path, seeds=None):
+    """Every recorded command parses as act-bench would; the output folder names, in order."""
     outs = []
     for argv in calls:
         args = build_parser(argv).parse_args(argv)
-        assert args.seeds == "0,1" and args.profile == "cpu" and args.episodes == 50 and args.demos == 50
-        assert args.runs_root == str(tmp_path / "root" / "runs")
-        assert args.demos_root == str(tmp_path / "root" / "demos")
+        assert args.profile == "cpu" and args.episodes == 50 and args.demos == 50
+        assert args.demos_root == str(tmp_path / "root" / "demos") and "runs" in Path(args.runs_root).name
+        assert seeds is None or args.seeds == seeds
         if argv[0] == "sweep":
             parse_params(args.params, [])  # fields and values a profile can take
         outs.append(Path(args.out).name)
+    return outs
+
+
+def test_every_v2_step_runs_valid_commands_into_the_committed_folders(tmp_path):
+    proc, calls = _commands(tmp_path, VERSION="v2", ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"),
+                            SEEDS="0,1")
+    assert proc.returncode == 0, proc.stderr
+    assert [c[0] for c in calls] == ["run", "run", "run", "run", "sweep", "sweep", "sweep", "sweep", "sweep"]
+    outs = _parsed(calls, tmp_path, seeds="0,1")
     assert outs == ["reference-v2", "reference-v2-human", "ablation-cvae", "ablation-cvae-human", "sweep-te-m",
                     "sweep-open-loop", "sweep-chunk", "sweep-chunk-human", "sweep-decoder"]
+    for argv, out in zip(calls, outs):  # the -v2 study's chunk size, except where the chunk is swept
+        assert ("model.chunk_size=50" in argv) == (not out.startswith("sweep-chunk")), out
+        assert "train.num_threads=1" not in argv and argv[argv.index("--jobs") + 1] == "1"
 
 
-def test_one_step_and_a_bad_step(tmp_path):
+def test_every_v3_step_runs_valid_commands(tmp_path):
+    proc, calls = _commands(tmp_path, ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert [c[0] for c in calls] == ["run", "run", "compare", "compare", "run", "run", "run", "run", "sweep", "sweep",
+                                     "sweep", "sweep", "sweep"]
+    runs = [c for c in calls if c[0] != "compare"]
+    outs = _parsed(runs, tmp_path)
+    assert outs == ["reference-v3", "precision-fp32-v3", "reference-v3", "reference-v3-human", "ablation-cvae-v3",
+                    "ablation-cvae-v3-human", "sweep-te-m-v3", "sweep-open-loop-v3", "sweep-chunk-v3",
+                    "sweep-chunk-v3-human", "sweep-decoder-v3"]
+    for argv in runs:  # one torch thread a training, two at once; the profile's own chunk size
+        assert "train.num_threads=1" in argv and argv[argv.index("--jobs") + 1] == "2"
+        assert "model.chunk_size=50" not in argv
+        assert all(t.endswith("_v3") for t in argv[argv.index("--tasks") + 1].split(","))
+def test_one_step_and_a_bad_step_or_version(tmp_path):
     proc, calls = _commands(tmp_path, "reference")
     assert proc.returncode == 0 and len(calls) == 1 and "--demo-style" not in calls[0]
-    assert calls[0][calls[0].index("--out") + 1] == "results/reference-v2"
-    (tmp_path / "bad").mkdir()
-    proc, calls = _commands(tmp_path / "bad", "bogus")
-    assert proc.returncode == 2 and "unknown step 'bogus'" in proc.stderr and not calls
+    assert calls[0][calls[0].index("--out") + 1] == "results/reference-v3"
+    for i, (steps, env, message) in enumerate([(["bogus"], {}, "unknown step 'bogus'"),
+                                               ([], {"VERSION": "v9"}, "unknown VERSION 'v9'"),
+                                               (["precision"], {"VERSION": "v2"}, "the precision step is -v3's")]):
+        (tmp_path / f"bad{i}").mkdir()
+        proc, calls = _commands(tmp_path / f"bad{i}", *steps, **env)
+        assert proc.returncode == 2 and message in proc.stderr and not calls, proc.stderr
 
 
 @pytest.mark.parametrize("step, style", [("human", "human"), ("cvae", None)])
@@ -61,23 +88,20 @@ def test_data_styles(tmp_path, step, style):
 
 
 def test_tasks_narrow_every_step_but_decoder(tmp_path):
-    proc, calls = _commands(tmp_path, "chunk", "decoder", TASKS="insertion_v2")
+    proc, calls = _commands(tmp_path, "chunk", "decoder", VERSION="v2", TASKS="insertion_v2")
     assert proc.returncode == 0, proc.stderr
     assert [c[c.index("--tasks") + 1] for c in calls] == ["insertion_v2", "insertion_v2", "transfer_cube_v2"]
 
 
-STUDY_V3 = SCRIPT.with_name("study_v3.sh")
-
-
-def test_v3_study_precision_pairs_the_reference_with_fp32(tmp_path):
-    proc, calls = _commands(tmp_path, script=STUDY_V3, ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"))
+def test_v3_precision_pairs_the_reference_with_fp32(tmp_path):
+    proc, calls = _commands(tmp_path, "precision", "reference", "human", ROOT=str(tmp_path / "root"),
+                            OUT=str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert [c[0] for c in calls] == ["run", "run", "compare", "compare", "run", "run"]
     runs = [build_parser(argv).parse_args(argv) for argv in calls if argv[0] == "run"]
     bf16, fp32, reference, human = runs
     assert bf16.seeds == fp32.seeds == "0,1,2,3,4" and bf16.tasks == fp32.tasks == "transfer_cube_v3"
     assert bf16.overrides == ["train.num_threads=1"] and fp32.overrides == ["train.num_threads=1", "train.amp=none"]
-    assert all(r.jobs == 2 and "train.num_threads=1" in r.overrides for r in runs)
     assert bf16.runs_root == reference.runs_root != fp32.runs_root  # the bf16 half is the reference's own
     assert Path(bf16.out).name == Path(reference.out).name == "reference-v3"
     assert reference.seeds == "0,1,2,3,4,5,6,7,8,9"
@@ -89,6 +113,3 @@ def test_v3_study_precision_pairs_the_reference_with_fp32(tmp_path):
             assert args.a.endswith(("reference-v3:act", "reference-v3:act-no-te")) and "precision-fp32-v3" in args.b
     assert {p.name for p in (tmp_path / "out" / "precision-fp32-v3").iterdir()} == {"compare-act.txt",
                                                                                  "compare-act-no-te.txt"}
-    (tmp_path / "x").mkdir()
-    proc, calls = _commands(tmp_path / "x", "bogus", script=STUDY_V3)
-    assert proc.returncode == 2 and "unknown step 'bogus'" in proc.stderr and not calls
