@@ -19,6 +19,11 @@ results. The reference file and the results table it names live in the repositor
 (a wheel does not ship them): --reference defaults to results/ci/reference.json under the
 current folder, else under the source checkout this module runs from; the table's path in it
 is relative to --base (default: the folder holding that results/).
+
+    python -m act_bench.grid.regression --train-reference results/ci-v3 [--jobs N]
+
+trains and evaluates the cell's `reference_seeds` instead (resumable), so the trainings the
+seed-level rule holds a build to come from the recipe the job itself runs.
 """
 from __future__ import annotations
 
@@ -124,12 +129,18 @@ def main(argv=None) -> int:
                    help=f"reference file (default {REFERENCE} under the current folder or the source checkout)")
     p.add_argument("--base", default=None,
                    help="folder the reference's paths are relative to (default: the one holding its results/)")
+    p.add_argument("--train-reference", metavar="DIR", default=None,
+                   help="instead of the job: train and evaluate the cell's reference_seeds into the results "
+                        "folder DIR (resumable; its results.csv is the table reference_results names)")
+    p.add_argument("--jobs", type=int, default=1, help="with --train-reference: trainings at once (default 1)")
     args = p.parse_args(argv)
     reference = Path(args.reference) if args.reference else default_reference()
     ref = load_reference(reference)
     # results/ci/reference.json -> the folder holding results/
     base = Path(args.base) if args.base else reference.resolve().parents[len(REFERENCE.parts) - 1]
     out = Path(args.out)
+    if args.train_reference:
+        return train_reference(ref["policy"], Path(args.train_reference), out, args.jobs)
     start = time.time()
     failures = []
 
@@ -146,11 +157,7 @@ def main(argv=None) -> int:
 
     policy = ref["policy"]
     judge = cell_judge(policy, ref["alpha"], base)
-    grid = Grid(methods=(policy["method"],), tasks=(policy["task"],), seeds=(policy["seed"],),
-                profile=policy["profile"], episodes=policy["episodes"], demos=policy["demos"],
-                overrides=tuple(policy["overrides"]), out=out / "run", demos_root=out / "demos",
-                runs_root=out / "runs", videos=1)
-    result = run_benchmark(grid, progress=False)
+    result = run_benchmark(cell_grid(policy, (policy["seed"],), out / "run", out), progress=False)
     if result["failures"]:
         failures += result["failures"]
     else:
@@ -164,6 +171,27 @@ def main(argv=None) -> int:
     for f in failures:
         print(f"FAILED {f}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def cell_grid(policy: dict, seeds, results: Path, work: Path, jobs: int = 1) -> Grid:
+    """The reference cell's recipe as a grid over `seeds`: tables into `results`, demos and
+    trained runs under `work`."""
+    return Grid(methods=(policy["method"],), tasks=(policy["task"],), seeds=tuple(seeds), profile=policy["profile"],
+                episodes=policy["episodes"], demos=policy["demos"], overrides=tuple(policy["overrides"]), out=results,
+                demos_root=work / "demos", runs_root=work / "runs", videos=1, jobs=jobs)
+
+
+def train_reference(policy: dict, results: Path, work: Path, jobs: int) -> int:
+    """Trains and evaluates the cell's reference_seeds (the spread a new build is held to)."""
+    seeds = policy.get("reference_seeds")
+    if not seeds:
+        raise SystemExit("the reference's policy lists no reference_seeds: add the training seeds to train")
+    result = run_benchmark(cell_grid(policy, seeds, results, work, jobs))
+    for f in result["failures"]:
+        print(f"FAILED {f}", file=sys.stderr)
+    if not result["failures"]:
+        print(f"{len(seeds)} trainings of {policy['method']} on {policy['task']}: {results / 'results.csv'}")
+    return 1 if result["failures"] else 0
 
 
 def cell_judge(policy: dict, alpha: float, base: Path):

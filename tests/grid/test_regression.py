@@ -119,3 +119,23 @@ def test_seed_level_rule_reads_the_reference_trainings(tmp_path):
     assert "REGRESSED" in line and "below the reference trainings" in failure
     with pytest.raises(SystemExit, match="no transfer_cube/act-no-te/seed7 row"):
         cell_judge({**policy, "reference_seeds": [0, 7]}, 0.01, tmp_path)
+
+
+@pytest.mark.slow
+def test_train_reference_makes_the_table_the_seed_level_rule_reads(tmp_path, capsys):
+    """--train-reference trains the cell's reference_seeds by the job's own recipe; the job then
+    holds a new training to them (and reuses seed 0's run from the same working folder)."""
+    ref = json.loads(_reference(tmp_path, successes=0).read_text())
+    ref["policy"].update(reference_seeds=[0, 1], reference_results="ci-ref/results.csv")
+    path = tmp_path / "reference.json"
+    path.write_text(json.dumps(ref))
+    work = ["--out", str(tmp_path / "ci"), "--reference", str(path), "--base", str(tmp_path)]
+    assert main([*work, "--train-reference", str(tmp_path / "ci-ref")]) == 0
+    table = pd.read_csv(tmp_path / "ci-ref" / "results.csv")
+    assert sorted(set(table.seed)) == [0, 1] and set(table.method) == {"act-no-te"}
+    assert main(work) == 0
+    assert "the reference's 2 trainings" in capsys.readouterr().out
+    ref["policy"].pop("reference_seeds")
+    path.write_text(json.dumps(ref))
+    with pytest.raises(SystemExit, match="lists no reference_seeds"):
+        main([*work, "--train-reference", str(tmp_path / "ci-ref")])
