@@ -25,6 +25,8 @@
 # trained runs (large; never committed); OUT (default ./results) the tables, plots, reports and
 # videos (small; committed). Train one study on one CPU kind: runs record their machine
 # (trained_on), and seeds trained on another kind belong in a separate, labelled folder.
+# CPU_FLAGS (optional, comma-separated): the flags hashes (`cpu_flags` in a run's config.json)
+# of the machines this study trains on; on any other CPU the script stops before anything runs.
 set -euo pipefail
 VERSION=${VERSION:-v3}
 ROOT=${ROOT:-study}
@@ -46,6 +48,18 @@ common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" "${settings[@]}"
 pinned=("${common[@]}" "${pin[@]}")  # every step but the chunk sweep (which sets the chunk itself)
 
 step() { echo "== study ($VERSION): $1 ($(date '+%F %T'))" >&2; }
+
+check_cpu() {  # the hash act_bench.runtime.machine.cpu() records: sha256 of the sorted flags, 16 hex
+  [ -n "${CPU_FLAGS:-}" ] || return 0
+  local here
+  here=$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2 | tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | paste -sd' ' \
+         | tr -d '\n' | sha256sum | cut -c1-16)
+  case ",$CPU_FLAGS," in
+    *",$here,"*) ;;
+    *) echo "study.sh: this CPU's flags hash $here is not in CPU_FLAGS ($CPU_FLAGS): train the study on its" \
+            "own CPU kind, or start a separate, labelled one (another ROOT and OUT)" >&2; exit 2 ;;
+  esac
+}
 
 precision() {
   [ "$VERSION" = v3 ] || { echo "study.sh: the precision step is -v3's" >&2; exit 2; }
@@ -97,6 +111,7 @@ decoder() {  # transfer cube only
     --seeds "$ABLATION_SEEDS" "${pinned[@]}" --out "$OUT/sweep-decoder$suffix"
 }
 
+check_cpu
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${default_steps[@]}")
 for s in "${steps[@]}"; do

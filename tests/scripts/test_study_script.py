@@ -113,3 +113,14 @@ def test_v3_precision_pairs_the_reference_with_fp32(tmp_path):
             assert args.a.endswith(("reference-v3:act", "reference-v3:act-no-te")) and "precision-fp32-v3" in args.b
     assert {p.name for p in (tmp_path / "out" / "precision-fp32-v3").iterdir()} == {"compare-act.txt",
                                                                                  "compare-act-no-te.txt"}
+
+
+def test_a_study_pinned_to_other_cpus_stops_before_anything_runs(tmp_path):
+    from act_bench.runtime.machine import cpu
+
+    folders = {"ROOT": str(tmp_path / "root"), "OUT": str(tmp_path / "out")}
+    proc, calls = _commands(tmp_path, "reference", CPU_FLAGS="0123456789abcdef,fedcba9876543210", **folders)
+    assert proc.returncode == 2 and not calls
+    assert cpu()["cpu_flags"] in proc.stderr and "not in CPU_FLAGS" in proc.stderr
+    proc, calls = _commands(tmp_path, "reference", CPU_FLAGS=f"0123456789abcdef,{cpu()['cpu_flags']}", **folders)
+    assert proc.returncode == 0 and [c[0] for c in calls] == ["run"]
