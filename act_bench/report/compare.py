@@ -11,12 +11,16 @@ several blocks their mean difference is tested too, blocked by setting.
 Paired over seeds where A and B have the same training seeds and evaluation starts (the starts
 are read from each seed's episodes.csv where present), unpaired (label permutation) otherwise.
 --mcnemar adds the exact McNemar test of each seed's two evaluations, episode by episode: a test
-of those two particular trained models, not of the settings.
+of those two particular trained models, not of the settings. --across-versions pairs each task
+with the same task at another version (transfer_cube_v2 with transfer_cube_v3): the same
+training and evaluation seeds start from the same layouts where the versions share their reset,
+so what the new version changed is measured over the same seeds and starts.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +90,16 @@ def load_side(spec: str) -> Side:
     return Side(spec, folder, rows, method)
 
 
+def task_family(task: str) -> str:
+    """"transfer_cube_v3" -> "transfer_cube": what --across-versions pairs tasks by."""
+    return re.sub(r"_v\d+$", "", task)
+
+
 def _setting_keys(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
-    """Blocks are tasks, or task and demonstration folder where either side has several per task."""
+    """Blocks are tasks, or task and demonstration folder where either side has several per task;
+    across versions, task families (the demonstration folders differ by version)."""
+    if "family" in a.columns:
+        return ["family"]
     several = any("demos" in d.columns and (d.groupby("task")["demos"].nunique() > 1).any() for d in (a, b))
     return ["task", "demos"] if several else ["task"]
 
@@ -165,6 +177,8 @@ def compare_rows(a: Side, b: Side, stage: str | None = None, mcnemar: bool = Fal
         b_all.append(rb)
         effect = _effect([d] if is_paired else None, [ra], [rb])
         label = " / ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+        if keys == ["family"]:
+            label += f" ({ga['task'].iloc[0]} -> {gb['task'].iloc[0]})"
         out.append(Comparison(label, list(ra), list(rb), effect, starts, lines))
     if len(common) > 1:
         effect = _effect(pairs if paired_all and all(len(p) >= 1 for p in pairs) else None, a_all, b_all)
@@ -211,10 +225,16 @@ def method_pairs(a: Side, b: Side) -> list[tuple[str, str]]:
     return [(m, m) for m in common]
 
 
-def compare(spec_a: str, spec_b: str, stage: str | None = None, mcnemar: bool = False) -> list[str]:
+def compare(spec_a: str, spec_b: str, stage: str | None = None, mcnemar: bool = False,
+            across_versions: bool = False) -> list[str]:
     """The report's lines."""
     a, b = load_side(spec_a), load_side(spec_b)
-    ta, tb = list(dict.fromkeys(a.rows["task"])), list(dict.fromkeys(b.rows["task"]))
+    key = "task"
+    if across_versions:  # blocks by task family; each row keeps its own task (stages, episodes.csv)
+        key = "family"
+        for side in (a, b):
+            side.rows = side.rows.assign(family=side.rows["task"].map(task_family))
+    ta, tb = list(dict.fromkeys(a.rows[key])), list(dict.fromkeys(b.rows[key]))
     if not set(ta) & set(tb):
         raise ActBenchError(f"different tasks: {spec_a} has {', '.join(ta)}; {spec_b} has {', '.join(tb)}")
     lines = [f"A = {spec_a}", f"B = {spec_b}",
@@ -224,8 +244,8 @@ def compare(spec_a: str, spec_b: str, stage: str | None = None, mcnemar: bool = 
         sb = Side(b.spec, b.folder, b.rows[b.rows["method"] == mb], mb)
         if sa.rows.empty or sb.rows.empty:
             raise ActBenchError(f"no method {ma if sa.rows.empty else mb} in {(a if sa.rows.empty else b).folder}")
-        sa.rows = sa.rows[sa.rows["task"].isin(tb)]
-        sb.rows = sb.rows[sb.rows["task"].isin(ta)]
+        sa.rows = sa.rows[sa.rows[key].isin(tb)]
+        sb.rows = sb.rows[sb.rows[key].isin(ta)]
         comparisons = compare_rows(sa, sb, stage, mcnemar)
         if not comparisons:
             raise ActBenchError("no setting (task and demonstrations) in common")
@@ -245,8 +265,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage", help="a stage's name (default: each task's success stage)")
     parser.add_argument("--mcnemar", action="store_true",
                         help="also McNemar's exact test per seed: the two trained models, episode by episode")
+    parser.add_argument("--across-versions", action="store_true",
+                        help="pair each task with the same task at another version (transfer_cube_v2 with _v3)")
 
 
 def main(args) -> int:
-    print("\n".join(compare(args.a, args.b, args.stage, args.mcnemar)))
+    print("\n".join(compare(args.a, args.b, args.stage, args.mcnemar, args.across_versions)))
     return 0

@@ -108,6 +108,17 @@ def test_compare_cells_methods_and_points(tmp_path, capsys):
     assert code == 0 and "A act-no-te, B act" in out and "+16.7 points" in out
 
 
+def test_compare_across_versions_pairs_a_task_with_its_next_version(tmp_path, capsys):
+    a = _folder(tmp_path, "a", [10, 20, 30], task="transfer_cube_v2")
+    b = _folder(tmp_path, "b", [20, 25, 40], task="transfer_cube_v3")
+    code, _, err = _run(capsys, a, b)
+    assert code == 2 and "different tasks" in err  # by name they are different tasks
+    code, out, _ = _run(capsys, a, b, "--across-versions")
+    line = next(x for x in out.splitlines() if "transfer_cube (" in x)
+    assert code == 0 and line.strip().startswith("transfer_cube (transfer_cube_v2 -> transfer_cube_v3): A 40.0%")
+    assert "+16.7 points [+2.3, +31.0], paired t p = 0.038 (2 df)" in line and "[starts: same]" in line
+
+
 @pytest.mark.parametrize("make_b,message", [
     (lambda root: _folder(root, "b", [1, 2, 3], task="insertion"),
      r"^act-bench compare: error: different tasks: .* has transfer_cube; .* has insertion$"),
