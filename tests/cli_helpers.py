@@ -1,11 +1,12 @@
 """The act-bench CLI as the tests run it, in a subprocess or in this process (the one place that
 starts it): the environment, the arguments of a tiny train, eval and run, a run that must succeed, a fault
 that must give one error line, a kill -9 at a moment, and fingerprints of what the commands
-wrote (to compare a disturbed run with an undisturbed one)."""
+wrote (to compare a disturbed run with an undisturbed one); and a script of scripts/ as a module."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import io
 import os
 import resource
@@ -24,6 +25,14 @@ TINY = ["--set", "train.steps=20", "--set", "train.checkpoint_every=5", "--set",
         "--set", "model.n_heads=2", "--set", "train.num_threads=1"]
 GEN = ["generate-demos", "--task", "transfer_cube", "--episodes", "2", "--image-size", "48x64", "--workers", "1"]
 LOG: list[tuple[str, int, str]] = []  # (fault, exit code, its one line): ACT_BENCH_FAULT_LOG's table
+
+
+def load_script(name: str):
+    """scripts/NAME.py imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 # ---------------------------------------------------------------- running the CLI

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", ROOT / "results" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -94,9 +96,7 @@ def test_generated_tables_and_plots_match_committed_results():
 
 
 def test_a_stale_generated_block_is_rewritten_from_its_results():
-    spec = importlib.util.spec_from_file_location("docs_tables", ROOT / "scripts" / "docs_tables.py")
-    docs_tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(docs_tables)
+    docs_tables = load_script("docs_tables")
     page = "text\n<!-- generated: run:check-v1-demos100 -->\n| act | 99.9 |\n<!-- end generated -->\nmore\n"
     new = docs_tables.render(page, {})
     assert "99.9" not in new and new.startswith("text\n") and new.endswith("<!-- end generated -->\nmore\n")

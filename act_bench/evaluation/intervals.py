@@ -72,11 +72,14 @@ def t_interval(rates: Sequence[float], level: float = 0.95) -> tuple[float, floa
 def prediction_lower_bound(rates: Sequence[float], alpha: float) -> float:
     """The one-sided (1 - alpha) lower prediction bound for one more seed's rate, from the seeds'
     rates: mean - t(1 - alpha, n - 1) * SD * sqrt(1 + 1/n). A new training of the same recipe
-    falls below it with probability alpha (seed rates taken as normal); NaN with fewer than 2."""
+    falls below it with probability alpha (seed rates taken as normal); NaN with fewer than 2.
+    A 2-D array gives one bound per row (reference sets of the same size)."""
     x = np.asarray(rates, dtype=float)
-    if len(x) < 2:
+    n = x.shape[-1]
+    if n < 2:
         return math.nan
-    return float(x.mean() - stats.t.ppf(1 - alpha, len(x) - 1) * x.std(ddof=1) * math.sqrt(1 + 1 / len(x)))
+    bound = x.mean(-1) - stats.t.ppf(1 - alpha, n - 1) * x.std(-1, ddof=1) * math.sqrt(1 + 1 / n)
+    return float(bound) if x.ndim == 1 else bound
 
 
 def pearson_chi2(successes: Sequence[int], episodes: Sequence[int]) -> tuple[float, int]:

@@ -3,22 +3,20 @@
     python -m act_bench.grid.regression [--out ci-run] [--reference results/ci/reference.json] [--base .]
 
 It records scripted demonstrations of every registered task (their success rate must stay at
-or above the floors in the reference file), then reproduces one cell of a committed results
-table from scratch (the file names it: ACT on transfer_cube_v2, cpu profile, seed 0,
-evaluated as act-no-te, from results/reference-v2/results.csv: a cpu-profile training, with the
-overrides the file lists pinning the settings that cell was trained with, chunk size 50 and
-14000 steps, so the job stays the same when the profile moves on) and fails
-when its success falls below what the reference allows. Two rules, by what the reference
-holds: with `reference_seeds` (several trainings of the cell's recipe), below the lower
-(1 - alpha) prediction bound of those trainings' rates, so a correct build fails with
+or above the floors in the reference file), then trains one cell of a committed results table
+from scratch (the file names it: act-no-te on transfer_cube_v3, cpu profile, seed 0, with the
+overrides it lists pinning the recipe, chunk size 100, fp32 and 6000 steps, so the job stays the
+same when the profile moves on and costs the same on a CPU without native bf16) and fails when
+its success falls below what the reference allows. Two rules, by what the reference holds: with
+`reference_seeds` (several trainings of the cell's recipe, `--train-reference` below), below the
+lower (1 - alpha) prediction bound of those trainings' rates, so a correct build fails with
 probability alpha whatever the spread between trainings; without it, a one-sided binomial test
-against the one committed run, P(X <= k | n, p_ref) < alpha, which holds episode noise only
-(the -v2 cell's rule: on the 2-core AMD EPYC that trained it the rerun repeats that run, 15/50;
-elsewhere it is another draw of the cell, README: What reproduces where). A change meant to move the numbers updates the committed
-results. The reference file and the results table it names live in the repository's results/
-(a wheel does not ship them): --reference defaults to results/ci/reference.json under the
-current folder, else under the source checkout this module runs from; the table's path in it
-is relative to --base (default: the folder holding that results/).
+against the one committed run, P(X <= k | n, p_ref) < alpha, which holds episode noise only. A
+change meant to move the numbers updates the committed results. The reference file and the
+results table it names live in the repository's results/ (a wheel does not ship them):
+--reference defaults to results/ci/reference.json under the current folder, else under the
+source checkout this module runs from; the table's path in it is relative to --base (default:
+the folder holding that results/).
 
     python -m act_bench.grid.regression --train-reference results/ci-v3 [--jobs N]
 

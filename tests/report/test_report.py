@@ -2,9 +2,7 @@
 headless Chromium with every image and video loaded."""
 import argparse
 import base64
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,9 +13,9 @@ from act_bench.errors import ActBenchError
 from act_bench.evaluation.intervals import wilson_interval
 from act_bench.report import build as report, results
 
+from cli_helpers import load_script
 from fakes import make_results_dir
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +26,7 @@ def results_dir(tmp_path_factory):
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location("screenshot_report", ROOT / "scripts" / "screenshot_report.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("screenshot_report")
 
 
 def test_results_csv_columns_and_rows(results_dir):

@@ -12,23 +12,20 @@ from act_bench.tasks import load_task
 from act_bench.tasks.config import read_task_config
 from act_bench.tasks.registry import get_task
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+from cli_helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def one_change():
     """The script's module, its variants registered for this module's tests only (other tests
     list every registered task)."""
-    import importlib.util
 
     import gymnasium as gym
 
     from act_bench.tasks import registry
 
     saved, saved_envs = dict(registry._REGISTRY), dict(gym.envs.registry)
-    spec = importlib.util.spec_from_file_location("one_change", SCRIPTS / "one_change.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # registers the variants
+    module = load_script("one_change")  # registers the variants
     yield module
     for table, old in ((registry._REGISTRY, saved), (gym.envs.registry, saved_envs)):
         table.clear()

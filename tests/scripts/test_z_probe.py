@@ -1,23 +1,17 @@
 """scripts/z_probe.py: how much a trained ACT's actions move with its latent z."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from act_bench.training import train
 
+from cli_helpers import load_script
 from helpers_data import tiny_profile, write_fake_demos
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "z_probe.py"
 
 
 @pytest.fixture(scope="module")
 def z_probe():
-    spec = importlib.util.spec_from_file_location("z_probe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("z_probe")
 
 
 @pytest.fixture(scope="module")
