@@ -45,6 +45,9 @@ PAPER = {
     ("BC-ConvMLP", "human"): {"touch": 3, "lift": 1, "transfer": 0, "grasp": 0, "contact": 0, "insert": 0},
 }
 PAPER_STAGES = (("touch", "lift", "transfer"), ("grasp", "contact", "insert"))  # per headline task
+# The trained methods, then the bounds (no training: the scripted expert above, the arms held
+# still below) where a reference scored them.
+HEADLINE_METHODS = ("act", "act-no-te", "bc", "scripted", "still")
 
 # The plots the docs show, copied so that the site (built from docs/ alone) has them.
 PLOTS = {
@@ -117,19 +120,29 @@ def headline() -> str:
     for (name, data), stages in PAPER.items():
         rows.append([f"{name} (paper, Table I)", data, *(str(stages[ss[-1]]) for ss in PAPER_STAGES)])
     for df, data in ((scripted, "scripted"), (human, "human-like")):
-        for method in ("act", "act-no-te", "bc"):
+        for method in _methods(df):
             cells = []
             for task, stages in zip(HEADLINE["tasks"], PAPER_STAGES):
                 mean, interval, per_seed = _final(df, task, method, stages[-1])
                 cells.append(f"**{mean}** {interval} ({per_seed})")
             rows.append([method, data, *cells])
-    seeds = sorted(scripted["seed"].unique())
     caption = (f"Final stage, success (%): `results/{HEADLINE['folder']}` and `results/{HEADLINE['human']}`, "
                f"the `cpu` profile with chunk size {HEADLINE['chunk']}; **the mean over training seeds "
-               f"{', '.join(map(str, seeds))}**, [a 95% interval that includes training noise: with fewer than "
+               f"{_seeds_text(scripted, human)}**, [a 95% interval that includes training noise: with fewer than "
                "five seeds the quasi-binomial one, its dispersion pooled over the table's cells "
                "([Statistics](docs/statistics.md))], (each seed's rate).")
     return caption + "\n\n" + md_table(pd.DataFrame(rows, columns=cols)) + "\n"
+
+
+def _methods(df: pd.DataFrame) -> list[str]:
+    """The headline's methods that this results table holds, in the headline's order."""
+    return [m for m in HEADLINE_METHODS if m in set(df["method"])]
+
+
+def _seeds_text(scripted: pd.DataFrame, human: pd.DataFrame) -> str:
+    """"0, 1, 2", or each data style's seeds where they differ."""
+    both = [", ".join(map(str, sorted(df["seed"].unique()))) for df in (scripted, human)]
+    return both[0] if both[0] == both[1] else f"{both[0]} (scripted) and {both[1]} (human-like)"
 
 
 def _task_label(task: str) -> str:
@@ -144,8 +157,9 @@ def paper_table_i() -> str:
     for (name, data), stages in PAPER.items():
         rows.append([f"{name} (paper)", data, *(str(stages[s]) for ss in PAPER_STAGES for s in ss)])
     for folder, data in ((HEADLINE["folder"], "scripted"), (HEADLINE["human"], "human-like")):
-        tables = summary_tables(_results(folder))
-        for method in ("act", "act-no-te", "bc"):
+        df = _results(folder)
+        tables = summary_tables(df)
+        for method in _methods(df):
             cells = []
             for task, ss in zip(HEADLINE["tasks"], PAPER_STAGES):
                 row = tables[task][tables[task]["method"] == method].iloc[0]

@@ -105,6 +105,45 @@ def test_a_stale_generated_block_is_rewritten_from_its_results():
     assert docs_tables.render(new, {}) == new
 
 
+def _reference_table(folder: Path, seeds, rates: dict) -> None:
+    """A results.csv of the -v3 tasks, 50 episodes a seed: each method's final stage at about
+    rates[method] (odd seeds one episode more, strictly between 0 and 1), earlier stages higher."""
+    import pandas as pd
+
+    stages = {"transfer_cube_v3": ("touch", "lift", "handover_touch", "transfer", "strict_transfer"),
+              "insertion_v3": ("touch", "grasp", "contact", "insert", "strict_insert")}
+    rows = []
+    for task, names in stages.items():
+        for method, rate in rates.items():
+            for seed in seeds:
+                for i, name in enumerate(names, 1):
+                    k = min(50, round(rate * 50) + (seed % 2 if 0 < rate < 1 else 0) + max(0, 4 - i))
+                    rows.append({"task": task, "method": method, "seed": seed, "stage_index": i, "stage_name": name,
+                                 "successes": k, "episodes": 50, "rate": k / 50, "ci_low": 0.0, "ci_high": 1.0})
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+
+
+def test_the_headline_shows_the_bounds_and_each_columns_seeds(tmp_path, monkeypatch):
+    """A -v3 reference: the bounds scored beside the methods get their rows, and the caption
+    names each data style's training seeds when they differ."""
+    docs_tables = load_script("docs_tables")
+    _reference_table(tmp_path / "ref", range(10), {"act": 0.9, "act-no-te": 0.88, "bc": 0.02, "scripted": 1.0,
+                                                   "still": 0.0})
+    _reference_table(tmp_path / "ref-human", range(5), {"act": 0.5, "act-no-te": 0.5, "bc": 0.0})
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(docs_tables, "HEADLINE", {"folder": "ref", "human": "ref-human", "chunk": 100,
+                                                  "tasks": ("transfer_cube_v3", "insertion_v3")})
+    table = docs_tables.headline()
+    assert "training seeds 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 (scripted) and 0, 1, 2, 3, 4 (human-like)" in table
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert [line.split(" | ")[0] for line in lines if "| human-like |" in line] == ["| act", "| act-no-te", "| bc"]
+    assert any(line.startswith("| scripted | scripted | **100.0**") for line in lines)
+    assert any(line.startswith("| still | scripted | **0.0**") for line in lines)
+    stages = docs_tables.paper_table_i()
+    assert "| still | scripted |" in stages and "| still | human-like |" not in stages
+
+
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11),
                     reason="the CLI reference is argparse's help as Python 3.11 lays it out")
 def test_cli_reference_matches_the_parsers():
