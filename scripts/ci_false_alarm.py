@@ -14,7 +14,6 @@ new training's true rate lowered shows how large a drop the job catches.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from act_bench.evaluation.intervals import prediction_lower_bound  # noqa: E402
-from act_bench.grid.regression import REFERENCE, reference_seed_rates  # noqa: E402
+from act_bench.grid.regression import REFERENCE, load_reference, reference_base, reference_seed_rates  # noqa: E402
 
 DROPS = (0.0, 0.1, 0.2, 0.3, 0.5)  # points (as fractions) taken off the new training's true rate
 
@@ -65,11 +64,13 @@ def main(argv=None) -> int:
     p.add_argument("--reference", default=str(ROOT / REFERENCE))
     p.add_argument("--draws", type=int, default=100_000)
     args = p.parse_args(argv)
-    ref = json.loads(Path(args.reference).read_text())
+    if args.draws < 1:
+        p.error(f"--draws must be at least 1, not {args.draws}")
+    ref = load_reference(Path(args.reference))
     policy, alpha = ref["policy"], ref["alpha"]
     if "reference_seeds" not in policy:
         raise SystemExit(f"{args.reference}: the cell lists no reference_seeds (the binomial rule has no spread to fit)")
-    rates = reference_seed_rates(policy, Path(args.reference).resolve().parents[len(REFERENCE.parts) - 1])
+    rates = reference_seed_rates(policy, reference_base(args.reference))
     mean, sd = training_spread(np.asarray(rates), policy["episodes"])
     bound = prediction_lower_bound(rates, alpha)
     print(f"{policy['method']} on {policy['task']}: {len(rates)} trainings, rates "

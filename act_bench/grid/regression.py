@@ -58,6 +58,11 @@ def load_reference(path: Path | None) -> dict:
         raise SystemExit(f"{path}: unreadable reference file ({' '.join(str(exc).split())})") from None
 
 
+def reference_base(reference: Path) -> Path:
+    """The folder a reference file's paths are relative to: the one holding its results/."""
+    return Path(reference).resolve().parents[len(REFERENCE.parts) - 1]
+
+
 def binomial_cdf(k: int, n: int, p: float) -> float:
     """P(X <= k) for X ~ Binomial(n, p)."""
     return sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
@@ -134,8 +139,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     reference = Path(args.reference) if args.reference else default_reference()
     ref = load_reference(reference)
-    # results/ci/reference.json -> the folder holding results/
-    base = Path(args.base) if args.base else reference.resolve().parents[len(REFERENCE.parts) - 1]
+    base = Path(args.base) if args.base else reference_base(reference)
     out = Path(args.out)
     if args.train_reference:
         return train_reference(ref["policy"], Path(args.train_reference), out, args.jobs)

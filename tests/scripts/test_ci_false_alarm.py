@@ -47,3 +47,8 @@ def test_main_prints_the_rates_of_a_reference(tmp_path, false_alarm, capsys):
     ref.write_text(json.dumps({"alpha": 0.01, "policy": policy}))
     with pytest.raises(SystemExit, match="no reference_seeds"):
         false_alarm.main(["--reference", str(ref)])
+    with pytest.raises(SystemExit, match="unreadable reference file"):
+        false_alarm.main(["--reference", str(tmp_path / "missing.json")])
+    with pytest.raises(SystemExit):
+        false_alarm.main(["--reference", str(ref), "--draws", "0"])
+    assert "--draws must be at least 1" in capsys.readouterr().err
