@@ -72,11 +72,17 @@ def check_media(html_path, chromium: str | None = None) -> dict:
     chromium = chromium or find_chromium()
     if chromium is None:
         raise FileNotFoundError("no chromium found")
-    page = Path(html_path).read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = Path(tmp) / "probe.html"
-        probe.write_text(page.replace("</body>", _CHECK + "</body>"), encoding="utf-8")
+    html_path = Path(html_path).resolve()
+    page = html_path.read_text(encoding="utf-8")
+    # the probe lies beside the page, so that media linked by relative path load as they do for it
+    with tempfile.NamedTemporaryFile("w", suffix=".html", prefix=".media-check-", dir=html_path.parent,
+                                     encoding="utf-8", delete=False) as f:
+        f.write(page.replace("</body>", _CHECK + "</body>"))
+    probe = Path(f.name)
+    try:
         dom = _run(chromium, ["--virtual-time-budget=20000", "--dump-dom", probe.as_uri()])
+    finally:
+        probe.unlink()
     m = re.search(r'<pre id="media-check">(.*?)</pre>', dom, re.S)
     if not m:
         raise RuntimeError("the page never finished loading its media")

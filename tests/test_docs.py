@@ -156,6 +156,21 @@ def test_docs_folder_stays_small():
     assert size < 30 * 2**20, f"docs/ is {size / 2**20:.1f} MiB"
 
 
+def test_committed_results_stay_small_and_their_pages_link_their_media():
+    """results/ and docs/ stay well under 30 MB; the committed report.html pages link the plots and
+    videos beside them (act-bench report --link-media) rather than carry a second, base64 copy."""
+    size = sum(p.stat().st_size for d in ("results", "docs") for p in (ROOT / d).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts)
+    assert size < 25 * 2**20, f"results/ and docs/ hold {size / 2**20:.1f} MiB"
+    pages = sorted((ROOT / "results").rglob("report.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text()
+        assert "base64," not in text, f"{page.relative_to(ROOT)} embeds its media: rebuild it with --link-media"
+        missing = [src for src in re.findall(r"src='([^']+)'", text) if not (page.parent / src).is_file()]
+        assert not missing, f"{page.relative_to(ROOT)} links missing files: {missing}"
+
+
 @pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("mkdocs", "material", "mkdocstrings")),
                     reason="the docs extra is not installed (pip install -e '.[docs]')")
 def test_site_builds_in_strict_mode(tmp_path):

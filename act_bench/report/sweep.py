@@ -167,7 +167,7 @@ def plot_sweep(results: pd.DataFrame, fields: list[str], path) -> Path:
 
 
 # ---------------------------------------------------------------- the report
-def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
+def build_sweep_report(out_dir, videos_per_cell: int = 1, link_media: bool = False) -> dict[str, Path]:
     """Write results.csv, cells.csv, summary.md, sweep.png, loss_curves.png and report.html into out_dir."""
     out_dir = Path(out_dir)
     results, fields, meta = load_sweep(out_dir)
@@ -182,6 +182,7 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1) -> dict[str, Path]:
     videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob(f"{layout.SWEEP_POINTS}/*/"))
               for task, method, seed, p in find_videos(folder, videos_per_cell)]
     page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep",
-                       notes=sweep_dispersion_lines(results, fields), sections=extra_sections(results, fields, out_dir))
+                       notes=sweep_dispersion_lines(results, fields), sections=extra_sections(results, fields, out_dir),
+                       link_from=out_dir if link_media else None)
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written

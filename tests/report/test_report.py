@@ -79,9 +79,37 @@ def test_html_is_self_contained(results_dir):
     assert base64.b64decode(src)[4:8] == b"ftyp"  # an mp4
 
 
+def test_link_media_links_the_folders_files_instead_of_embedding(results_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(results_dir, copy)
+    parser = argparse.ArgumentParser()
+    report.add_arguments(parser)
+    assert report.main(parser.parse_args([str(copy), "--link-media"])) == 0
+    page = (copy / "report.html").read_text()
+    assert "base64," not in page
+    srcs = re.findall(r"src='([^']+)'", page)
+    assert sorted(s.rsplit(".", 1)[1] for s in srcs) == ["mp4"] * 4 + ["png"] * 2
+    assert all(not s.startswith("/") and (copy / s).is_file() for s in srcs)  # relative, inside the folder
+    assert len(page) < len((results_dir / "report.html").read_text()) / 5
+    # the tables are those of the embedding page
+    strip = lambda text: re.sub(r"src='[^']+'", "", text)
+    assert strip(page) == strip((results_dir / "report.html").read_text())
+
+
+def test_media_outside_the_folder_stay_embedded(tmp_path):
+    from act_bench.report.page import _media_src
+
+    png = tmp_path / "elsewhere.png"
+    png.write_bytes(b"\x89PNG")
+    assert _media_src(png, "image/png", tmp_path / "folder").startswith("data:image/png;base64,")
+    assert _media_src(png, "image/png", tmp_path) == "elsewhere.png"
+
+
 def test_rebuild_from_results_csv_and_errors(results_dir, tmp_path):
     (results_dir / "report.html").unlink()
-    args = argparse.Namespace(dir=str(results_dir), videos_per_cell=2)
+    args = argparse.Namespace(dir=str(results_dir), videos_per_cell=2, link_media=False)
     assert report.main(args) == 0
     assert (results_dir / "report.html").read_text().count("data:video/mp4;base64,") == 4  # 1 video per eval recorded
     with pytest.raises(ActBenchError, match="not found"):
@@ -104,6 +132,8 @@ def test_results_csv_rebuilt_from_evaluations(results_dir, tmp_path):
 
 
 def test_report_renders_in_headless_chromium(results_dir, tmp_path):
+    import shutil
+
     shot = _load_script()
     if shot.find_chromium() is None:
         pytest.skip("no chromium on PATH (Debian: apt-get install chromium); render check not run")
@@ -120,6 +150,15 @@ def test_report_renders_in_headless_chromium(results_dir, tmp_path):
     broken.write_text(re.sub(r"data:video/mp4;base64,[A-Za-z0-9+/=]+", "data:video/mp4;base64,AAAA", page, count=1))
     status = shot.check_media(broken)
     assert [s["ok"] for s in status["videos"]] == [False, True, True, True]
+    # a page that links its media loads them from beside it, and a missing file is noticed
+    linked = tmp_path / "linked"
+    shutil.copytree(results_dir, linked)
+    report.build_report(linked, link_media=True)
+    status = shot.check_media(linked / "report.html")
+    assert len(status["videos"]) == 4 and all(s["ok"] for s in status["images"] + status["videos"]), status
+    (linked / re.search(r"src='(evals/[^']+\.mp4)'", (linked / "report.html").read_text()).group(1)).unlink()
+    assert sorted(s["ok"] for s in shot.check_media(linked / "report.html")["videos"]) == [False, True, True, True]
+    assert sorted(p.name for p in linked.glob("*.html")) == ["report.html"]  # the probe is gone
 
 
 def test_a_hex_demo_hash_stays_text(tmp_path):
