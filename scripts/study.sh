@@ -43,7 +43,7 @@ case $VERSION in
   *) echo "study.sh: unknown VERSION '$VERSION' (v2, v3)" >&2; exit 2 ;;
 esac
 TASKS=${TASKS:-transfer_cube_$VERSION,insertion_$VERSION}
-common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" "${settings[@]}"
+common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" "${settings[@]}" --link-media
         --runs-root "$ROOT/runs" --demos-root "$ROOT/demos")
 pinned=("${common[@]}" "${pin[@]}")  # every step but the chunk sweep (which sets the chunk itself)
 

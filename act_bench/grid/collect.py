@@ -29,7 +29,7 @@ def collect(grid: Grid, plan: Plan, failures: list[str]) -> dict:
         failures.append("no evaluation finished; nothing to report")
     else:
         write_csv(grid.out / layout.RESULTS, results)
-        report = build_report(grid.out, grid.videos_per_cell)
+        report = build_report(grid.out, grid.videos_per_cell, grid.link_media)
         print(summary_markdown(results))
         print(f"report: {report['html']}")
     for f in failures:
@@ -54,7 +54,7 @@ def collect_sweep(grid, plan, failures: list[str], points=()) -> dict:
         copy_training_metrics(plan, grid.out, key)
     report, results = {}, pd.DataFrame()
     try:
-        report = build_sweep_report(grid.out, grid.videos_per_cell)
+        report = build_sweep_report(grid.out, grid.videos_per_cell, grid.link_media)
         results = read_results_csv(report["results"])
         print(Path(report["summary"]).read_text())
         print(f"report: {report['html']}")

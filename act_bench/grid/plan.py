@@ -46,6 +46,7 @@ class Grid:
     device: str = "auto"
     videos: int = 3
     videos_per_cell: int = 1
+    link_media: bool = False  # report.html links its plots and videos (as committed) instead of embedding them
     overrides: tuple[str, ...] = ()
     demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
 

@@ -286,6 +286,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local")
     parser.add_argument("--videos", type=int, default=3, help="videos recorded per evaluation")
     parser.add_argument("--videos-per-cell", type=int, default=1, help="videos per task and method in report.html")
+    parser.add_argument("--link-media", action="store_true",
+                        help="report.html links the folder's plots and videos instead of embedding them "
+                             "(a smaller page that works beside its folder: for results that are committed)")
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="training and evaluation device (default: cuda when present)")
     parser.add_argument("--demos", type=int, default=DEFAULT_DEMOS, help="scripted demonstrations per task")
@@ -302,8 +305,8 @@ def grid_from_args(args, out: Path) -> Grid:
                 seeds=tuple(parse_seeds(args.seeds)), profile=args.profile, episodes=args.episodes,
                 demos=args.demos, demo_seed=args.demo_seed, out=Path(out), demos_root=Path(args.demos_root),
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
-                videos=args.videos, videos_per_cell=args.videos_per_cell, overrides=tuple(args.overrides),
-                demo_style=args.demo_style)
+                videos=args.videos, videos_per_cell=args.videos_per_cell, link_media=args.link_media,
+                overrides=tuple(args.overrides), demo_style=args.demo_style)
 
 
 def main(args) -> int:

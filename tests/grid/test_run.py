@@ -191,6 +191,16 @@ def test_cli_arguments():
     args = parser.parse_args(["--methods", "act,bc", "--seeds", "0,1,2", "--jobs", "2"])
     assert run.parse_list(args.methods, "methods") == ["act", "bc"] and run.parse_seeds(args.seeds) == [0, 1, 2]
     assert (args.out, args.profile, args.tasks, args.episodes) == ("results/run", "cpu", "transfer_cube_v3,insertion_v3", None)
+    assert run.grid_from_args(args, args.out).link_media is False
+    linked = parser.parse_args(["--link-media"])
+    assert run.grid_from_args(linked, linked.out).link_media is True
+
+
+def test_link_media_writes_a_page_that_links_the_folders_files(tmp_path):
+    _run(tmp_path, FakeBackend(tmp_path / "calls.log"), methods=["act"], tasks=["insertion"], seeds=[0], link_media=True)
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "base64," not in page
+    assert "src='evals/insertion/act/seed0/videos/episode_000.mp4'" in page and "src='success.png'" in page
 
 
 def test_ray_executor_with_a_stub_ray(tmp_path, monkeypatch):
