@@ -13,6 +13,7 @@ the float rounding of a batched forward pass, and rows are the same whatever it 
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def _evaluate(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | None, 
     render_mode = "rgb_array" if any(i < spec.videos for i in todo) else None
     make = functools.partial(env_factory, spec.task, cameras=tuple(policy.camera_names),
                              image_size=tuple(policy.image_size), render_mode=render_mode)
+    start = time.perf_counter()
     envs = make_slots(make, max(1, min(spec.batch, len(todo))), policy.camera_names, spec.env_workers)
     try:
         stage_names = envs.stage_names
@@ -94,7 +96,9 @@ def _evaluate(policy: ChunkPolicy, spec: EvalSpec, execution: Execution | None, 
         _run_episodes(policy, spec, execution, envs, stage_names, rows, todo, progress)
     finally:
         envs.close()
-    return _write_summary(spec, method.execution, execution, stage_names, rows, int(policy.chunk_size))
+    # this invocation's cost: an evaluation resumed after an interruption times only what it ran
+    timing = {"wall_s": round(time.perf_counter() - start, 1), "timed_episodes": len(todo)}
+    return _write_summary(spec, method.execution, execution, stage_names, rows, int(policy.chunk_size), timing)
 
 
 def eval_config(policy):
@@ -133,7 +137,8 @@ def _run_episodes(policy, spec: EvalSpec, execution: Execution, envs, stage_name
         bar.close()
 
 
-def _write_summary(spec: EvalSpec, mode: str, execution: Execution, stage_names, rows, chunk_size) -> dict:
+def _write_summary(spec: EvalSpec, mode: str, execution: Execution, stage_names, rows, chunk_size,
+                   timing: dict) -> dict:
     used = [rows[i] for i in range(spec.episodes)]
     out_dir = Path(spec.out_dir)
     summary = {
@@ -147,6 +152,7 @@ def _write_summary(spec: EvalSpec, mode: str, execution: Execution, stage_names,
         "mean_queries": float(np.mean([r["queries"] for r in used])),
         "mean_seconds": float(np.mean([r["seconds"] for r in used])),
         "chunk_size": chunk_size,
+        **timing,
         **execution.settings(),
         **_provenance(spec),
         "videos": [str(p.relative_to(out_dir)) for p in layout.eval_videos(out_dir)],

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from act_bench.errors import ActBenchError
+from act_bench.report import costs
 from act_bench.report.cell_tables import cells_of, summary_tables
 from act_bench.report.page import render_html
 from act_bench.report.plots import find_loss_curves, plot_loss_curves, plot_success
@@ -47,8 +48,10 @@ def build_report(out_dir, videos_per_cell: int = 1, link_media: bool = False) ->
     loss = plot_loss_curves(find_loss_curves(out_dir), out_dir / layout.LOSS_PLOT)
     if loss is not None:
         images["Training loss (per trained policy: act-no-te evaluates act's model)"] = written["loss_plot"] = loss
+    cost = costs.cost_table(out_dir, results)
+    sections = [] if cost is None else [(costs.TITLE, costs.CAPTION, cost)]
     page = render_html(results, summary_tables(results), images, find_videos(out_dir, videos_per_cell), meta,
-                       link_from=out_dir if link_media else None)
+                       sections=sections, link_from=out_dir if link_media else None)
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
 
