@@ -16,6 +16,9 @@
 #   cvae       act-no-cvae on both data styles; execution: ensembling weight and open loop on
 #   ...        the reference's models (no training); chunk: chunk size 1-100 with and without
 #              ensembling; decoder: 1 against 7 decoder layers. Seeds ABLATION_SEEDS.
+#   diffusion  (-v3) Diffusion Policy on the reference's demonstrations and evaluation starts,
+#              seeds DIFFUSION_SEEDS; `act-bench compare` against the reference's act and bc
+#              (diffusion-v3/compare-act.txt, compare-bc.txt). Needs the diffusion extra.
 #
 # VERSION (default v3) picks the tasks (TASKS, default both of that version) and the folder
 # names. v3: the cpu profile as it is (chunk 100), one torch thread per training, JOBS=2 at once
@@ -35,8 +38,9 @@ METHODS=act,act-no-te,bc,scripted,still  # the bounds train nothing: they are sc
 case $VERSION in
   v3) SEEDS=${SEEDS:-0,1,2,3,4,5,6,7,8,9}; HUMAN_SEEDS=${HUMAN_SEEDS:-0,1,2,3,4}
       ABLATION_SEEDS=${ABLATION_SEEDS:-0,1,2}; PRECISION_SEEDS=${PRECISION_SEEDS:-0,1,2,3,4}; JOBS=${JOBS:-2}
+      DIFFUSION_SEEDS=${DIFFUSION_SEEDS:-0,1,2,3,4}
       settings=(--set train.num_threads=1); pin=(); suffix=-v3
-      default_steps=(precision reference human cvae execution chunk decoder) ;;
+      default_steps=(precision reference human cvae execution chunk decoder diffusion) ;;
   v2) SEEDS=${SEEDS:-0,1,2}; HUMAN_SEEDS=${HUMAN_SEEDS:-$SEEDS}; ABLATION_SEEDS=${ABLATION_SEEDS:-$SEEDS}
       JOBS=${JOBS:-1}; settings=(); pin=(--set model.chunk_size=50); suffix=""
       default_steps=(reference human cvae execution chunk decoder) ;;
@@ -110,14 +114,25 @@ decoder() {  # transfer cube only
   act-bench sweep --param model.dec_layers=1,7 --methods act,act-no-te --tasks "transfer_cube_$VERSION" \
     --seeds "$ABLATION_SEEDS" "${pinned[@]}" --out "$OUT/sweep-decoder$suffix"
 }
+diffusion() {
+  [ "$VERSION" = v3 ] || { echo "study.sh: the diffusion step is -v3's" >&2; exit 2; }
+  step diffusion
+  local out="$OUT/diffusion-v3"
+  act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${pinned[@]}" --out "$out"
+  mkdir -p "$out"
+  for m in act bc; do  # written whole, then renamed
+    act-bench compare "$OUT/reference-v3:$m" "$out:diffusion" > "$out/.compare-$m.tmp" \
+      && mv "$out/.compare-$m.tmp" "$out/compare-$m.txt" || true
+  done
+}
 
 check_cpu
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=("${default_steps[@]}")
 for s in "${steps[@]}"; do
   case $s in
-    precision|reference|human|cvae|execution|chunk|decoder) "$s" ;;
-    *) echo "study.sh: unknown step '$s' (precision, reference, human, cvae, execution, chunk, decoder)" >&2
+    precision|reference|human|cvae|execution|chunk|decoder|diffusion) "$s" ;;
+    *) echo "study.sh: unknown step '$s' (precision, reference, human, cvae, execution, chunk, decoder, diffusion)" >&2
        exit 2 ;;
   esac
 done
