@@ -8,8 +8,10 @@ method, every method both have is compared. Only tasks both have are compared (a
 task was trained on several demonstration folders, matching folders): each is a block, and with
 several blocks their mean difference is tested too, blocked by setting.
 
-Paired over seeds where A and B have the same training seeds and evaluation starts (the starts
-are read from each seed's episodes.csv where present), unpaired (label permutation) otherwise.
+Paired over seeds where A and B have the same training seeds, all of them, and evaluation starts
+(the starts are read from each seed's episodes.csv where present), unpaired (label permutation)
+otherwise: where one side has seeds the other lacks (10 against 3), pairing would leave those
+runs out.
 --mcnemar adds the exact McNemar test of each seed's two evaluations, episode by episode: a test
 of those two particular trained models, not of the settings. --across-versions pairs each task
 with the same task at another version (transfer_cube_v2 with transfer_cube_v3): the same
@@ -167,7 +169,7 @@ def compare_rows(a: Side, b: Side, stage: str | None = None, mcnemar: bool = Fal
                              f"only B {only_b}; McNemar exact p = {mcnemar_p(only_a, only_b):.2g}")
         if checked:
             starts = "same" if all(checked) else "different"
-        is_paired = len(seeds) >= 2 and starts != "different" and \
+        is_paired = len(seeds) >= 2 and len(seeds) == len(ga) == len(gb) and starts != "different" and \
             all(int(ga.loc[s, "episodes"]) == int(gb.loc[s, "episodes"]) for s in seeds)
         paired_all &= is_paired
         ra, rb = ga["rate"].to_numpy(float), gb["rate"].to_numpy(float)

@@ -101,6 +101,15 @@ def test_compare_unpaired_when_starts_differ(tmp_path, capsys):
     assert "label permutation p = 0.5 (exact; the smallest possible with 6 runs: 0.1)" in out
 
 
+def test_compare_unpaired_over_every_run_when_the_seeds_differ(tmp_path, capsys):
+    a = _folder(tmp_path, "a", [10, 20, 30])
+    b = _folder(tmp_path, "b", [20, 25, 40, 35, 30])  # seeds 0-4: 3 and 4 have no partner in A
+    code, out, _ = _run(capsys, a, b)
+    t = stats.ttest_ind([0.4, 0.5, 0.8, 0.7, 0.6], [0.2, 0.4, 0.6])
+    assert code == 0 and "B 60.0% (40 / 50 / 80 / 70 / 60)" in out
+    assert f"unpaired t p = {t.pvalue:.2g} (6 df)" in out and "8 runs" in out
+
+
 def test_compare_cells_methods_and_points(tmp_path, capsys):
     a = _folder(tmp_path, "a", [10, 20, 30], method="act-no-te", point="model.chunk_size=50")
     b = _folder(tmp_path, "b", [20, 25, 40], point="model.chunk_size=100")
