@@ -34,7 +34,7 @@ set -euo pipefail
 VERSION=${VERSION:-v3}
 ROOT=${ROOT:-study}
 OUT=${OUT:-results}
-METHODS=act,act-no-te,bc,scripted,still  # the bounds train nothing: they are scored on the same starts
+METHODS=${METHODS:-act,act-no-te,bc,scripted,still}  # reference and human; the bounds train nothing
 case $VERSION in
   v3) SEEDS=${SEEDS:-0,1,2,3,4,5,6,7,8,9}; HUMAN_SEEDS=${HUMAN_SEEDS:-0,1,2,3,4}
       ABLATION_SEEDS=${ABLATION_SEEDS:-0,1,2}; PRECISION_SEEDS=${PRECISION_SEEDS:-0,1,2,3,4}; JOBS=${JOBS:-2}

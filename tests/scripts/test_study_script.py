@@ -103,6 +103,14 @@ def test_data_styles(tmp_path, step, style):
     assert styles == ([style] if step == "human" else [None, "human"])
 
 
+def test_more_seeds_for_one_cell(tmp_path):
+    proc, calls = _commands(tmp_path, "reference", TASKS="insertion_v3", METHODS="act,act-no-te", SEEDS="10,11")
+    assert proc.returncode == 0, proc.stderr
+    args = build_parser(calls[0]).parse_args(calls[0])
+    assert (args.tasks, args.methods, args.seeds, Path(args.out).name) == (
+        "insertion_v3", "act,act-no-te", "10,11", "reference-v3")
+
+
 def test_tasks_narrow_every_step_but_decoder(tmp_path):
     proc, calls = _commands(tmp_path, "chunk", "decoder", VERSION="v2", TASKS="insertion_v2")
     assert proc.returncode == 0, proc.stderr
