@@ -13,7 +13,7 @@ from pathlib import Path
 from act_bench.errors import ActBenchError
 from act_bench.report import costs
 from act_bench.report.cell_tables import cells_of, summary_tables
-from act_bench.report.page import render_html
+from act_bench.report.page import Media, render_html
 from act_bench.report.plots import find_loss_curves, plot_loss_curves, plot_success
 from act_bench.report.results import CELLS, collect_results, find_videos, load_results, summary_markdown
 from act_bench.report.sweep import build_sweep_report
@@ -50,8 +50,8 @@ def build_report(out_dir, videos_per_cell: int = 1, link_media: bool = False) ->
         images["Training loss (per trained policy: act-no-te evaluates act's model)"] = written["loss_plot"] = loss
     cost = costs.cost_table(out_dir, results)
     sections = [] if cost is None else [(costs.TITLE, costs.CAPTION, cost)]
-    page = render_html(results, summary_tables(results), images, find_videos(out_dir, videos_per_cell), meta,
-                       sections=sections, link_from=out_dir if link_media else None)
+    media = Media(images, find_videos(out_dir, videos_per_cell), out_dir if link_media else None)
+    page = render_html(results, summary_tables(results), media, meta, sections=sections)
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
 

@@ -1,12 +1,13 @@
 """report.html: tables, plots and videos in one page. By default images and videos are embedded
 as base64 data URIs, so the page still works when it is moved or mailed on its own; with
-`link_from` (the report's folder) they are referenced by relative path instead, a page ~10x
+`Media.link_from` (the report's folder) they are referenced by relative path instead, a page ~10x
 smaller that works beside its folder (what a committed results folder wants: the PNGs and MP4s
 are there already)."""
 from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -52,12 +53,20 @@ def _history_rows(history: list[dict]) -> list[dict]:
             for i, h in enumerate(history)]
 
 
-def render_html(results, tables, images: dict[str, Path], videos, meta: dict | None = None,
-                command: str = "run", notes: dict[str, str] | None = None, sections: list[tuple[str, str, pd.DataFrame]] = (),
-                link_from: Path | None = None) -> str:
+@dataclass
+class Media:
+    """The page's plots ({title: png}) and videos ((task, method, seed, mp4) each); link_from: the
+    page's folder, to link them by relative path rather than embed them."""
+
+    images: dict[str, Path] = field(default_factory=dict)
+    videos: list = field(default_factory=list)
+    link_from: Path | None = None
+
+
+def render_html(results, tables, media: Media, meta: dict | None = None, command: str = "run",
+                notes: dict[str, str] | None = None, sections: list[tuple[str, str, pd.DataFrame]] = ()) -> str:
     """command: which act-bench command wrote the folder ("run", or "sweep": sweep.py);
-    notes: a line under each table (its dispersion); sections: (title, caption, table) after them;
-    link_from: the page's folder, to link its media by relative path rather than embed them."""
+    notes: a line under each table (its dispersion); sections: (title, caption, table) after them."""
     title = "act-bench report" if command == "run" else f"act-bench {command} report"
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
              f"<style>{_CSS}</style></head><body><h1>{title}</h1>"]
@@ -84,15 +93,16 @@ def render_html(results, tables, images: dict[str, Path], videos, meta: dict | N
     if prov is not None:
         parts.append(f"<h2>Demonstrations and machines</h2><p class='caption'>{html.escape(PROVENANCE_NOTE)}</p>"
                      f"{_html_table(prov)}")
-    for title, path in images.items():
-        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{_media_src(path, 'image/png', link_from)}'>")
-    if videos:
+    for title, path in media.images.items():
+        src = _media_src(path, "image/png", media.link_from)
+        parts.append(f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' src='{src}'>")
+    if media.videos:
         parts.append("<h2>Evaluation videos</h2><p class='caption'>Filmed from the angled camera, not the "
                      "camera the policy saw, with the stage reached in the banner.</p><div class='videos'>")
-        for task, method, seed, p in videos:
+        for task, method, seed, p in media.videos:
             cap = f"{task} / {method} / {seed} / {p.stem}"
             parts.append(f"<figure><video controls muted loop autoplay playsinline preload='auto' width='320' "
-                         f"src='{_media_src(p, 'video/mp4', link_from)}'></video><figcaption>{html.escape(cap)}</figcaption></figure>")
+                         f"src='{_media_src(p, 'video/mp4', media.link_from)}'></video><figcaption>{html.escape(cap)}</figcaption></figure>")
         parts.append("</div>")
     per_seed = results.assign(rate=results["rate"].map(percent), ci_low=results["ci_low"].map(percent),
                               ci_high=results["ci_high"].map(percent))

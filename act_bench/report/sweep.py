@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from act_bench.report.cell_tables import CAPTION, DISPERSION_NOTE, cell_extra, cell_table, cells_of, dispersion_line
-from act_bench.report.page import render_html
+from act_bench.report.page import Media, render_html
 from act_bench.report.plots import find_loss_curves, plot_loss_curves, save_figure
 from act_bench.report.results import CELLS, PROVENANCE_NOTE, find_videos, md_table, provenance_table, seeds_phrase
 from act_bench.report.sweep_results import line_label, load_sweep, tick_label, value_axis
@@ -181,8 +181,8 @@ def build_sweep_report(out_dir, videos_per_cell: int = 1, link_media: bool = Fal
         images["Training loss (policy+the point's training fields)"] = written["loss_plot"] = loss
     videos = [(task, f"{method} [{folder.name}]", seed, p) for folder in sorted(out_dir.glob(f"{layout.SWEEP_POINTS}/*/"))
               for task, method, seed, p in find_videos(folder, videos_per_cell)]
-    page = render_html(results, sweep_tables(results, fields), images, videos, meta, command="sweep",
-                       notes=sweep_dispersion_lines(results, fields), sections=extra_sections(results, fields, out_dir),
-                       link_from=out_dir if link_media else None)
+    media = Media(images, videos, out_dir if link_media else None)
+    page = render_html(results, sweep_tables(results, fields), media, meta, command="sweep",
+                       notes=sweep_dispersion_lines(results, fields), sections=extra_sections(results, fields, out_dir))
     written["html"] = write_text(out_dir / layout.REPORT_HTML, page)
     return written
