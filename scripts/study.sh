@@ -30,6 +30,8 @@
 # (trained_on), and seeds trained on another kind belong in a separate, labelled folder.
 # CPU_FLAGS (optional, comma-separated): the flags hashes (`cpu_flags` in a run's config.json)
 # of the machines this study trains on; on any other CPU the script stops before anything runs.
+# METHODS narrows the reference and human steps, e.g. to give one cell more seeds:
+#   TASKS=insertion_v3 METHODS=act,act-no-te SEEDS=10,11,12,13,14 bash scripts/study.sh reference
 set -euo pipefail
 VERSION=${VERSION:-v3}
 ROOT=${ROOT:-study}
