@@ -56,6 +56,12 @@ def _threads(rows: pd.DataFrame, column: str) -> str:
     return ",".join(str(int(t)) for t in sorted(rows[column].dropna().unique()))
 
 
+def _episodes(rows: pd.DataFrame) -> str:
+    # A failed cell has no episodes (NaN): blank rather than a crash that loses the whole report.
+    episodes = pd.to_numeric(rows["episodes"], errors="coerce").dropna()
+    return str(int(episodes.max())) if len(episodes) else ""
+
+
 def cost_table(out_dir, results: pd.DataFrame) -> pd.DataFrame | None:
     """One row per task and method of results (results.csv's rows); None when nothing was timed."""
     out_dir, rows = Path(out_dir), []
@@ -65,7 +71,7 @@ def cost_table(out_dir, results: pd.DataFrame) -> pd.DataFrame | None:
         rows.append({"task": task, "method": method, "seeds": len(seeds), "train_min": train,
                      "train_threads": _threads(g, "train_threads") if spec.trained else "",
                      "eval_min": _mean([evaluation_minutes(out_dir, task, method, s) for s in seeds]),
-                     "eval_episodes": int(g["episodes"].max()), "eval_threads": _threads(g, "eval_threads")})
+                     "eval_episodes": _episodes(g), "eval_threads": _threads(g, "eval_threads")})
     table = pd.DataFrame(rows, columns=COLUMNS)
     if table[["train_min", "eval_min"]].isna().all().all():
         return None

@@ -65,3 +65,11 @@ def test_the_report_shows_the_evaluations_it_timed(tmp_path):
     assert f"<h2>{costs.TITLE}</h2>" in page
     eval_min = float(costs.cost_table(out, pd.read_csv(out / "results.csv"))["eval_min"].iloc[0])
     assert eval_min == pytest.approx(summary["wall_s"] / 60, abs=0.06)  # both episodes timed
+
+def test_a_failed_cell_without_episodes_is_blank_not_a_crash(tmp_path):
+    _metrics(tmp_path, "t", "bc", 0, [10, 600])
+    failed = _rows("t", "act", [0]) + _rows("t", "bc", [0])
+    failed[0].update(episodes=float("nan"), status="failed: training failed")
+    table = costs.cost_table(tmp_path, pd.DataFrame(failed)).set_index("method")
+    assert table.loc["act", ["train_min", "eval_episodes"]].tolist() == ["", ""]
+    assert table.loc["bc", ["train_min", "eval_episodes"]].tolist() == ["10.0", "50"]
