@@ -8,4 +8,5 @@
     ensembling.py how a chunk becomes one action per step (temporal ensembling, open loop)
     rollout.py    the ChunkPolicy interface, one batched query, an episode's row
     intervals.py  success rates per stage with Wilson intervals, and their mean over seeds
+    film.py       `eval --film`: chosen episodes rolled out again with a video each
 """

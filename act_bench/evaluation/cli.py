@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from act_bench.errors import ActBenchError, CheckpointError
+from act_bench.evaluation import film
 from act_bench.evaluation.ensembling import Execution
 from act_bench.evaluation.evaluate import DEFAULT_BATCH, EvalSpec, eval_config, evaluate_policy, format_summary
-from act_bench.evaluation.setup import eval_out_of_memory_explained, evaluate_bound, evaluate_run, run_facts
+from act_bench.evaluation.setup import (eval_out_of_memory_explained, evaluate_bound, evaluate_run, run_facts,
+                                       setup_for_run)
 from act_bench.policies.registry import bound_names, get_method, method_names, policy_names, register_method
 from act_bench.runtime import finite_guard
 from act_bench.runtime.device import DEVICES, resolve_device
+from act_bench.runtime.threads import torch_threads
 from act_bench.storage import layout
 from act_bench.tasks.registry import get_task
 
@@ -51,6 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes stepping the envs while this one runs the policy (default: one per core "
                              "when the policy runs on a GPU, else 0: in this process); changes no outcome")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output folder")
+    parser.add_argument("--film", metavar="EPISODES", default=None,
+                        help="roll these episodes (indices such as 3,17, or 'failed': the first --videos failed "
+                             "episodes of the evaluation in the output folder) out again with a video of each, into "
+                             "OUT/films; scores nothing and leaves the evaluation as it is")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -181,7 +188,24 @@ def _main_bound(args) -> int:
     return 0
 
 
+def _film(args, policy, run, task: str, method: str, seed: int, out: Path, execution: Execution) -> int:
+    """--film: chosen episodes again, each with a video, beside the evaluation in `out`."""
+    if args.episodes is not None or args.fresh:
+        raise ActBenchError("--film rolls out the episodes it names: --episodes and --fresh do not apply")
+    episodes = film.parse_episodes(args.film)
+    setup = setup_for_run(run, policy, 0)
+    meta = {"task": task, "method": method, "seed": seed, "policy_id": setup.policy_id, **execution.settings()}
+    recorded = film.recorded_episodes(out, meta)
+    chosen = film.choose(episodes, recorded, args.videos)
+    with torch_threads(setup.threads):
+        table = film.film_episodes(policy, task, seed, out, execution, chosen, recorded, batch=args.batch)
+    print(film.describe(table, get_task(task).config().stage_names, out))
+    return 0
+
+
 def main(args) -> int:
+    if args.film is not None and args.run is None:
+        raise ActBenchError("--film rolls out episodes of a trained --run again")
     if args.policy is not None:
         return _main_external(args)
     bound = args.method is not None and not get_method(args.method).trained
@@ -227,6 +251,8 @@ def main(args) -> int:
               + (f"_{checkpoint}" if checkpoint else ""))
     out = Path(args.out) if args.out else run_dir / "eval" / f"{method}_seed{seed}{suffix}"
     episodes = args.episodes if args.episodes is not None else getattr(eval_config(policy), "episodes", 50)
+    if args.film is not None:
+        return _film(args, policy, run, task, method, seed, out, execution)
     spec = EvalSpec(task, method, seed, episodes, out, videos=args.videos, fresh=args.fresh, batch=args.batch)
     summary = evaluate_run(policy, spec, run, args.env_workers, execution, progress=not args.no_progress)
     print(format_summary(summary))
