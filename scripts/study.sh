@@ -17,8 +17,10 @@
 #   ...        the reference's models (no training); chunk: chunk size 1-100 with and without
 #              ensembling; decoder: 1 against 7 decoder layers. Seeds ABLATION_SEEDS.
 #   diffusion  (-v3) Diffusion Policy on the reference's demonstrations and evaluation starts,
-#              seeds DIFFUSION_SEEDS; `act-bench compare` against the reference's act and bc
-#              (diffusion-v3/compare-act.txt, compare-bc.txt). Needs the diffusion extra.
+#              seeds DIFFUSION_SEEDS, each training's best checkpoint (diffusion-v3) and its last
+#              (diffusion-v3-last); `act-bench compare` against the reference's act and bc and
+#              between the two checkpoints (diffusion-v3/compare-act.txt, compare-bc.txt,
+#              compare-last.txt). Needs the diffusion extra.
 #
 # VERSION (default v3) picks the tasks (TASKS, default both of that version) and the folder
 # names. v3: the cpu profile as it is (chunk 100), one torch thread per training, JOBS=2 at once
@@ -121,10 +123,14 @@ diffusion() {
   step diffusion
   local out="$OUT/diffusion-v3"
   act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${pinned[@]}" --out "$out"
+  # the same trainings' final weights too: a diffusion model's validation loss is a weak guide
+  act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${pinned[@]}" --checkpoint last \
+    --out "$out-last"
   mkdir -p "$out"
-  for m in act bc; do  # written whole, then renamed
-    act-bench compare "$OUT/reference-v3:$m" "$out:diffusion" > "$out/.compare-$m.tmp" \
-      && mv "$out/.compare-$m.tmp" "$out/compare-$m.txt" || true
+  for pair in "reference-v3:act act" "reference-v3:bc bc" "diffusion-v3-last:diffusion last"; do
+    set -- $pair  # A, then the name of its file; written whole, then renamed
+    act-bench compare "$OUT/$1" "$out:diffusion" > "$out/.compare-$2.tmp" \
+      && mv "$out/.compare-$2.tmp" "$out/compare-$2.txt" || true
   done
 }
 

@@ -167,14 +167,23 @@ class FakeBackend:
         rows = ["step,train_loss,l1,kl,val_loss"] + [
             f"{s},{l:.4f},{l:.4f},0.0,{(l * 1.1 if s % 8 == 0 else float('nan')):.4f}" for s, l in zip(steps, loss)]
         (out / "metrics.csv").write_text("\n".join(rows) + "\n")
+        (out / "checkpoints").mkdir(exist_ok=True)
+        (out / "checkpoints" / "last.json").write_text(json.dumps({"step": self.steps}))
         (out / "done.json").write_text(json.dumps({"step": self.steps, "best_step": self.steps, "finished_at": time.time()}))
         return out
 
     def load_policy(self, path, device="cpu"):
-        cfg = json.loads((Path(path) / "config.json").read_text())
+        """A run folder, or one of its named checkpoints (run/checkpoints/last)."""
+        from act_bench.storage import layout
+
+        run_dir, checkpoint = layout.split_checkpoint_path(path)
+        cfg = json.loads((run_dir / "config.json").read_text())
         _log(self.log, kind="eval", run_dir=str(path), threads=torch.get_num_threads(),
              cores=len(os.sched_getaffinity(0)), device=str(device))
-        return FakePolicy(cfg["chunk_size"], ["top"], (24, 32), cfg)
+        policy = FakePolicy(cfg["chunk_size"], ["top"], (24, 32), cfg)
+        if checkpoint:
+            policy.checkpoint_meta = json.loads((run_dir / "checkpoints" / f"{checkpoint}.json").read_text())
+        return policy
 
     def make_env(self, task, cameras=("top",), image_size=(480, 640), render_mode=None):
         return FakeEnv(task, cameras, image_size, render_mode)

@@ -59,11 +59,9 @@ def setup_for_run(run: str | Path, policy: ChunkPolicy, env_workers: int | None 
         env_workers = default_workers(threads, str(policy_device(policy)))
     elif env_workers < 0:
         raise ActBenchError(f"--env-workers must be >= 0, got {env_workers}")
-    policy_id = layout.run_identity(run_dir)
-    if checkpoint:  # a named checkpoint is another policy than the run's default one
-        step = (getattr(policy, "checkpoint_meta", None) or {}).get("step")
-        policy_id = f"{policy_id or run_dir}: checkpoint {checkpoint} step {step}"
-    return RunSetup(threads, env_workers, policy_id, trained_on(run_dir))
+    # a named checkpoint is another policy than the run's default one
+    step = (getattr(policy, "checkpoint_meta", None) or {}).get("step") if checkpoint else None
+    return RunSetup(threads, env_workers, layout.evaluated_identity(run_dir, checkpoint, step), trained_on(run_dir))
 
 
 def evaluate_run(policy: ChunkPolicy, spec: EvalSpec, run: str | Path, env_workers: int | None = None,

@@ -25,6 +25,7 @@ from act_bench.storage import layout
 from act_bench.tasks.registry import get_task
 
 DEFAULT_DEMOS = 50
+CHECKPOINTS = ("best", "last")  # a training's checkpoints an evaluation may take
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Grid:
     link_media: bool = False  # report.html links its plots and videos (as committed) instead of embedding them
     overrides: tuple[str, ...] = ()
     demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
+    checkpoint: str = "best"  # which checkpoint of each training is evaluated: best (validation loss) or last
 
     def check(self) -> None:
         check_style(self.demo_style)
@@ -61,6 +63,8 @@ class Grid:
         check_executor(self.executor, self.jobs)
         if self.demos < 1:
             raise ActBenchError(f"--demos must be >= 1, got {self.demos}")
+        if self.checkpoint not in CHECKPOINTS:
+            raise ActBenchError(f"--checkpoint must be one of {', '.join(CHECKPOINTS)}, got {self.checkpoint!r}")
 
     @property
     def policies(self) -> list[str]:
@@ -129,6 +133,14 @@ class EvalJob:
     progress: bool
     execution: tuple[str, ...] = ()  # Variant.execution
     train_prefix: tuple[str, ...] = ()  # Variant.train_prefix()
+    checkpoint: str = "best"  # Grid.checkpoint
+
+    @property
+    def policy_path(self) -> Path | None:
+        """What is loaded and evaluated: the run folder (its best checkpoint) or a named one."""
+        if self.run_dir is None or self.checkpoint == "best":
+            return self.run_dir
+        return Path(self.run_dir) / layout.RUN_CHECKPOINTS / self.checkpoint
 
     @property
     def train_key(self) -> tuple | None:
@@ -147,9 +159,12 @@ class Finished:
     def trained_steps(self, run_dir: Path) -> int:
         return layout.trained_steps(run_dir)
 
-    def evaluation(self, eval_dir: Path, episodes: int, run_dir: Path | None) -> bool:
+    def evaluation(self, eval_dir: Path, episodes: int, run_dir: Path | None, checkpoint: str = "best") -> bool:
         """run_dir None: a bound's evaluation (no checkpoint to match)."""
-        return layout.summary_is_complete(eval_dir, episodes, layout.run_identity(run_dir) if run_dir else None)
+        if run_dir is None:
+            return layout.summary_is_complete(eval_dir, episodes)
+        named = None if checkpoint == "best" else checkpoint
+        return layout.summary_is_complete(eval_dir, episodes, layout.evaluated_identity(run_dir, named))
 
 
 @dataclass
@@ -205,9 +220,9 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
             for s in grid.seeds:
                 run_dir = plan.run_dirs[(*tp, t, get_method(m).policy, s)] if get_method(m).trained else None
                 job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(out, t, m, s), grid.videos,
-                              grid.device, worker_progress, tuple(variant.execution), tp)
+                              grid.device, worker_progress, tuple(variant.execution), tp, grid.checkpoint)
                 if (job.train_key is not None and job.train_key in plan.trainings
-                        or not finished.evaluation(job.eval_dir, episodes, run_dir)):
+                        or not finished.evaluation(job.eval_dir, episodes, run_dir, grid.checkpoint)):
                     plan.evals[(*variant.prefix(), t, m, s)] = job
     return plan
 

@@ -23,7 +23,8 @@ from act_bench.evaluation.evaluate import EvalSpec
 from act_bench.evaluation.setup import evaluate_bound, evaluate_run
 from act_bench.grid.collect import collect, copy_training_metrics
 from act_bench.grid.executors import EXECUTORS, available_cores, make_executor
-from act_bench.grid.plan import DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan, parse_list, parse_seeds
+from act_bench.grid.plan import (CHECKPOINTS, DEFAULT_DEMOS, EvalJob, Grid, Plan, TrainJob, make_plan, parse_list,
+                                 parse_seeds)
 from act_bench.grid.sweep_params import execution_for
 from act_bench.policies.config import load_profile
 from act_bench.policies.registry import bound_names, method_names
@@ -85,14 +86,14 @@ def eval_job(backend, job: EvalJob) -> dict:
     if job.run_dir is None:  # a bound: no trained policy to load
         spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
         return evaluate_bound(spec, env_factory=backend.make_env, progress=job.progress)
-    policy = backend.load_policy(job.run_dir, device=str(resolve_device(job.device)))
+    policy = backend.load_policy(job.policy_path, device=str(resolve_device(job.device)))
     # fresh: results of an older checkpoint of this run (retrained since) are discarded
     spec = EvalSpec(job.task, job.method, job.seed, job.episodes, job.eval_dir, videos=job.videos, fresh=True)
     execution = None
     if job.execution:  # a sweep point's eval-only settings, over those the policy was trained with
 
         execution = execution_for(policy, job.method, job.execution)
-    return evaluate_run(policy, spec, job.run_dir, execution=execution, env_factory=backend.make_env,
+    return evaluate_run(policy, spec, job.policy_path, execution=execution, env_factory=backend.make_env,
                         progress=job.progress)
 
 
@@ -113,7 +114,8 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
         "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
         "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
         "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
-        **({"demo_style": grid.demo_style} if grid.demo_style != "scripted" else {})}
+        **({"demo_style": grid.demo_style} if grid.demo_style != "scripted" else {}),
+        **({"checkpoint": grid.checkpoint} if grid.checkpoint != "best" else {})}
     return run_plan(grid, plan, backend, progress, (grid.out / layout.RUN_RECORD, invocation), collect)
 
 
@@ -232,8 +234,8 @@ def _record_invocation(path: Path, entry: dict, write: bool = True) -> None:
     """run.json: this invocation's settings at the top, and every invocation that wrote into the
     folder under "history", since one results folder is often built up by several runs. An entry
     is "finished": false until the invocation ends; the same settings run again (a resume)
-    replace an unfinished entry, so a killed start that is resumed is logged once. The style
-    check runs even when there is nothing to write."""
+    replace an unfinished entry, so a killed start that is resumed is logged once. The style and
+    checkpoint checks run even when there is nothing to write."""
     previous = layout.read_json_record(path)  # never overwrite a history we cannot read
     history = []
     if previous:
@@ -242,6 +244,10 @@ def _record_invocation(path: Path, entry: dict, write: bool = True) -> None:
     if styles:  # one results folder, one demo style: its tables must not pool the two
         raise ActBenchError(f"{path.parent} holds results on {', '.join(sorted(styles))} demos, not "
                             f"{entry.get('demo_style', 'scripted')}; use another --out")
+    checkpoints = {h.get("checkpoint", "best") for h in history} - {entry.get("checkpoint", "best")}
+    if checkpoints:  # nor evaluations of the best checkpoints with those of the last
+        raise ActBenchError(f"{path.parent} holds evaluations of the {', '.join(sorted(checkpoints))} checkpoints, "
+                            f"not the {entry.get('checkpoint', 'best')}; use another --out")
     if write:
         entry = {**entry, "finished": False}
         history = [h for h in history if h.get("finished", True) or _settings(h) != _settings(entry)]
@@ -295,6 +301,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo-seed", type=int, default=0)
     parser.add_argument("--demo-style", default="scripted",  # checked by Grid.check: a one-line error
                         help="demonstrations' style: scripted or human (human-like; own demo and run folders)")
+    parser.add_argument("--checkpoint", default="best", choices=CHECKPOINTS,
+                        help="each training's checkpoint to evaluate: best (lowest validation loss, the default) or "
+                             "last (the final weights); a results folder holds one kind")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -306,7 +315,7 @@ def grid_from_args(args, out: Path) -> Grid:
                 demos=args.demos, demo_seed=args.demo_seed, out=Path(out), demos_root=Path(args.demos_root),
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
                 videos=args.videos, videos_per_cell=args.videos_per_cell, link_media=args.link_media,
-                overrides=tuple(args.overrides), demo_style=args.demo_style)
+                overrides=tuple(args.overrides), demo_style=args.demo_style, checkpoint=args.checkpoint)
 
 
 def main(args) -> int:

@@ -188,6 +188,17 @@ def run_identity(folder: Path) -> str | None:
     return f"step {done.get('step')} best {done.get('best_step')} finished {done.get('finished_at')}"
 
 
+def evaluated_identity(run_dir: Path, checkpoint: str | None = None, step=None) -> str | None:
+    """The policy_id an evaluation records: the run's identity, and for a named checkpoint
+    (checkpoints/last) its name and step (read from its JSON when not given)."""
+    identity = run_identity(run_dir)
+    if not checkpoint:
+        return identity
+    if step is None:
+        step = (_read_json(Path(run_dir) / RUN_CHECKPOINTS / f"{checkpoint}.json") or {}).get("step")
+    return f"{identity or run_dir}: checkpoint {checkpoint} step {step}"
+
+
 def split_checkpoint_path(path: str | Path) -> tuple[Path, str | None]:
     """A run folder -> (it, None); runs/.../checkpoints/last(.json) -> (the run folder, "last")."""
     p = Path(path)

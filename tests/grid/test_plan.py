@@ -20,7 +20,7 @@ class Done(Finished):
     def trained_steps(self, run_dir):
         return self.trained.get(Path(run_dir).relative_to("runs").as_posix(), 0)
 
-    def evaluation(self, eval_dir, episodes, run_dir):
+    def evaluation(self, eval_dir, episodes, run_dir, checkpoint="best"):
         return Path(eval_dir).relative_to("results/run/evals").as_posix() in self.done_evals
 
 

@@ -194,6 +194,31 @@ def test_cli_arguments():
     assert run.grid_from_args(args, args.out).link_media is False
     linked = parser.parse_args(["--link-media"])
     assert run.grid_from_args(linked, linked.out).link_media is True
+    assert run.grid_from_args(args, args.out).checkpoint == "best"
+    last = parser.parse_args(["--checkpoint", "last"])
+    assert run.grid_from_args(last, last.out).checkpoint == "last"
+
+
+def test_the_last_checkpoint_is_evaluated_into_a_folder_of_its_own(tmp_path):
+    backend, grid = FakeBackend(tmp_path / "calls.log"), dict(methods=["act"], tasks=["insertion"], seeds=[0])
+    _run(tmp_path, backend, **grid)
+    _run(tmp_path, backend, **grid, checkpoint="last", out=tmp_path / "last")
+    k = _kinds(backend)
+    assert len(k["train"]) == 1 and len(k["eval"]) == 2  # one training, evaluated at both checkpoints
+    assert k["eval"][1]["run_dir"].endswith(os.path.join("seed0", "checkpoints", "last"))
+    summary = json.loads((tmp_path / "last" / "evals" / "insertion" / "act" / "seed0" / "summary.json").read_text())
+    assert summary["policy_id"].endswith(": checkpoint last step 4")
+    assert json.loads((tmp_path / "last" / "run.json").read_text())["checkpoint"] == "last"
+    _run(tmp_path, backend, **grid, checkpoint="last", out=tmp_path / "last")  # found done
+    assert len(_kinds(backend)["eval"]) == 2
+    # one results folder, one kind of checkpoint: its tables must not pool the two
+    with pytest.raises(ActBenchError, match="holds evaluations of the last checkpoints, not the best"):
+        _run(tmp_path, backend, **grid, out=tmp_path / "last")
+    with pytest.raises(ActBenchError, match="holds evaluations of the best checkpoints, not the last"):
+        _run(tmp_path, backend, **grid, checkpoint="last")
+    with pytest.raises(ActBenchError, match="--checkpoint must be one of best, last"):
+        _run(tmp_path, backend, **grid, checkpoint="first", out=tmp_path / "first")
+    assert len(_kinds(backend)["eval"]) == 2 and not (tmp_path / "first").exists()
 
 
 def test_link_media_writes_a_page_that_links_the_folders_files(tmp_path):

@@ -58,12 +58,12 @@ def test_every_v3_step_runs_valid_commands(tmp_path):
     proc, calls = _commands(tmp_path, ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert [c[0] for c in calls] == ["run", "run", "compare", "compare", "run", "run", "run", "run", "sweep", "sweep",
-                                     "sweep", "sweep", "sweep", "run", "compare", "compare"]
+                                     "sweep", "sweep", "sweep", "run", "run", "compare", "compare", "compare"]
     runs = [c for c in calls if c[0] != "compare"]
     outs = _parsed(runs, tmp_path)
     assert outs == ["reference-v3", "precision-fp32-v3", "reference-v3", "reference-v3-human", "ablation-cvae-v3",
                     "ablation-cvae-v3-human", "sweep-te-m-v3", "sweep-open-loop-v3", "sweep-chunk-v3",
-                    "sweep-chunk-v3-human", "sweep-decoder-v3", "diffusion-v3"]
+                    "sweep-chunk-v3-human", "sweep-decoder-v3", "diffusion-v3", "diffusion-v3-last"]
     for argv in runs:  # one torch thread a training, two at once; the profile's own chunk size
         assert "train.num_threads=1" in argv and argv[argv.index("--jobs") + 1] == "2"
         assert "model.chunk_size=50" not in argv
@@ -75,14 +75,19 @@ def test_v3_diffusion_beside_the_references_act_and_bc(tmp_path):
     proc, calls = _commands(tmp_path, "diffusion", ROOT=str(tmp_path / "root"), OUT=str(tmp_path / "out"),
                             DIFFUSION_SEEDS="0,1,2")
     assert proc.returncode == 0, proc.stderr
-    assert [c[0] for c in calls] == ["run", "compare", "compare"]
-    run = build_parser(calls[0]).parse_args(calls[0])
-    assert (run.methods, run.seeds, Path(run.out).name) == ("diffusion", "0,1,2", "diffusion-v3")
-    assert run.demos_root == str(tmp_path / "root" / "demos")  # the reference's demonstrations
-    compares = [build_parser(argv).parse_args(argv) for argv in calls[1:]]
+    assert [c[0] for c in calls] == ["run", "run", "compare", "compare", "compare"]
+    best, last = (build_parser(argv).parse_args(argv) for argv in calls[:2])
+    assert (best.methods, best.seeds, Path(best.out).name, best.checkpoint) == ("diffusion", "0,1,2", "diffusion-v3",
+                                                                                  "best")
+    assert (last.seeds, Path(last.out).name, last.checkpoint) == ("0,1,2", "diffusion-v3-last", "last")
+    assert best.demos_root == str(tmp_path / "root" / "demos")  # the reference's demonstrations
+    assert best.runs_root == last.runs_root  # the same trainings, evaluated twice
+    compares = [build_parser(argv).parse_args(argv) for argv in calls[2:]]
     assert [(c.a.rsplit("/", 1)[1], c.b.rsplit("/", 1)[1]) for c in compares] == [
-        ("reference-v3:act", "diffusion-v3:diffusion"), ("reference-v3:bc", "diffusion-v3:diffusion")]
-    assert {p.name for p in (tmp_path / "out" / "diffusion-v3").iterdir()} == {"compare-act.txt", "compare-bc.txt"}
+        ("reference-v3:act", "diffusion-v3:diffusion"), ("reference-v3:bc", "diffusion-v3:diffusion"),
+        ("diffusion-v3-last:diffusion", "diffusion-v3:diffusion")]
+    assert {p.name for p in (tmp_path / "out" / "diffusion-v3").iterdir()} == {
+        "compare-act.txt", "compare-bc.txt", "compare-last.txt"}
 def test_one_step_and_a_bad_step_or_version(tmp_path):
     proc, calls = _commands(tmp_path, "reference")
     assert proc.returncode == 0 and len(calls) == 1 and "--demo-style" not in calls[0]
