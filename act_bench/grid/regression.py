@@ -31,9 +31,14 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
 from act_bench.evaluation.intervals import prediction_lower_bound
 from act_bench.grid.run import Grid, run_benchmark
 from act_bench.tasks.registry import task_names
+
+if TYPE_CHECKING:  # pandas loads inside the functions that use it
+    import pandas as pd
 
 REFERENCE = Path("results") / "ci" / "reference.json"
 _CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, when running from a source checkout
@@ -74,7 +79,7 @@ def regressed(successes: int, episodes: int, reference_rate: float, alpha: float
     return p_value < alpha, p_value
 
 
-def _success_rows(policy: dict, base: Path, seeds) -> "pd.DataFrame":
+def _success_rows(policy: dict, base: Path, seeds) -> pd.DataFrame:
     """The committed results.csv rows of the policy's cell at its success stage, one per seed asked."""
     import pandas as pd
 
