@@ -127,10 +127,11 @@ diffusion() {
   act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${pinned[@]}" --checkpoint last \
     --out "$out-last"
   mkdir -p "$out"
+  local a name
   for pair in "reference-v3:act act" "reference-v3:bc bc" "diffusion-v3-last:diffusion last"; do
-    set -- $pair  # A, then the name of its file; written whole, then renamed
-    act-bench compare "$OUT/$1" "$out:diffusion" > "$out/.compare-$2.tmp" \
-      && mv "$out/.compare-$2.tmp" "$out/compare-$2.txt" || true
+    read -r a name <<<"$pair"  # what diffusion is compared against, and its file's name
+    act-bench compare "$OUT/$a" "$out:diffusion" > "$out/.compare-$name.tmp" \
+      && mv "$out/.compare-$name.tmp" "$out/compare-$name.txt" || true  # written whole, then renamed
   done
 }
 
