@@ -7,6 +7,7 @@ Each subcommand lives in its own module, which provides `add_arguments(parser)` 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib
 import sys
 
@@ -105,8 +106,17 @@ def _main(argv: list[str]) -> int:
         print(f"{prog}: error: {why}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        print(interrupts.message(prog, exc), file=sys.stderr)
-        return getattr(exc, "exit_code", 130)
+        return _interrupted(prog, exc)
+    except ctypes.ArgumentError as exc:  # a signal landing inside a ctypes call's argument conversion
+        inner = interrupts.converted(exc)
+        if inner is None:
+            raise
+        return _interrupted(prog, inner)
+
+
+def _interrupted(prog: str, exc: KeyboardInterrupt) -> int:
+    print(interrupts.message(prog, exc), file=sys.stderr)
+    return getattr(exc, "exit_code", 130)
 
 
 if __name__ == "__main__":

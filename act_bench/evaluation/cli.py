@@ -198,7 +198,7 @@ def _film(args, policy, run, task: str, method: str, seed: int, out: Path, execu
     recorded = film.recorded_episodes(out, meta)
     chosen = film.choose(episodes, recorded, args.videos)
     with torch_threads(setup.threads):
-        table = film.film_episodes(policy, task, seed, out, execution, chosen, recorded, batch=args.batch)
+        table = film.film_episodes(policy, film.FilmJob(task, seed, out, chosen, recorded), execution, batch=args.batch)
     print(film.describe(table, get_task(task).config().stage_names, out))
     return 0
 

@@ -12,6 +12,7 @@ evaluation's own files are never touched and nothing is scored here.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,18 @@ from act_bench.storage.atomic_io import remove_stale_temps, write_csv
 FILMS = "films"
 FILMS_CSV = "films.csv"
 COLUMNS = ["episode", "seed", "max_stage", "success", "length", "recorded_max_stage", "reproduced"]
+
+
+@dataclass(frozen=True)
+class FilmJob:
+    """Which episodes to film, of which evaluation (task, training seed, its folder), and the
+    stages that evaluation recorded (recorded_episodes) when its folder holds it."""
+
+    task: str
+    seed: int
+    out_dir: Path
+    episodes: list[int]
+    recorded: pd.DataFrame | None = None
 
 
 def film_path(out_dir: Path, episode: int) -> Path:
@@ -77,18 +90,18 @@ def choose(episodes: list[int] | str, recorded: pd.DataFrame | None, count: int)
     return failed[:count]
 
 
-def film_episodes(policy: ChunkPolicy, task: str, seed: int, out_dir: Path, execution: Execution,
-                  episodes: list[int], recorded: pd.DataFrame | None = None,
-                  env_factory=None, batch: int = 16) -> pd.DataFrame:
-    """Roll out `episodes` with a video of each into out_dir/films; returns (and merges into
-    films.csv) their rows, beside the recorded evaluation's stages when there is one."""
+def film_episodes(policy: ChunkPolicy, job: FilmJob, execution: Execution, env_factory=None,
+                  batch: int = 16) -> pd.DataFrame:
+    """Roll out the job's episodes with a video of each into out_dir/films; returns (and merges
+    into films.csv) their rows, beside the recorded evaluation's stages when there is one."""
+    out_dir, seed, episodes = job.out_dir, job.seed, job.episodes
     films = Path(out_dir) / FILMS
     with folder_lock.hold(out_dir):
         films.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(films)
         if env_factory is None:
             from act_bench.envs import make_env as env_factory
-        make = functools.partial(env_factory, task, cameras=tuple(policy.camera_names),
+        make = functools.partial(env_factory, job.task, cameras=tuple(policy.camera_names),
                                  image_size=tuple(policy.image_size), render_mode="rgb_array")
         envs = make_slots(make, max(1, min(batch, len(episodes))), policy.camera_names, 0)
         rows: dict[int, dict] = {}
@@ -100,7 +113,7 @@ def film_episodes(policy: ChunkPolicy, task: str, seed: int, out_dir: Path, exec
                          lambda i: EpisodeVideo(film_path(out_dir, i), stage_names, size=VIDEO_SIZE))
         finally:
             envs.close()
-        table = _beside_recorded(pd.DataFrame([rows[i] for i in episodes]), recorded)
+        table = _beside_recorded(pd.DataFrame([rows[i] for i in episodes]), job.recorded)
         write_csv(films / FILMS_CSV, _merge(films / FILMS_CSV, table))
     return table
 

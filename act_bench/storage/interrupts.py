@@ -9,11 +9,13 @@ takes effect when the block ends, so an interrupted command leaves nothing half-
 Python swallows an exception raised where it cannot propagate (an at-fork hook while a
 subprocess starts, a finalizer); the handler can land there, so such an Interrupted is kept
 and raised again at the command's next progress note, before an atomic folder is committed,
-or when the command returns.
+or when the command returns. ctypes turns one raised while it converts a call's arguments into
+its own ArgumentError; `converted()` finds the Interrupted in it.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import signal
 import sys
 from typing import Iterator
@@ -22,6 +24,7 @@ _stages: list[list[str]] = []  # [label, detail] of each nested stage, outermost
 _deferring = 0
 _pending: int | None = None
 _swallowed: int | None = None  # a signal whose Interrupted Python swallowed (see the docstring)
+_last: Interrupted | None = None  # the last Interrupted raised (for converted())
 _previous_hook = sys.unraisablehook
 
 
@@ -91,7 +94,18 @@ def where() -> str:
 
 
 def _raise(signum: int) -> None:
-    raise Interrupted(signum, where())
+    global _last
+    _last = Interrupted(signum, where())
+    raise _last
+
+
+def converted(exc: BaseException) -> Interrupted | None:
+    """The Interrupted inside `exc` when C code turned it into its own error: ctypes reports an
+    exception raised while it converts an argument (the handler can land there) as
+    ArgumentError("argument 3: Interrupted: in eval ..."), dropping the original."""
+    if _last is None or not isinstance(exc, ctypes.ArgumentError) or f"{Interrupted.__name__}:" not in str(exc):
+        return None
+    return _last
 
 
 def handle(signum: int, frame=None) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -225,3 +226,37 @@ def test_a_signal_after_the_work_cannot_change_the_exit_status(argv, tmp_path):
     alone = subprocess.run([sys.executable, "-c", script, *argv], cwd=tmp_path, capture_output=True, text=True)
     expected = 0 if "--help" in argv else 2
     assert alone.returncode == expected and "Traceback" not in alone.stderr, alone.stderr[-2000:]
+
+
+def test_an_interrupt_inside_a_ctypes_call_is_still_an_interrupt(monkeypatch, capsys):
+    """ctypes turns an exception raised while it converts an argument into its own ArgumentError
+    (a signal landed in the EGL call a rendering env makes each step): the command must still end
+    with its one line and the signal's status, not a traceback."""
+    import ctypes
+
+    from act_bench import cli
+
+    class Landing:
+        @classmethod
+        def from_param(cls, value):
+            interrupts.handle(signal.SIGTERM)  # the handler runs during the conversion
+
+    labs = ctypes.CDLL(None).labs
+    labs.argtypes = [Landing]
+
+    def command(args):
+        with interrupts.stage("eval out"):
+            labs(3)
+
+    with pytest.raises(ctypes.ArgumentError, match="argument 1: Interrupted: in eval out"):
+        command(None)  # what the command raises: no KeyboardInterrupt left in it
+    parser = SimpleNamespace(parse_args=lambda argv: SimpleNamespace(_module="fake"))
+    monkeypatch.setattr(cli, "build_parser", lambda argv: parser)
+    monkeypatch.setattr(cli.importlib, "import_module", lambda name: SimpleNamespace(main=command))
+    monkeypatch.setattr(cli.interrupts, "install", lambda: None)
+    assert cli.main(["eval"]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "act-bench eval: interrupted by SIGTERM in eval out; rerun the same command to resume\n"
+    labs.argtypes = [ctypes.c_long]
+    monkeypatch.setattr(cli.importlib, "import_module", lambda name: SimpleNamespace(main=lambda args: labs("3")))
+    with pytest.raises(ctypes.ArgumentError, match="TypeError"):  # any other ArgumentError is a bug, shown as one
+        cli.main(["eval"])
