@@ -36,7 +36,8 @@ def _points(x: float) -> str:
 def cell_extra(results: pd.DataFrame, fields=()) -> list[str]:
     """Columns beyond task and method that tell cells apart: a sweep's fields, and the
     demonstrations where one task was trained on several folders (data styles)."""
-    several = "demos" in results.columns and (results.groupby("task")["demos"].nunique(dropna=False) > 1).any()
+    # the bounds (scripted, still) train on no demonstrations: their blank folder is not another one
+    several = "demos" in results.columns and (results.groupby("task")["demos"].nunique() > 1).any()
     return [*(["demos"] if several else []), *fields]
 
 
@@ -57,7 +58,7 @@ def cell_table(cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     rows = []
     for key, g in cells.groupby(keys, sort=False, dropna=False):
         g = g.sort_values("stage_index")
-        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row = {k: "-" if pd.isna(v) else v for k, v in zip(keys, key if isinstance(key, tuple) else (key,))}
         for r in g.itertuples():  # no brackets where training noise is unmeasured (one seed)
             row[r.stage_name] = _pct(r.rate_mean) + ("" if pd.isna(r.ci_low) else f" [{_pct(r.ci_low)}, {_pct(r.ci_high)}]")
         last = g[g["stage_index"] == success].iloc[0]
@@ -77,12 +78,15 @@ def cell_table(cells: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def dispersion_line(results: pd.DataFrame, extra: list[str]) -> str:
     """The pooled dispersion per stage of one table's rows, as one line."""
     pools = dispersion_by_pool(results, ["task", "method", *extra, "stage_index", "stage_name"])
+    if "demos" in pools and pools["demos"].notna().any():  # the bounds' pool (no demos) has no training noise
+        pools = pools[pools["demos"].notna()]
+    by_demos = "demos" in pools and pools["demos"].nunique() > 1  # one pool per stage and demo folder
     names = results.drop_duplicates("stage_index").set_index("stage_index")["stage_name"]
     parts = []
-    for r in pools.sort_values("stage_index").itertuples():
+    for r in pools.sort_values("stage_index", kind="stable").itertuples():
         what = (f"{r.dispersion:.2f} ({r.dispersion_df} df over {r.dispersion_cells} cells, p = {r.homogeneity_p:.2g})"
                 if r.dispersion_df else "- (no cell varies)")
-        parts.append(f"{names[r.stage_index]} {what}")
+        parts.append(f"{names[r.stage_index]}{f' ({r.demos})' if by_demos else ''} {what}")
     return "Dispersion phi by stage: " + "; ".join(parts) + "."
 
 

@@ -169,3 +169,28 @@ def test_a_hex_demo_hash_stays_text(tmp_path):
                episodes=2, rate=0.5, ci_low=0.1, ci_high=0.9, demos="d", demo_hash="06e140908627")
     pd.DataFrame([row], columns=[*COLUMNS, "demos", "demo_hash"]).to_csv(tmp_path / "results.csv", index=False)
     assert load_results(tmp_path)["demo_hash"].tolist() == ["06e140908627"]
+
+
+def _seed_rows(method, demos, successes, stages=("touch", "lift")):
+    return [{"task": "transfer_cube", "method": method, "seed": seed, "stage_index": i + 1, "stage_name": name,
+             "successes": k, "episodes": 50, "rate": k / 50, "demos": demos}
+            for seed, k in enumerate(successes) for i, name in enumerate(stages)]
+
+
+def test_the_bounds_add_no_demos_column_and_no_pool_of_their_own():
+    """scripted and still train on no demonstrations (demos blank): the table must not grow a
+    demos column for them, nor the dispersion line list each stage twice."""
+    from act_bench.report.cell_tables import dispersion_lines, summary_tables
+
+    rows = (_seed_rows("act", "tc_top", [40, 45, 30]) + _seed_rows("bc", "tc_top", [0, 4, 1])
+            + _seed_rows("scripted", None, [50, 50, 50]) + _seed_rows("still", None, [0, 0, 0]))
+    df = pd.DataFrame(rows)
+    table = summary_tables(df)["transfer_cube"]
+    assert "demos" not in table.columns and table["method"].tolist() == ["act", "bc", "scripted", "still"]
+    line = dispersion_lines(df)["transfer_cube"]
+    assert line.count("touch ") == 1 and line.count("lift ") == 1 and "(4 df over 2 cells" in line, line
+    human = pd.DataFrame(rows + _seed_rows("act", "tc_human", [20, 35, 25]))  # two demo folders: labelled
+    table = summary_tables(human)["transfer_cube"]
+    assert table["demos"].tolist() == ["tc_top", "tc_top", "-", "-", "tc_human"]
+    line = dispersion_lines(human)["transfer_cube"]
+    assert "touch (tc_top) " in line and "touch (tc_human) " in line and "nan" not in line, line
