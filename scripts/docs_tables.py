@@ -51,6 +51,7 @@ HEADLINE_METHODS = ("act", "act-no-te", "bc", "scripted", "still")
 
 # The plots the docs show, copied so that the site (built from docs/ alone) has them.
 PLOTS = {
+    "reference-v3/success.png": "img/reference-v3-success.png",
     "reference-v2/success.png": "img/reference-v2-success.png",
     "reference-v1/success.png": "img/reference-v1-success.png",
     "sweep-chunk-all/sweep.png": "img/sweep-chunk-all.png",
@@ -195,7 +196,7 @@ GENERATORS = {
     "paper-table-i": paper_table_i,
     "cli": cli_reference,
     **{f"run:{f}": (lambda f=f: run_tables(f)) for f in (
-        "reference-v2", "reference-v2-human", "ablation-cvae", "ablation-cvae-human", "one-change-v2/noshadow",
+        "reference-v3", "reference-v2", "reference-v2-human", "ablation-cvae", "ablation-cvae-human", "one-change-v2/noshadow",
         "one-change-v2/v1grasp", "reference-v1", "reference-v1-fp32", "grid-1seed-bf16", "check-v1",
         "check-v1-demos100", "reference")},
     **{f"sweep:{f}": (lambda f=f: sweep_blocks(f)) for f in (
