@@ -24,7 +24,8 @@ _stages: list[list[str]] = []  # [label, detail] of each nested stage, outermost
 _deferring = 0
 _pending: int | None = None
 _swallowed: int | None = None  # a signal whose Interrupted Python swallowed (see the docstring)
-_last: Interrupted | None = None  # the last Interrupted raised (for converted())
+_last: tuple[int, str] | None = None  # signal and place of the last Interrupted raised (for converted());
+# not the exception itself, whose traceback would keep the interrupted frames alive
 _previous_hook = sys.unraisablehook
 
 
@@ -95,8 +96,8 @@ def where() -> str:
 
 def _raise(signum: int) -> None:
     global _last
-    _last = Interrupted(signum, where())
-    raise _last
+    _last = (signum, where())
+    raise Interrupted(*_last)
 
 
 def converted(exc: BaseException) -> Interrupted | None:
@@ -105,7 +106,7 @@ def converted(exc: BaseException) -> Interrupted | None:
     ArgumentError("argument 3: Interrupted: in eval ..."), dropping the original."""
     if _last is None or not isinstance(exc, ctypes.ArgumentError) or f"{Interrupted.__name__}:" not in str(exc):
         return None
-    return _last
+    return Interrupted(*_last)
 
 
 def handle(signum: int, frame=None) -> None:
