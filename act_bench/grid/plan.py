@@ -66,6 +66,13 @@ class Grid:
         if self.checkpoint not in CHECKPOINTS:
             raise ActBenchError(f"--checkpoint must be one of {', '.join(CHECKPOINTS)}, got {self.checkpoint!r}")
 
+    def record(self, episodes: int) -> dict:
+        """The settings every run.json / sweep.json entry records (a non-default checkpoint too)."""
+        return {"methods": ",".join(self.methods), "tasks": ",".join(self.tasks),
+                "seeds": ",".join(map(str, self.seeds)), "profile": self.profile, "overrides": " ".join(self.overrides),
+                "episodes": episodes, "demos": self.demos, "jobs": self.jobs, "executor": self.executor,
+                **({"checkpoint": self.checkpoint} if self.checkpoint != "best" else {})}
+
     @property
     def policies(self) -> list[str]:
         """The trained policies the methods need, in method order (none for a bound)."""

@@ -110,12 +110,8 @@ def run_benchmark(grid: Grid, backend=None, progress: bool = True) -> dict:
     backend = backend or ActBackend()
     profiles = {p: backend.load_profile(p, grid.profile, list(grid.overrides) or None) for p in grid.policies}
     plan = make_plan(grid, profiles, progress=progress)
-    invocation = {
-        "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
-        "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
-        "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
-        **({"demo_style": grid.demo_style} if grid.demo_style != "scripted" else {}),
-        **({"checkpoint": grid.checkpoint} if grid.checkpoint != "best" else {})}
+    invocation = {**grid.record(plan.episodes),
+                  **({"demo_style": grid.demo_style} if grid.demo_style != "scripted" else {})}
     return run_plan(grid, plan, backend, progress, (grid.out / layout.RUN_RECORD, invocation), collect)
 
 

@@ -55,11 +55,7 @@ def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: boo
     plan = plan_sweep(grid, params, backend, progress)
     invocation = {"execution": execution,
         "params": " ".join(f"{p.key}={','.join(p.texts)}" for p in params), "swept": [p.key for p in params],
-        "methods": ",".join(grid.methods), "tasks": ",".join(grid.tasks), "seeds": ",".join(map(str, grid.seeds)),
-        "profile": grid.profile, "overrides": " ".join(grid.overrides), "episodes": plan.episodes,
-        "demos": grid.demos, "jobs": grid.jobs, "executor": grid.executor,
-        "trainings": len(plan.trainings), "evaluations": len(plan.evals),
-        **({"checkpoint": grid.checkpoint} if grid.checkpoint != "best" else {})}
+        **grid.record(plan.episodes), "trainings": len(plan.trainings), "evaluations": len(plan.evals)}
     collect = functools.partial(collect_sweep, points=points(params))
     return run_plan(grid, plan, backend, progress, (grid.out / layout.SWEEP_RECORD, invocation), collect)
 
