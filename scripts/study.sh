@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The paper's simulated study, in the order its results are worth having, each step resumable:
 # rerun this script and every finished training and evaluation is skipped (`act-bench run` /
-# `sweep` find them in the runs folder), an interrupted one resumes.
+# `sweep` find them in the runs folder), an interrupted one resumes. The run steps also keep the
+# seeds already evaluated in OUT when their runs are not here (--keep-evaluated), so the study
+# goes on from the committed results on a machine that has none of its runs.
 #
 #   bash scripts/study.sh [STEP...]     # default: every step of VERSION in order
 #
@@ -54,6 +56,9 @@ TASKS=${TASKS:-transfer_cube_$VERSION,insertion_$VERSION}
 common=(--profile cpu --episodes 50 --demos 50 --jobs "$JOBS" "${settings[@]}" --link-media
         --runs-root "$ROOT/runs" --demos-root "$ROOT/demos")
 pinned=("${common[@]}" "${pin[@]}")  # every step but the chunk sweep (which sets the chunk itself)
+# `act-bench run` steps keep a seed evaluated in OUT whose run folder is gone (the results were
+# committed, the runs stayed on the machine that trained them) instead of training it again
+kept=("${pinned[@]}" --keep-evaluated)
 
 step() { echo "== study ($VERSION): $1 ($(date '+%F %T'))" >&2; }
 
@@ -73,9 +78,9 @@ precision() {
   [ "$VERSION" = v3 ] || { echo "study.sh: the precision step is -v3's" >&2; exit 2; }
   step precision
   local fp32="$OUT/precision-fp32-v3"
-  act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${pinned[@]}" \
+  act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${kept[@]}" \
     --out "$OUT/reference-v3"
-  act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${pinned[@]}" \
+  act-bench run --methods act,act-no-te --tasks transfer_cube_v3 --seeds "$PRECISION_SEEDS" "${kept[@]}" \
     --set train.amp=none --runs-root "$ROOT/runs-fp32" --out "$fp32"
   mkdir -p "$fp32"
   for m in act act-no-te; do  # written whole, then renamed
@@ -85,18 +90,18 @@ precision() {
 }
 reference() {
   step reference
-  act-bench run --methods "$METHODS" --tasks "$TASKS" --seeds "$SEEDS" "${pinned[@]}" --out "$OUT/reference-$VERSION"
+  act-bench run --methods "$METHODS" --tasks "$TASKS" --seeds "$SEEDS" "${kept[@]}" --out "$OUT/reference-$VERSION"
 }
 human() {  # run folders cpu-human, demo folders *_human
   step human
-  act-bench run --methods "$METHODS" --tasks "$TASKS" --seeds "$HUMAN_SEEDS" --demo-style human "${pinned[@]}" \
+  act-bench run --methods "$METHODS" --tasks "$TASKS" --seeds "$HUMAN_SEEDS" --demo-style human "${kept[@]}" \
     --out "$OUT/reference-$VERSION-human"
 }
 cvae() {
   step cvae
-  act-bench run --methods act-no-cvae --tasks "$TASKS" --seeds "$ABLATION_SEEDS" "${pinned[@]}" \
+  act-bench run --methods act-no-cvae --tasks "$TASKS" --seeds "$ABLATION_SEEDS" "${kept[@]}" \
     --out "$OUT/ablation-cvae$suffix"
-  act-bench run --methods act-no-cvae --tasks "$TASKS" --seeds "$ABLATION_SEEDS" --demo-style human "${pinned[@]}" \
+  act-bench run --methods act-no-cvae --tasks "$TASKS" --seeds "$ABLATION_SEEDS" --demo-style human "${kept[@]}" \
     --out "$OUT/ablation-cvae$suffix-human"
 }
 execution() {
@@ -122,9 +127,9 @@ diffusion() {
   [ "$VERSION" = v3 ] || { echo "study.sh: the diffusion step is -v3's" >&2; exit 2; }
   step diffusion
   local out="$OUT/diffusion-v3"
-  act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${pinned[@]}" --out "$out"
+  act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${kept[@]}" --out "$out"
   # the same trainings' final weights too: a diffusion model's validation loss is a weak guide
-  act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${pinned[@]}" --checkpoint last \
+  act-bench run --methods diffusion --tasks "$TASKS" --seeds "$DIFFUSION_SEEDS" "${kept[@]}" --checkpoint last \
     --out "$out-last"
   mkdir -p "$out"
   local a name

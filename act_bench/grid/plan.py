@@ -51,6 +51,7 @@ class Grid:
     overrides: tuple[str, ...] = ()
     demo_style: str = "scripted"  # scripted or human (scripted.style): its own demo and run folders
     checkpoint: str = "best"  # which checkpoint of each training is evaluated: best (validation loss) or last
+    keep_evaluated: bool = False  # evaluations in out whose run folder is gone are kept, not retrained
 
     def check(self) -> None:
         check_style(self.demo_style)
@@ -173,6 +174,9 @@ class Finished:
         named = None if checkpoint == "best" else checkpoint
         return layout.summary_is_complete(eval_dir, episodes, layout.evaluated_identity(run_dir, named))
 
+    def run_present(self, run_dir: Path) -> bool:
+        return Path(run_dir).exists()
+
 
 @dataclass
 class Plan:
@@ -207,6 +211,8 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
     plan = Plan(episodes, {(*tp, t, p, s): layout.run_dir(t, p, folder, s, grid.runs_root, grid.demo_style)
                            for t in grid.tasks for p in grid.policies for s in grid.seeds})
     plan.profiles = {key: profiles[key[-2]] for key in plan.run_dirs}
+    out = layout.point_dir(grid.out, variant.name) if variant.name else grid.out
+    kept = kept_trainings(grid, plan, finished, out) if grid.keep_evaluated else set()
     for t in grid.tasks:
         for p in grid.policies:
             data = profiles[p].data
@@ -214,24 +220,44 @@ def make_plan(grid: Grid, profiles: dict, finished: Finished | None = None, prog
                                                           grid.demo_style)
             job = DemoJob(t, plan.data_dirs[(*tp, t, p)], tuple(data.cameras), tuple(data.image_size), grid.demos,
                           grid.demo_seed, grid.demo_style)
-            if job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
+            needed = any((*tp, t, p, s) not in kept for s in grid.seeds)  # a kept seed trains on nothing
+            if needed and job not in plan.demos and not finished.demos(job.data_dir, grid.demos):
                 plan.demos.append(job)
-    for (*_, t, p, s), run_dir in plan.run_dirs.items():
-        if finished.trained_steps(run_dir) < profiles[p].train.steps:
-            plan.trainings[(*tp, t, p, s)] = TrainJob(t, p, s, grid.profile, plan.data_dirs[(*tp, t, p)], run_dir,
-                                                      (*grid.overrides, *variant.train), grid.device,
-                                                      worker_progress, grid.demos)
-    out = layout.point_dir(grid.out, variant.name) if variant.name else grid.out
+    for key, run_dir in plan.run_dirs.items():
+        *_, t, p, s = key
+        if key not in kept and finished.trained_steps(run_dir) < profiles[p].train.steps:
+            plan.trainings[key] = TrainJob(t, p, s, grid.profile, plan.data_dirs[(*tp, t, p)], run_dir,
+                                         (*grid.overrides, *variant.train), grid.device, worker_progress,
+                                         grid.demos)
     for t in grid.tasks:
         for m in grid.methods:
             for s in grid.seeds:
-                run_dir = plan.run_dirs[(*tp, t, get_method(m).policy, s)] if get_method(m).trained else None
+                key = (*tp, t, get_method(m).policy, s)
+                if key in kept:
+                    continue
+                run_dir = plan.run_dirs[key] if get_method(m).trained else None
                 job = EvalJob(t, m, s, episodes, run_dir, layout.eval_dir(out, t, m, s), grid.videos,
                               grid.device, worker_progress, tuple(variant.execution), tp, grid.checkpoint)
                 if (job.train_key is not None and job.train_key in plan.trainings
                         or not finished.evaluation(job.eval_dir, episodes, run_dir, grid.checkpoint)):
                     plan.evals[(*variant.prefix(), t, m, s)] = job
     return plan
+
+
+def kept_trainings(grid: Grid, plan: Plan, finished: Finished, out: Path) -> set[tuple]:
+    """--keep-evaluated: the run_dirs keys whose run folder is not here (trained on another
+    machine, or its runs folder deleted) while every method of the grid that evaluates that
+    training has a whole evaluation in out. Those are results as they stand: neither retrained
+    nor re-evaluated. A training some method has not evaluated yet is redone as usual, and its
+    evaluations with it, so that one folder never mixes two trainings of one seed."""
+    kept = set()
+    for key, run_dir in plan.run_dirs.items():
+        *_, t, p, s = key
+        evals = [layout.eval_dir(out, t, m, s) for m in grid.methods
+                 if get_method(m).trained and get_method(m).policy == p]
+        if not finished.run_present(run_dir) and all(finished.evaluation(e, plan.episodes, None) for e in evals):
+            kept.add(key)
+    return kept
 
 
 def parse_list(text: str, kind: str) -> list[str]:

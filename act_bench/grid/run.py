@@ -300,6 +300,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="best", choices=CHECKPOINTS,
                         help="each training's checkpoint to evaluate: best (lowest validation loss, the default) or "
                              "last (the final weights); a results folder holds one kind")
+    parser.add_argument("--keep-evaluated", action="store_true",
+                        help="(run only) a seed whose evaluations are all in --out but whose run folder is not under "
+                             "--runs-root (trained on another machine, or the runs deleted) is kept as it stands "
+                             "instead of being retrained and evaluated again")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -311,7 +315,8 @@ def grid_from_args(args, out: Path) -> Grid:
                 demos=args.demos, demo_seed=args.demo_seed, out=Path(out), demos_root=Path(args.demos_root),
                 runs_root=Path(args.runs_root), jobs=args.jobs, executor=args.executor, device=args.device,
                 videos=args.videos, videos_per_cell=args.videos_per_cell, link_media=args.link_media,
-                overrides=tuple(args.overrides), demo_style=args.demo_style, checkpoint=args.checkpoint)
+                overrides=tuple(args.overrides), demo_style=args.demo_style, checkpoint=args.checkpoint,
+                keep_evaluated=args.keep_evaluated)
 
 
 def main(args) -> int:

@@ -50,6 +50,8 @@ def run_sweep(grid: Grid, params: tuple[Param, ...], backend=None, progress: boo
     if grid.bounds:  # the same at every point: a run's table is where they belong
         raise ActBenchError(f"{', '.join(grid.bounds)} need no training and have no profile fields to sweep; "
                             "evaluate them with act-bench run")
+    if grid.keep_evaluated:  # points share trainings: keeping one point's evaluations could mix two trainings
+        raise ActBenchError("--keep-evaluated is for act-bench run; a sweep retrains what its runs folder lacks")
     backend = backend or ActBackend()
     execution = fixed_execution(grid.out, grid.overrides)
     plan = plan_sweep(grid, params, backend, progress)

@@ -3,6 +3,7 @@ work, resuming after a failure, the process pool, and bad input."""
 import argparse
 import json
 import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -91,6 +92,27 @@ def test_longer_training_redoes_its_evaluations(tmp_path):
     assert len(k["train"]) == 2 and len(k["eval"]) == 2 and len(k["demos"]) == 0
     summary = json.loads((tmp_path / "out/evals/insertion/act/seed0/summary.json").read_text())
     assert summary["policy_id"].startswith("step 8 ")
+
+
+def test_keep_evaluated_keeps_the_seeds_whose_runs_are_gone(tmp_path):
+    """Results that came without their runs (trained elsewhere): a fully evaluated seed stands as it
+    is; a seed one method has not evaluated is trained and evaluated again, every method of it."""
+    grid = dict(tasks=["insertion"], seeds=[0, 1])
+    _run(tmp_path, FakeBackend(tmp_path / "calls.log"), **grid)
+    shutil.rmtree(tmp_path / "runs")
+    (tmp_path / "out/evals/insertion/act-no-te/seed1/summary.json").unlink()
+    kept = (tmp_path / "out/evals/insertion/act/seed0/summary.json").read_text()
+    again = FakeBackend(tmp_path / "calls2.log")
+    assert _run(tmp_path, again, keep_evaluated=True, **grid)["failures"] == []
+    k = _kinds(again)
+    assert [(c["method"], c["seed"]) for c in k["train"]] == [("act", 1)]
+    assert [c["run_dir"] for c in k["eval"]] == [str(tmp_path / "runs/insertion/act/cpu/seed1")] * 2  # act, act-no-te
+    assert (tmp_path / "out/evals/insertion/act/seed0/summary.json").read_text() == kept
+    assert len(pd.read_csv(tmp_path / "out/results.csv")) == 3 * 2 * 4  # kept and new, every stage
+    shutil.rmtree(tmp_path / "runs")  # without the option, every seed whose run is gone is trained again
+    plain = FakeBackend(tmp_path / "calls3.log")
+    _run(tmp_path, plain, **grid)
+    assert len(_kinds(plain)["train"]) == 2 * 2 and len(_kinds(plain)["eval"]) == 3 * 2
 
 
 def test_failed_training_is_reported_and_resumed(tmp_path):
@@ -195,6 +217,9 @@ def test_cli_arguments():
     linked = parser.parse_args(["--link-media"])
     assert run.grid_from_args(linked, linked.out).link_media is True
     assert run.grid_from_args(args, args.out).checkpoint == "best"
+    assert run.grid_from_args(args, args.out).keep_evaluated is False
+    keep = parser.parse_args(["--keep-evaluated"])
+    assert run.grid_from_args(keep, keep.out).keep_evaluated is True
     last = parser.parse_args(["--checkpoint", "last"])
     assert run.grid_from_args(last, last.out).checkpoint == "last"
 

@@ -167,6 +167,16 @@ def test_bounds_are_no_sweep_method(tmp_path, capsys):
     assert "still need no training and have no profile fields to sweep" in err[0], err[0]
 
 
+def test_keep_evaluated_is_refused_by_a_sweep(tmp_path, capsys):
+    """Points share trainings, so keeping one point's evaluations could mix two trainings of a seed."""
+    code = cli.main(["sweep", "--param", "model.chunk_size=1,10", "--methods", "act", "--tasks", "transfer_cube",
+                     "--profile", "ci", "--out", str(tmp_path / "out"), "--runs-root", str(tmp_path / "runs"),
+                     "--demos-root", str(tmp_path / "demos"), "--keep-evaluated", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and not any(tmp_path.iterdir())
+    assert "--keep-evaluated is for act-bench run" in err[0], err[0]
+
+
 def test_sweeps_combine_with_a_mean_over_settings_and_the_papers_points(tmp_path, monkeypatch):
     """Two sweeps of the chunk size (here: one per task) as one table; the mean over the
     settings weighs each setting's mean over seeds equally; the plot gains a panel for it."""
