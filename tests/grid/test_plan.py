@@ -87,3 +87,19 @@ def test_a_grid_of_bounds_alone_plans_no_training_and_skips_finished_evaluations
     assert sorted(plan.evals) == [("insertion_v3", "scripted", 0), ("transfer_cube_v3", "scripted", 0),
                                   ("transfer_cube_v3", "still", 0)]
     assert make_plan(Grid(methods=("still",), tasks=("insertion_v3",), seeds=(0,), episodes=3), {}, Done()).episodes == 3
+
+
+def test_kept_seeds_need_no_demos_training_or_evaluation():
+    """--keep-evaluated with no run folders here: a seed every method evaluated is kept; a task
+    whose seeds are all kept gets no demos; a seed with one method unevaluated is planned whole."""
+    grid = Grid(methods=("act", "act-no-te", "still"), tasks=("transfer_cube", "insertion"), seeds=(0, 1),
+                keep_evaluated=True)
+    done = Done(evals={f"{t}/{m}/seed{s}" for t in ("transfer_cube", "insertion") for m in ("act", "act-no-te")
+                       for s in (0, 1)} - {"insertion/act-no-te/seed1"})
+    done.run_present = lambda run_dir: False
+    plan = make_plan(grid, _profiles("act"), done)
+    assert [d.task for d in plan.demos] == ["insertion"] and list(plan.trainings) == [("insertion", "act", 1)]
+    assert sorted(k for k in plan.evals if k[1] != "still") == [("insertion", "act", 1), ("insertion", "act-no-te", 1)]
+    assert len([k for k in plan.evals if k[1] == "still"]) == 2 * 2  # a bound is planned as ever
+    done.run_present = lambda run_dir: True  # the runs are here: the usual rules (none is trained yet)
+    assert len(make_plan(grid, _profiles("act"), done).trainings) == 2 * 2
